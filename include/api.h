@@ -1,0 +1,107 @@
+/* api: a client for the Neon HTTP API v2 (libcurl + json-c).
+ *
+ * Every call returns 0 or a negative errno. On failure *err says why in words
+ * (the server's message when there was one); the errno comes from errmap.
+ * JSON results are new references the caller must json_object_put(). */
+#ifndef NEONFS_API_H
+#define NEONFS_API_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+#define API_DEFAULT_BASE "https://console.neon.tech/api/v2"
+
+struct api;
+
+struct api_config {
+	const char *base_url;     /* NEON_API_HOST, or API_DEFAULT_BASE */
+	const char *api_key;      /* never logged */
+	const char *project_id;
+	double request_timeout_s; /* one HTTP exchange; default 30 */
+	double retry_deadline_s;  /* all retries of one call; default 60 */
+};
+
+struct api_error {
+	long http_status;       /* 0 when no HTTP answer came */
+	int err;                /* positive errno, as returned negated */
+	char code[64];          /* GeneralError.code */
+	char message[512];      /* what to tell the user */
+};
+
+/* Counters for tests and the status of the mount. */
+struct api_stats {
+	unsigned long requests;   /* HTTP exchanges attempted */
+	unsigned long retries;
+};
+
+struct api *api_new(const struct api_config *cfg);
+void api_free(struct api *a);
+const char *api_project_id(const struct api *a);
+void api_get_stats(struct api *a, struct api_stats *st);
+
+/* Any call: method "GET"/"POST"/"PATCH"/"DELETE"; @path relative to the base, starting
+ * with '/'; @query already URL-encoded ("a=b&c=d") or NULL; @body sent as JSON or NULL.
+ * @action selects errno meanings. *out may be NULL when the answer had no body. */
+int api_call(struct api *a, int action, const char *method, const char *path,
+	     const char *query, struct json_object *body,
+	     struct json_object **out, struct api_error *err);
+
+/* URL-encode @s into a new string. */
+char *api_escape(const char *s);
+
+/* Snapshots. */
+int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api_error *err);
+/* @lsn may be NULL (branch head). Response: {snapshot, operations}. */
+int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
+			const char *lsn, struct json_object **resp, struct api_error *err);
+int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
+			struct json_object **resp, struct api_error *err);
+int api_delete_snapshot(struct api *a, const char *snapshot_id,
+			struct json_object **resp, struct api_error *err);
+/* Response: {branch, endpoints?, operations}. Always sends target_branch_id. */
+int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *target_branch_id,
+			 bool finalize, const char *new_branch_name,
+			 struct json_object **resp, struct api_error *err);
+int api_finalize_restore(struct api *a, const char *branch_id, const char *old_branch_name,
+			 struct json_object **resp, struct api_error *err);
+
+/* Branches. List follows pagination and returns one array of every branch. */
+int api_list_branches(struct api *a, struct json_object **branches, struct api_error *err);
+int api_get_branch(struct api *a, const char *branch_id, struct json_object **branch,
+		   struct api_error *err);
+/* New branch from @parent_id's head with one read_write endpoint. Response: CreatedBranch. */
+int api_create_branch(struct api *a, const char *parent_id, const char *name,
+		      struct json_object **resp, struct api_error *err);
+int api_delete_branch(struct api *a, const char *branch_id,
+		      struct json_object **resp, struct api_error *err);
+
+/* Endpoints, databases, roles, connection URIs. */
+int api_list_branch_endpoints(struct api *a, const char *branch_id,
+			      struct json_object **endpoints, struct api_error *err);
+int api_create_endpoint(struct api *a, const char *branch_id,
+			struct json_object **resp, struct api_error *err);
+int api_list_databases(struct api *a, const char *branch_id,
+		       struct json_object **databases, struct api_error *err);
+int api_list_roles(struct api *a, const char *branch_id,
+		   struct json_object **roles, struct api_error *err);
+int api_connection_uri(struct api *a, const char *branch_id, const char *database,
+		       const char *role, char **uri, struct api_error *err);
+
+/* Operations. */
+int api_get_operation(struct api *a, const char *operation_id,
+		      struct json_object **operation, struct api_error *err);
+
+/* Called after each poll round with the latest operation objects (for status files). */
+typedef void (*api_progress_fn)(void *data, struct json_object *operations);
+
+/* Polls every operation in @operations (an array of Operation objects) until each is
+ * terminal (finished, skipped, cancelled, error), or until @timeout_s. Polling adapts:
+ * first poll after ~20 ms, then x1.5 up to a 1 s cap. "failed" keeps polling.
+ * Returns 0 when all finished or skipped; -EIO when one ended in error (its error text in
+ * *err); -ECANCELED when cancelled; -ETIMEDOUT at the deadline.
+ * If @latest is not NULL it receives the final array of operation objects. */
+int api_wait_operations(struct api *a, struct json_object *operations, double timeout_s,
+			api_progress_fn progress, void *data,
+			struct json_object **latest, struct api_error *err);
+
+#endif

@@ -1,0 +1,42 @@
+/* errmap: the one table that turns remote failures into errnos, with words for users. */
+#ifndef NEONFS_ERRMAP_H
+#define NEONFS_ERRMAP_H
+
+/* Which user action failed; a few statuses mean different things per action
+ * (404 on restore is an unknown snapshot, on rmdir an already-gone one). */
+enum errmap_action {
+	ERRMAP_ANY = 0,
+	ERRMAP_SNAPSHOT_CREATE,
+	ERRMAP_SNAPSHOT_DELETE,
+	ERRMAP_SNAPSHOT_RENAME,
+	ERRMAP_RESTORE,
+	ERRMAP_BRANCH_CREATE,
+	ERRMAP_BRANCH_DELETE,
+	ERRMAP_READ,
+};
+
+/* Errno for an HTTP answer. @code and @message are the GeneralError fields (may be NULL).
+ * Returns a positive errno; never 0 for status >= 400. */
+int errmap_http(enum errmap_action action, long status, const char *code, const char *message);
+
+/* The table's short reason for an HTTP answer ("unknown snapshot"), for messages when the
+ * server sent no words of its own. */
+const char *errmap_http_reason(enum errmap_action action, long status, const char *code,
+			       const char *message);
+
+/* Errno for a transport failure (a CURLcode as int) after retries ran out. */
+int errmap_transport(int curl_code);
+
+/* Errno for an operation that ended in a non-success terminal status ("error", "cancelled"),
+ * or 0 when @status means success ("finished", "skipped"). -1 when @status is not terminal. */
+int errmap_operation(const char *status);
+
+/* Is this operation status terminal? ("failed" is not: Neon retries it.) */
+int errmap_operation_terminal(const char *status);
+
+/* Whether a request that got @status (or transport failure @curl_code when status is 0)
+ * may be sent again. @idempotent: GET/HEAD. A POST that may have been processed is never
+ * repeated blindly. */
+int errmap_retryable(long status, int curl_code, int idempotent);
+
+#endif

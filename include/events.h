@@ -1,0 +1,43 @@
+/* events: the `events` file, one JSON line per change, for watchers.
+ *
+ * Each open of the file is a reader with its own bounded queue; a reader that falls behind
+ * loses the oldest lines and is told how many, so a slow reader never blocks the mount. */
+#ifndef NEONFS_EVENTS_H
+#define NEONFS_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <fuse_lowlevel.h>
+#include <json-c/json.h>
+
+struct events;
+struct events_reader;
+
+struct events *events_new(size_t queue_max);
+void events_free(struct events *ev);
+
+/* Publishes one event: @kind such as "snapshot.created"; @fields (borrowed) adds ids and
+ * names; @local says whether it was made through this mount. */
+void events_emit(struct events *ev, const char *kind, struct json_object *fields, bool local);
+
+/* A new reader receives the events emitted after it opened. */
+struct events_reader *events_open(struct events *ev);
+void events_close(struct events *ev, struct events_reader *rd);
+
+/* Copies up to @size bytes of whole lines into @buf. Blocks while the queue is empty unless
+ * @nonblock (then -EAGAIN). Returns bytes, or -EINTR when the mount is going away or the
+ * request was interrupted. */
+ssize_t events_read(struct events *ev, struct events_reader *rd, char *buf, size_t size,
+		    bool nonblock, fuse_req_t req);
+
+/* poll(): registers @ph to be notified when a line arrives; returns POLLIN when ready. */
+unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_pollhandle *ph);
+
+/* Lets blocked readers notice when @se ends. */
+void events_attach(struct events *ev, struct fuse_session *se);
+
+/* Wakes every blocked reader so the mount can stop. */
+void events_shutdown(struct events *ev);
+
+#endif

@@ -1,0 +1,38 @@
+/* fs: the tree a user sees, as FUSE low-level operations. */
+#ifndef NEONFS_FS_H
+#define NEONFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <fuse_lowlevel.h>
+
+struct api;
+struct meta;
+
+struct fs_config {
+	const char *branch;        /* active branch name; NULL = the project's default branch */
+	const char *database;      /* NULL = the branch's only (or first) database */
+	const char *role;          /* NULL = that database's owner */
+	double cache_ttl;          /* seconds a listing is reused */
+	double attr_timeout;       /* seconds the kernel may keep attributes and entries */
+	double op_timeout;         /* seconds to wait for Neon operations */
+	double pg_timeout;         /* seconds for a libpq connect or statement */
+	bool clean_old_branches;   /* delete the replaced branch after a verified restore */
+	size_t attachment_max;     /* bytes per attachment */
+	double poll_min, poll_max; /* bounds of the remote-change poll interval */
+};
+
+struct fs;
+
+/* Resolves the active branch, its database and role. NULL with words in @msg on failure. */
+struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *meta,
+		  char *msg, size_t msglen);
+void fs_free(struct fs *fs);
+
+const struct fuse_lowlevel_ops *fs_lowlevel_ops(void);
+
+/* Starts the threads that watch the project; needs the session to send notifications. */
+int fs_start(struct fs *fs, struct fuse_session *se);
+void fs_stop(struct fs *fs);
+
+#endif

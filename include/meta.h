@@ -1,0 +1,85 @@
+/* meta: the checkpoint records, attachments and restore audit log, kept in a Postgres
+ * database separate from the project, so no restore can roll them back.
+ *
+ * All calls return 0 or -errno with the reason in @msg. Without a meta database
+ * (meta_open failed or none given) every call returns -ENOTSUP. If the database goes
+ * away during use, calls fail with -EIO/-ETIMEDOUT and later calls reconnect. */
+#ifndef NEONFS_META_H
+#define NEONFS_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+struct meta;
+
+/* Connects to @url and applies pending migrations. Returns NULL with words in @msg when the
+ * database cannot be reached or migrated; neonfs then mounts without it. */
+struct meta *meta_open(const char *url, const char *project_id, char *msg, size_t msglen);
+void meta_close(struct meta *m);
+
+/* The checkpoint record of a snapshot. */
+struct meta_checkpoint {
+	char snapshot_id[64];
+	char name[260];
+	char created_at[40];   /* ISO 8601 */
+	char lsn[32];          /* "" when unknown */
+	char *schema;          /* NULL when not captured; malloc'd, free with meta_checkpoint_clear */
+};
+void meta_checkpoint_clear(struct meta_checkpoint *c);
+
+/* Inserts or replaces the record for @c->snapshot_id (schema may be NULL). */
+int meta_checkpoint_put(struct meta *m, const struct meta_checkpoint *c, char *msg, size_t msglen);
+/* -ENOENT when there is no record. */
+int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_checkpoint *c,
+			char *msg, size_t msglen);
+int meta_checkpoint_rename(struct meta *m, const char *snapshot_id, const char *name,
+			   char *msg, size_t msglen);
+/* Stores a schema captured later (materialized through a preview branch). */
+int meta_checkpoint_set_schema(struct meta *m, const char *snapshot_id, const char *schema,
+			       char *msg, size_t msglen);
+/* Deletes the record and its attachments. */
+int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, size_t msglen);
+/* Records for every snapshot id of this project, as a JSON object {snapshot_id: {name, created_at, lsn, has_schema}};
+ * one query, for listings. */
+int meta_checkpoint_all(struct meta *m, struct json_object **records, char *msg, size_t msglen);
+
+/* Attachments: files stored with a checkpoint. */
+struct meta_attachment {
+	char name[256];
+	int64_t size;
+	int64_t created_at;    /* unix seconds */
+	int64_t updated_at;
+};
+/* *list is malloc'd (free()), *count entries, sorted by name. */
+int meta_attachment_list(struct meta *m, const char *snapshot_id,
+			 struct meta_attachment **list, size_t *count, char *msg, size_t msglen);
+int meta_attachment_get(struct meta *m, const char *snapshot_id, const char *name,
+			char **data, size_t *len, struct meta_attachment *info,
+			char *msg, size_t msglen);
+/* Creates or replaces the attachment's whole content. */
+int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *name,
+			const char *data, size_t len, char *msg, size_t msglen);
+int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *name,
+			   char *msg, size_t msglen);
+
+/* Restore audit log. */
+struct meta_restore {
+	char snapshot_id[64];
+	char snapshot_name[260];
+	char branch_before[64];
+	char branch_after[64];   /* "" until known */
+	char user[64];           /* the mount's user */
+	char host[256];
+	char outcome[16];        /* "running", "finished", "failed" */
+	char error[512];
+};
+int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *audit_id,
+		       char *msg, size_t msglen);
+int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore *r,
+		     char *msg, size_t msglen);
+/* The last @limit restores, newest first, as a JSON array. */
+int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,21 @@
+/* schema: one database's schema as deterministic, replayable SQL text.
+ *
+ * Read from the system catalogs through libpq. The same schema gives the same bytes
+ * whatever the OIDs or creation order, so diff of two texts is a schema diff. */
+#ifndef NEONFS_SCHEMA_H
+#define NEONFS_SCHEMA_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+/* Renders the schema of @conn's database into *text (malloc'd, NUL-terminated).
+ * Runs in its own REPEATABLE READ READ ONLY transaction.
+ * Returns 0, or -errno with the reason in @msg. */
+int schema_dump(PGconn *conn, char **text, char *msg, size_t msglen);
+
+/* As schema_dump, and also reads pg_current_wal_lsn() in the same transaction into @lsn
+ * ("0/16B3748" form), so a snapshot taken at that LSN has exactly this schema. */
+int schema_dump_at_lsn(PGconn *conn, char **text, char *lsn, size_t lsnlen,
+		       char *msg, size_t msglen);
+
+#endif

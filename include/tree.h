@@ -1,0 +1,56 @@
+/* tree: inode numbers for the things the mount shows.
+ *
+ * The tree's shape is fixed (root, snapshots/, branches/, active/, events); what varies is
+ * which snapshots and branches exist. A node is identified by its kind, the remote object's
+ * id and, for files, the file name: the same snapshot keeps the same inode for the life of
+ * the mount, and a branch replaced by a restore (new id) gets a new one, as remote
+ * replacements should. */
+#ifndef NEONFS_TREE_H
+#define NEONFS_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tree_kind {
+	TREE_ROOT = 1,
+	TREE_SNAPSHOTS,      /* snapshots/ */
+	TREE_BRANCHES,       /* branches/ */
+	TREE_ACTIVE,         /* active/ */
+	TREE_EVENTS,         /* events */
+	TREE_SNAPSHOT,       /* snapshots/<name>/ (obj = snapshot id) */
+	TREE_SNAPSHOT_FILE,  /* id, meta.json, schema (obj = snapshot id, file = name) */
+	TREE_ATTACHMENT,     /* a user's file in a snapshot dir (obj = snapshot id, file = name) */
+	TREE_BRANCH,         /* branches/<name>/ (obj = branch id) */
+	TREE_BRANCH_FILE,    /* id, meta.json, schema, connection_uri, snapshot (obj = branch id) */
+	TREE_ACTIVE_FILE,    /* active/<file> (file = name) */
+};
+
+/* Fixed inode numbers; FUSE's root is 1. */
+#define TREE_INO_ROOT      1
+#define TREE_INO_SNAPSHOTS 2
+#define TREE_INO_BRANCHES  3
+#define TREE_INO_ACTIVE    4
+#define TREE_INO_EVENTS    5
+
+struct tree;
+
+struct tree_node {
+	uint64_t ino;
+	enum tree_kind kind;
+	char obj[64];     /* remote id, "" for fixed nodes */
+	char file[256];   /* file name inside an object's directory, "" otherwise */
+};
+
+struct tree *tree_new(void);
+void tree_free(struct tree *t);
+
+/* The inode for (kind, obj, file), allocated on first use. 0 on allocation failure. */
+uint64_t tree_intern(struct tree *t, enum tree_kind kind, const char *obj, const char *file);
+
+/* Copies the node for @ino into *n. -ENOENT for an inode the tree never gave out. */
+int tree_get(struct tree *t, uint64_t ino, struct tree_node *n);
+
+/* The directory an inode lives in, for the kinds that have a fixed parent. */
+uint64_t tree_parent(struct tree *t, const struct tree_node *n);
+
+#endif

@@ -1,0 +1,268 @@
+/* errmap: the one place that knows what a remote failure means locally.
+ *
+ * Other modules never compare HTTP statuses or curl codes; they ask here.
+ * Everything is a lookup in const tables, so the functions are thread-safe. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+
+#include "errmap.h"
+
+/* Not yet in errmap.h: the words that go with errmap_http(), so api.c can say
+ * something useful when the server sent no message. */
+
+/* Whether a request may be sent again after this answer. */
+enum errmap_retry {
+	RETRY_NEVER = 0,
+	RETRY_IDEMPOTENT,	/* GET/HEAD only: a POST may have been processed */
+	RETRY_ALWAYS,		/* the server promises nothing was done */
+};
+
+struct errmap_http_row {
+	enum errmap_action action;	/* ERRMAP_ANY matches every action */
+	long lo, hi;			/* HTTP status range, inclusive */
+	const char *code;		/* substring of GeneralError.code, or NULL */
+	const char *msg;		/* substring of the message, any case, or NULL */
+	int err;
+	enum errmap_retry retry;	/* only read from unconditional ERRMAP_ANY rows */
+	const char *reason;
+};
+
+/*
+ * First match wins, so the narrow rows come first. Choices worth knowing:
+ * - 423 and 503 are documented as safe to retry; 429 is rate limiting. They are
+ *   retried by api.c, and the errno here is what is left once the deadline ran
+ *   out: EBUSY for a lock held by another operation, EAGAIN for "try later".
+ * - 502 maps to EIO, not EAGAIN: a gateway lost the answer, so for a POST we
+ *   cannot know whether it was applied, and "try again" would mislead.
+ * - 504 maps to ETIMEDOUT, the same as a local timeout.
+ * - 423/429 come before the LIMIT_EXCEEDED row so a rate limit that names
+ *   itself "RATE_LIMIT_EXCEEDED" stays EAGAIN and is not read as a quota.
+ */
+static const struct errmap_http_row errmap_http_table[] = {
+	{ ERRMAP_ANY, 200, 299, NULL, NULL, 0, RETRY_NEVER, "success" },
+	{ ERRMAP_ANY, 423, 423, NULL, NULL, EBUSY, RETRY_ALWAYS,
+	  "locked by another operation in progress" },
+	{ ERRMAP_ANY, 429, 429, NULL, NULL, EAGAIN, RETRY_ALWAYS, "too many requests" },
+
+	{ ERRMAP_BRANCH_DELETE, 400, 499, NULL, "child", EBUSY, RETRY_NEVER,
+	  "the branch has child branches" },
+	{ ERRMAP_BRANCH_DELETE, 400, 499, NULL, "protected", EPERM, RETRY_NEVER,
+	  "the branch is protected" },
+	{ ERRMAP_BRANCH_DELETE, 400, 499, NULL, "default", EPERM, RETRY_NEVER,
+	  "the default branch cannot be deleted" },
+	{ ERRMAP_BRANCH_DELETE, 400, 499, NULL, "root", EPERM, RETRY_NEVER,
+	  "the root branch cannot be deleted" },
+
+	{ ERRMAP_ANY, 400, 499, "LIMIT_EXCEEDED", NULL, EDQUOT, RETRY_NEVER,
+	  "project limit reached" },
+
+	{ ERRMAP_RESTORE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "unknown snapshot" },
+	{ ERRMAP_SNAPSHOT_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such snapshot" },
+	{ ERRMAP_SNAPSHOT_RENAME, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such snapshot" },
+	{ ERRMAP_SNAPSHOT_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such branch" },
+	{ ERRMAP_BRANCH_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such parent branch" },
+	{ ERRMAP_BRANCH_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "no such branch" },
+
+	{ ERRMAP_ANY, 400, 400, NULL, NULL, EINVAL, RETRY_NEVER, "bad request" },
+	{ ERRMAP_ANY, 401, 401, NULL, NULL, EACCES, RETRY_NEVER,
+	  "the API key was not accepted" },
+	{ ERRMAP_ANY, 403, 403, NULL, NULL, EPERM, RETRY_NEVER, "not permitted" },
+	{ ERRMAP_ANY, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "not found" },
+	{ ERRMAP_ANY, 408, 408, NULL, NULL, ETIMEDOUT, RETRY_IDEMPOTENT,
+	  "the server timed out reading the request" },
+	{ ERRMAP_ANY, 409, 409, NULL, NULL, EEXIST, RETRY_NEVER, "already exists" },
+	{ ERRMAP_ANY, 410, 410, NULL, NULL, ENOENT, RETRY_NEVER, "gone" },
+	{ ERRMAP_ANY, 413, 413, NULL, NULL, EFBIG, RETRY_NEVER, "request too large" },
+	{ ERRMAP_ANY, 422, 422, NULL, NULL, EINVAL, RETRY_NEVER, "invalid request" },
+	{ ERRMAP_ANY, 400, 499, NULL, NULL, EINVAL, RETRY_NEVER, "request refused" },
+
+	{ ERRMAP_ANY, 500, 500, NULL, NULL, EIO, RETRY_IDEMPOTENT, "internal server error" },
+	{ ERRMAP_ANY, 502, 502, NULL, NULL, EIO, RETRY_IDEMPOTENT, "bad gateway" },
+	{ ERRMAP_ANY, 503, 503, NULL, NULL, EAGAIN, RETRY_ALWAYS,
+	  "service temporarily unavailable" },
+	{ ERRMAP_ANY, 504, 504, NULL, NULL, ETIMEDOUT, RETRY_IDEMPOTENT, "gateway timeout" },
+	{ ERRMAP_ANY, 500, 599, NULL, NULL, EIO, RETRY_NEVER, "server error" },
+
+	/* Redirects are not followed (they could carry the key elsewhere). */
+	{ ERRMAP_ANY, 0, 199, NULL, NULL, EIO, RETRY_NEVER, "unexpected answer" },
+	{ ERRMAP_ANY, 300, 399, NULL, NULL, EIO, RETRY_NEVER, "unexpected redirect" },
+	{ ERRMAP_ANY, 600, 999, NULL, NULL, EIO, RETRY_NEVER, "unexpected answer" },
+};
+
+struct errmap_transport_row {
+	int curl_code;
+	int err;
+	enum errmap_retry retry;
+};
+
+/* RETRY_ALWAYS: no byte of the request can have reached the server.
+ * RETRY_NEVER: a local or configuration problem that repeats identically.
+ * Anything else: the request may have been processed; GET only. */
+static const struct errmap_transport_row errmap_transport_table[] = {
+	{ CURLE_COULDNT_RESOLVE_HOST, EHOSTUNREACH, RETRY_ALWAYS },
+	{ CURLE_COULDNT_RESOLVE_PROXY, EHOSTUNREACH, RETRY_ALWAYS },
+	{ CURLE_COULDNT_CONNECT, ECONNREFUSED, RETRY_ALWAYS },
+	{ CURLE_SSL_CONNECT_ERROR, EIO, RETRY_ALWAYS },
+	{ CURLE_OPERATION_TIMEDOUT, ETIMEDOUT, RETRY_IDEMPOTENT },
+	{ CURLE_OUT_OF_MEMORY, ENOMEM, RETRY_NEVER },
+	{ CURLE_UNSUPPORTED_PROTOCOL, EIO, RETRY_NEVER },
+	{ CURLE_URL_MALFORMAT, EIO, RETRY_NEVER },
+	{ CURLE_NOT_BUILT_IN, EIO, RETRY_NEVER },
+	{ CURLE_BAD_FUNCTION_ARGUMENT, EIO, RETRY_NEVER },
+	{ CURLE_PEER_FAILED_VERIFICATION, EIO, RETRY_NEVER },
+	{ CURLE_SSL_CERTPROBLEM, EIO, RETRY_NEVER },
+	{ CURLE_SSL_CACERT_BADFILE, EIO, RETRY_NEVER },
+	{ CURLE_SSL_ENGINE_NOTFOUND, EIO, RETRY_NEVER },
+	{ CURLE_TOO_MANY_REDIRECTS, EIO, RETRY_NEVER },
+	/* api.c aborts oversized answers from its write callback. */
+	{ CURLE_WRITE_ERROR, EIO, RETRY_NEVER },
+	{ CURLE_FILESIZE_EXCEEDED, EFBIG, RETRY_NEVER },
+};
+
+struct errmap_op_row {
+	const char *status;
+	int terminal;
+	int err;
+};
+
+/* "failed" is not terminal: Neon retries failed operations by itself. */
+static const struct errmap_op_row errmap_op_table[] = {
+	{ "finished", 1, 0 },
+	{ "skipped", 1, 0 },
+	{ "cancelled", 1, ECANCELED },
+	{ "error", 1, EIO },
+	{ "scheduling", 0, 0 },
+	{ "running", 0, 0 },
+	{ "failed", 0, 0 },
+	{ "cancelling", 0, 0 },
+};
+
+#define ERRMAP_COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+static int errmap_contains_nocase(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+static const struct errmap_http_row *errmap_http_find(enum errmap_action action, long status,
+						      const char *code, const char *message)
+{
+	size_t i;
+
+	for (i = 0; i < ERRMAP_COUNT(errmap_http_table); i++) {
+		const struct errmap_http_row *r = &errmap_http_table[i];
+
+		if (r->action != ERRMAP_ANY && r->action != action)
+			continue;
+		if (status < r->lo || status > r->hi)
+			continue;
+		if (r->code && (!code || !strstr(code, r->code)))
+			continue;
+		if (r->msg && (!message || !errmap_contains_nocase(message, r->msg)))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+int errmap_http(enum errmap_action action, long status, const char *code, const char *message)
+{
+	const struct errmap_http_row *r = errmap_http_find(action, status, code, message);
+
+	/* Negative statuses are nonsense; still never claim success for them. */
+	return r ? r->err : EIO;
+}
+
+const char *errmap_http_reason(enum errmap_action action, long status, const char *code,
+			       const char *message)
+{
+	const struct errmap_http_row *r = errmap_http_find(action, status, code, message);
+
+	return r ? r->reason : "unexpected answer";
+}
+
+static const struct errmap_transport_row *errmap_transport_find(int curl_code)
+{
+	size_t i;
+
+	for (i = 0; i < ERRMAP_COUNT(errmap_transport_table); i++)
+		if (errmap_transport_table[i].curl_code == curl_code)
+			return &errmap_transport_table[i];
+	return NULL;
+}
+
+int errmap_transport(int curl_code)
+{
+	const struct errmap_transport_row *r = errmap_transport_find(curl_code);
+
+	return r ? r->err : EIO;
+}
+
+static const struct errmap_op_row *errmap_op_find(const char *status)
+{
+	size_t i;
+
+	if (!status)
+		return NULL;
+	for (i = 0; i < ERRMAP_COUNT(errmap_op_table); i++)
+		if (strcmp(errmap_op_table[i].status, status) == 0)
+			return &errmap_op_table[i];
+	return NULL;
+}
+
+int errmap_operation(const char *status)
+{
+	const struct errmap_op_row *r = errmap_op_find(status);
+
+	/* An unknown status is treated as still in progress, bounded by the caller's timeout. */
+	if (!r || !r->terminal)
+		return -1;
+	return r->err;
+}
+
+int errmap_operation_terminal(const char *status)
+{
+	const struct errmap_op_row *r = errmap_op_find(status);
+
+	return r ? r->terminal : 0;
+}
+
+int errmap_retryable(long status, int curl_code, int idempotent)
+{
+	enum errmap_retry retry = RETRY_NEVER;
+	size_t i;
+
+	if (status == 0) {
+		const struct errmap_transport_row *t = errmap_transport_find(curl_code);
+
+		if (curl_code == CURLE_OK)
+			return 0;
+		retry = t ? t->retry : RETRY_IDEMPOTENT;
+	} else {
+		/* Only the unconditional rows speak for a status as a whole. */
+		for (i = 0; i < ERRMAP_COUNT(errmap_http_table); i++) {
+			const struct errmap_http_row *r = &errmap_http_table[i];
+
+			if (r->action == ERRMAP_ANY && !r->code && !r->msg &&
+			    status >= r->lo && status <= r->hi) {
+				retry = r->retry;
+				break;
+			}
+		}
+	}
+	return retry == RETRY_ALWAYS || (retry == RETRY_IDEMPOTENT && idempotent);
+}

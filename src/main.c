@@ -1,0 +1,314 @@
+/* neonfs: mount a Neon project so that its checkpoints are directories.
+ *
+ *   neonfs [-f] [-d] [-o option,...] <mountpoint>
+ *
+ * The API key comes from NEON_API_KEY or -o key_file=, never from the command line, so it
+ * never shows in ps or /proc/<pid>/cmdline. Everything that can fail at start (the key,
+ * the project, the active branch, the meta database) is checked before the mount is made
+ * and before daemonizing, so errors reach the terminal. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fuse_lowlevel.h>
+
+#include "api.h"
+#include "fs.h"
+#include "log.h"
+#include "meta.h"
+
+struct main_opts {
+	char *project;
+	char *branch;
+	char *database;
+	char *role;
+	char *meta_url;
+	char *key_file;
+	char *api_host;
+	char *api_key_arg;
+	double cache_ttl;
+	double attr_timeout;
+	double op_timeout;
+	double pg_timeout;
+	double api_timeout;
+	int clean_old_branches;
+	unsigned long attachment_max;
+	double poll_min;
+	double poll_max;
+	int no_meta;
+};
+
+#define MAIN_OPT(t, p) { t, offsetof(struct main_opts, p), 1 }
+
+enum { MAIN_KEY_DISCARD = 100 };
+
+static const struct fuse_opt main_opt_spec[] = {
+	{ "project=%s", offsetof(struct main_opts, project), 0 },
+	{ "branch=%s", offsetof(struct main_opts, branch), 0 },
+	{ "database=%s", offsetof(struct main_opts, database), 0 },
+	{ "role=%s", offsetof(struct main_opts, role), 0 },
+	{ "meta_url=%s", offsetof(struct main_opts, meta_url), 0 },
+	{ "key_file=%s", offsetof(struct main_opts, key_file), 0 },
+	{ "api_host=%s", offsetof(struct main_opts, api_host), 0 },
+	{ "api_key=%s", offsetof(struct main_opts, api_key_arg), 0 },
+	{ "cache_ttl=%lf", offsetof(struct main_opts, cache_ttl), 0 },
+	{ "attr_timeout=%lf", offsetof(struct main_opts, attr_timeout), 0 },
+	{ "op_timeout=%lf", offsetof(struct main_opts, op_timeout), 0 },
+	{ "pg_timeout=%lf", offsetof(struct main_opts, pg_timeout), 0 },
+	{ "api_timeout=%lf", offsetof(struct main_opts, api_timeout), 0 },
+	{ "attachment_max=%lu", offsetof(struct main_opts, attachment_max), 0 },
+	{ "poll_min=%lf", offsetof(struct main_opts, poll_min), 0 },
+	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
+	MAIN_OPT("clean_old_branches", clean_old_branches),
+	MAIN_OPT("no_meta", no_meta),
+	/* fstab noise, as sshfs accepts it */
+	FUSE_OPT_KEY("auto", MAIN_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", MAIN_KEY_DISCARD),
+	FUSE_OPT_KEY("user", MAIN_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", MAIN_KEY_DISCARD),
+	FUSE_OPT_KEY("users", MAIN_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", MAIN_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)data; (void)arg; (void)outargs;
+	return key == MAIN_KEY_DISCARD ? 0 : 1;
+}
+
+static void main_usage(const char *prog)
+{
+	printf("usage: %s [options] <mountpoint>\n\n", prog);
+	printf("Mounts a Neon project: snapshots/, branches/, active/ and events.\n\n"
+	       "Environment:\n"
+	       "    NEON_API_KEY           API key (or -o key_file=)\n"
+	       "    NEON_PROJECT_ID        project id (or -o project=)\n"
+	       "    NEON_API_HOST          API base URL (default %s)\n"
+	       "    NEONFS_META_URL        meta database for checkpoint records (or -o meta_url=)\n\n"
+	       "neonfs options:\n"
+	       "    -o project=ID          the Neon project to mount\n"
+	       "    -o branch=NAME         the active branch (default: the project's default branch)\n"
+	       "    -o database=NAME       the database schema and connection_uri speak for\n"
+	       "    -o role=NAME           the role in connection_uri (default: the database owner)\n"
+	       "    -o key_file=PATH       read the API key from PATH (first line)\n"
+	       "    -o meta_url=URI        postgresql:// URI of the meta database\n"
+	       "    -o no_meta             mount without a meta database\n"
+	       "    -o cache_ttl=SECONDS   reuse listings this long (default 2)\n"
+	       "    -o attr_timeout=SECONDS  kernel attribute and entry cache (default 1)\n"
+	       "    -o op_timeout=SECONDS  wait this long for Neon operations (default 300)\n"
+	       "    -o api_timeout=SECONDS retry transient API failures this long (default 60)\n"
+	       "    -o pg_timeout=SECONDS  libpq connect and statement timeout (default 10)\n"
+	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
+	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
+	       "    -o poll_min=SECONDS,poll_max=SECONDS  remote-change poll bounds (default 1, 30)\n\n",
+	       API_DEFAULT_BASE);
+	printf("FUSE options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* The first line of @path, without its newline. */
+static char *main_read_key(const char *path)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (!f) {
+		fprintf(stderr, "neonfs: cannot read key file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		fprintf(stderr, "neonfs: key file %s is empty\n", path);
+		return NULL;
+	}
+	fclose(f);
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	if (len == 0) {
+		fprintf(stderr, "neonfs: key file %s is empty\n", path);
+		return NULL;
+	}
+	return strdup(buf);
+}
+
+static const char *main_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct main_opts o = {
+		.cache_ttl = 2, .attr_timeout = 1, .op_timeout = 300, .pg_timeout = 10,
+		.api_timeout = 60, .attachment_max = 16u << 20, .poll_min = 1, .poll_max = 30,
+	};
+	struct fuse_cmdline_opts cl;
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct api_config acfg = { 0 };
+	struct fs_config fcfg = { 0 };
+	struct api *api = NULL;
+	struct meta *meta = NULL;
+	struct fs *fs = NULL;
+	char *key = NULL, msg[1024] = "";
+	const char *meta_url, *project;
+	int ret = 1;
+
+	memset(&cl, 0, sizeof(cl));
+	if (fuse_opt_parse(&args, &o, main_opt_spec, main_opt_proc) == -1)
+		goto out_args;
+	if (fuse_parse_cmdline(&args, &cl) != 0)
+		goto out_args;
+	if (cl.show_help) {
+		main_usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (cl.show_version) {
+		printf("neonfs %s\n", NEONFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	log_init(cl.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, 0);
+	if (o.api_key_arg) {
+		fprintf(stderr, "neonfs: the API key must not be given on the command line, where "
+			"every user can read it; set NEON_API_KEY or use -o key_file=\n");
+		goto out_args;
+	}
+	if (!cl.mountpoint) {
+		fprintf(stderr, "usage: %s [options] <mountpoint>\n"
+			"       %s --help for the options\n", argv[0], argv[0]);
+		goto out_args;
+	}
+	if (o.cache_ttl < 0 || o.attr_timeout < 0 || o.op_timeout <= 0 || o.pg_timeout <= 0 ||
+	    o.api_timeout <= 0 || o.poll_min <= 0 || o.poll_max < o.poll_min) {
+		fprintf(stderr, "neonfs: timeouts must be positive and poll_min <= poll_max\n");
+		goto out_args;
+	}
+
+	key = o.key_file ? main_read_key(o.key_file) :
+	      main_env("NEON_API_KEY") ? strdup(main_env("NEON_API_KEY")) : NULL;
+	if (!key) {
+		if (!o.key_file)
+			fprintf(stderr, "neonfs: no API key: set NEON_API_KEY or use -o key_file=\n");
+		goto out_args;
+	}
+	project = o.project ? o.project : main_env("NEON_PROJECT_ID");
+	if (!project) {
+		fprintf(stderr, "neonfs: no project: use -o project= or set NEON_PROJECT_ID\n");
+		goto out_key;
+	}
+
+	acfg.base_url = o.api_host ? o.api_host :
+			main_env("NEON_API_HOST") ? main_env("NEON_API_HOST") : API_DEFAULT_BASE;
+	acfg.api_key = key;
+	acfg.project_id = project;
+	acfg.request_timeout_s = 30;
+	acfg.retry_deadline_s = o.api_timeout;
+	api = api_new(&acfg);
+	if (!api) {
+		fprintf(stderr, "neonfs: cannot set up the API client\n");
+		goto out_key;
+	}
+
+	meta_url = o.meta_url ? o.meta_url : main_env("NEONFS_META_URL");
+	if (o.no_meta || !meta_url) {
+		log_warn("no meta database (-o meta_url= or NEONFS_META_URL): snapshot schemas are "
+			 "read through a temporary branch each time, and attachments and the "
+			 "restore audit log are unavailable");
+	} else {
+		meta = meta_open(meta_url, project, msg, sizeof(msg));
+		if (!meta)
+			log_warn("meta database unavailable (%s): attachments, captured schemas "
+				 "and the restore audit log are off for this mount", msg);
+	}
+
+	fcfg.branch = o.branch;
+	fcfg.database = o.database;
+	fcfg.role = o.role;
+	fcfg.cache_ttl = o.cache_ttl;
+	fcfg.attr_timeout = o.attr_timeout;
+	fcfg.op_timeout = o.op_timeout;
+	fcfg.pg_timeout = o.pg_timeout;
+	fcfg.clean_old_branches = o.clean_old_branches;
+	fcfg.attachment_max = o.attachment_max;
+	fcfg.poll_min = o.poll_min;
+	fcfg.poll_max = o.poll_max;
+	fs = fs_new(&fcfg, api, meta, msg, sizeof(msg));
+	if (!fs) {
+		fprintf(stderr, "neonfs: %s\n", msg);
+		goto out_meta;
+	}
+
+	se = fuse_session_new(&args, fs_lowlevel_ops(), sizeof(*fs_lowlevel_ops()), fs);
+	if (!se)
+		goto out_fs;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cl.mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(cl.foreground) != 0)
+		goto out_unmount;
+	if (!cl.foreground)
+		log_init(cl.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, 1);
+	if (fs_start(fs, se) != 0)
+		goto out_unmount;
+	log_info("mounted project %s at %s", project, cl.mountpoint);
+
+	if (cl.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			goto out_stop;
+		fuse_loop_cfg_set_clone_fd(loop, cl.clone_fd);
+		fuse_loop_cfg_set_idle_threads(loop, cl.max_idle_threads);
+		/* Restores and blocked readers of events hold a worker each; leave room. */
+		fuse_loop_cfg_set_max_threads(loop, cl.max_threads > 0 && cl.max_threads <= 100000 ?
+					      cl.max_threads : 64);
+		ret = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	ret = ret ? 1 : 0;
+out_stop:
+	fs_stop(fs);
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	fs_free(fs);
+out_meta:
+	meta_close(meta);
+	api_free(api);
+out_key:
+	if (key) {
+		memset(key, 0, strlen(key));
+		free(key);
+	}
+out_args:
+	free(cl.mountpoint);
+	free(o.project);
+	free(o.branch);
+	free(o.database);
+	free(o.role);
+	free(o.meta_url);
+	free(o.key_file);
+	free(o.api_host);
+	free(o.api_key_arg);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,93 @@
+/* names: what a snapshot or branch may be called, and how it shows in the tree. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "names.h"
+
+/* Length of the UTF-8 sequence at @s, or 0 when it is not valid UTF-8. */
+static size_t names_utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
+		n = 2;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3;
+	else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+bool names_valid_remote(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len > NAMES_MAX)
+		return false;
+	while (*p) {
+		size_t n = names_utf8_len(p);
+
+		if (n == 0)
+			return false;
+		if (n == 1 && (*p < 0x20 || *p == 0x7f))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+bool names_valid_entry(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len > 255)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return strchr(name, '/') == NULL;
+}
+
+const char *names_entry(const char *name, const char *id)
+{
+	return names_valid_entry(name) ? name : id;
+}
+
+int names_parse_line(const char *buf, size_t len, char *out, size_t outlen)
+{
+	size_t i;
+
+	/* One trailing newline is what echo adds; anything else multi-line is refused. */
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0 || len > NAMES_MAX || len >= outlen)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return -EINVAL;
+	}
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	if (!names_valid_remote(out))
+		return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,388 @@
+/* restore: a finalized restore into the active branch, and what `cat active/restore` says.
+ *
+ * The write that starts a restore returns only when the connection string users hold
+ * reaches the restored data: the operations Neon returns must all end, and then a query
+ * through that very string must answer. Neon restarts the compute on finalize, so the
+ * first connections may be refused; they are retried until the deadline. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <pwd.h>
+
+#include "api.h"
+#include "log.h"
+#include "meta.h"
+#include "pg.h"
+#include "restore.h"
+
+struct restore {
+	struct api *api;
+	struct pg_pool *pool;
+	struct meta *meta;
+
+	pthread_mutex_t lock;
+	bool running;
+	bool ever;
+	char snapshot_id[64];
+	char snapshot_name[260];
+	char branch_name[260];
+	char branch_before[64];
+	char branch_after[64];
+	char state[16];
+	struct timespec started, ended;
+	struct json_object *operations;   /* latest Operation objects */
+	char error[640];
+	int err;
+};
+
+struct restore *restore_new(struct api *api, struct pg_pool *pool, struct meta *meta)
+{
+	struct restore *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->api = api;
+	r->pool = pool;
+	r->meta = meta;
+	pthread_mutex_init(&r->lock, NULL);
+	strcpy(r->state, "idle");
+	return r;
+}
+
+void restore_free(struct restore *r)
+{
+	if (!r)
+		return;
+	json_object_put(r->operations);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+bool restore_running(struct restore *r)
+{
+	bool running;
+
+	pthread_mutex_lock(&r->lock);
+	running = r->running;
+	pthread_mutex_unlock(&r->lock);
+	return running;
+}
+
+static void restore_copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+int restore_record_begin(struct restore *r, const struct restore_request *req)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->running) {
+		pthread_mutex_unlock(&r->lock);
+		return -EBUSY;
+	}
+	r->running = true;
+	r->ever = true;
+	restore_copy(r->snapshot_id, sizeof(r->snapshot_id), req->snapshot_id);
+	restore_copy(r->snapshot_name, sizeof(r->snapshot_name), req->snapshot_name);
+	restore_copy(r->branch_name, sizeof(r->branch_name), req->branch_name);
+	restore_copy(r->branch_before, sizeof(r->branch_before), req->branch_id);
+	r->branch_after[0] = '\0';
+	strcpy(r->state, "running");
+	clock_gettime(CLOCK_REALTIME, &r->started);
+	memset(&r->ended, 0, sizeof(r->ended));
+	json_object_put(r->operations);
+	r->operations = NULL;
+	r->error[0] = '\0';
+	r->err = 0;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+void restore_record_operations(struct restore *r, struct json_object *operations)
+{
+	pthread_mutex_lock(&r->lock);
+	json_object_put(r->operations);
+	r->operations = json_object_get(operations);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void restore_record_end(struct restore *r, int err, const char *branch_after, const char *error)
+{
+	pthread_mutex_lock(&r->lock);
+	r->running = false;
+	r->err = err;
+	strcpy(r->state, err ? "failed" : "finished");
+	restore_copy(r->branch_after, sizeof(r->branch_after), branch_after);
+	restore_copy(r->error, sizeof(r->error), err ? error : "");
+	clock_gettime(CLOCK_REALTIME, &r->ended);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static struct json_object *restore_time(const struct timespec *ts)
+{
+	char buf[64];
+	struct tm tm;
+
+	if (ts->tv_sec == 0)
+		return NULL;
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, ts->tv_nsec / 1000000);
+	return json_object_new_string(buf);
+}
+
+static const char *restore_field(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static struct json_object *restore_str(const char *s)
+{
+	return s && *s ? json_object_new_string(s) : NULL;
+}
+
+char *restore_status(struct restore *r)
+{
+	struct json_object *o = json_object_new_object(), *snap, *branch, *ops;
+	const char *text;
+	char *out = NULL;
+	size_t i, n;
+
+	if (!o)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	json_object_object_add(o, "state", json_object_new_string(r->state));
+	if (!r->ever)
+		goto render;
+	snap = json_object_new_object();
+	json_object_object_add(snap, "id", restore_str(r->snapshot_id));
+	json_object_object_add(snap, "name", restore_str(r->snapshot_name));
+	json_object_object_add(o, "snapshot", snap);
+	branch = json_object_new_object();
+	json_object_object_add(branch, "name", restore_str(r->branch_name));
+	json_object_object_add(branch, "id_before", restore_str(r->branch_before));
+	json_object_object_add(branch, "id_after", restore_str(r->branch_after));
+	json_object_object_add(o, "branch", branch);
+	json_object_object_add(o, "started_at", restore_time(&r->started));
+	json_object_object_add(o, "ended_at", restore_time(&r->ended));
+	if (r->ended.tv_sec) {
+		long ms = (r->ended.tv_sec - r->started.tv_sec) * 1000 +
+			  (r->ended.tv_nsec - r->started.tv_nsec) / 1000000;
+
+		json_object_object_add(o, "duration_ms", json_object_new_int64(ms));
+	}
+	ops = json_object_new_array();
+	n = r->operations ? json_object_array_length(r->operations) : 0;
+	for (i = 0; i < n; i++) {
+		struct json_object *op = json_object_array_get_idx(r->operations, i);
+		struct json_object *line = json_object_new_object();
+		const char *error = restore_field(op, "error");
+
+		json_object_object_add(line, "id", restore_str(restore_field(op, "id")));
+		json_object_object_add(line, "action", restore_str(restore_field(op, "action")));
+		json_object_object_add(line, "status", restore_str(restore_field(op, "status")));
+		if (error && *error)
+			json_object_object_add(line, "error", json_object_new_string(error));
+		json_object_array_add(ops, line);
+	}
+	json_object_object_add(o, "operations", ops);
+	if (r->error[0])
+		json_object_object_add(o, "error", json_object_new_string(r->error));
+render:
+	pthread_mutex_unlock(&r->lock);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text && asprintf(&out, "%s\n", text) < 0)
+		out = NULL;
+	json_object_put(o);
+	return out;
+}
+
+static void restore_progress(void *data, struct json_object *operations)
+{
+	struct restore *r = data;
+	size_t i, n = json_object_array_length(operations);
+
+	for (i = 0; i < n; i++) {
+		struct json_object *op = json_object_array_get_idx(operations, i);
+
+		log_debug("restore: operation %s (%s): %s", restore_field(op, "id"),
+			  restore_field(op, "action"), restore_field(op, "status"));
+	}
+	restore_record_operations(r, operations);
+}
+
+static double restore_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The restore is only done for users when their connection string answers a query. */
+static int restore_verify(struct restore *r, const char *uri, double deadline,
+			  char *msg, size_t msglen)
+{
+	double delay = 0.02;
+	int res = -ETIMEDOUT;
+
+	snprintf(msg, msglen, "the database did not answer through the connection string");
+	pg_forget(r->pool, uri);
+	for (;;) {
+		int err = 0;
+		PGconn *conn = pg_acquire(r->pool, uri, &err, msg, msglen);
+
+		if (conn) {
+			PGresult *res_q = PQexec(conn, "SELECT 1");
+			bool ok = PQresultStatus(res_q) == PGRES_TUPLES_OK;
+			bool broken = false;
+
+			if (!ok)
+				pg_errno(conn, res_q, &broken, msg, msglen);
+			PQclear(res_q);
+			pg_release(r->pool, uri, conn, !ok);
+			if (ok)
+				return 0;
+		}
+		if (restore_now() + delay > deadline)
+			break;
+		usleep((useconds_t)(delay * 1e6));
+		delay = delay * 1.5 > 0.5 ? 0.5 : delay * 1.5;
+	}
+	return res;
+}
+
+static void restore_audit_user(struct meta_restore *mr)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) == 0 && found)
+		snprintf(mr->user, sizeof(mr->user), "%s", pw.pw_name);
+	else
+		snprintf(mr->user, sizeof(mr->user), "%u", (unsigned)getuid());
+	if (gethostname(mr->host, sizeof(mr->host)) != 0)
+		mr->host[0] = '\0';
+	mr->host[sizeof(mr->host) - 1] = '\0';
+}
+
+int restore_run(struct restore *r, const struct restore_request *req,
+		char *new_branch_id, size_t idlen)
+{
+	struct json_object *resp = NULL, *ops = NULL, *branch = NULL, *latest = NULL;
+	struct api_error err = { 0 };
+	struct meta_restore mr = { 0 };
+	int64_t audit_id = -1;
+	char msg[512] = "";
+	const char *new_id = NULL;
+	double deadline = restore_now() + req->timeout_s;
+	int res;
+
+	res = restore_record_begin(r, req);
+	if (res)
+		return res;
+	log_info("restore: snapshot %s (%s) into branch %s (%s)", req->snapshot_name,
+		 req->snapshot_id, req->branch_name, req->branch_id);
+
+	snprintf(mr.snapshot_id, sizeof(mr.snapshot_id), "%s", req->snapshot_id);
+	snprintf(mr.snapshot_name, sizeof(mr.snapshot_name), "%s", req->snapshot_name);
+	snprintf(mr.branch_before, sizeof(mr.branch_before), "%s", req->branch_id);
+	snprintf(mr.outcome, sizeof(mr.outcome), "running");
+	restore_audit_user(&mr);
+	if (r->meta && meta_restore_begin(r->meta, &mr, &audit_id, msg, sizeof(msg)) != 0) {
+		log_warn("restore: audit log not written: %s", msg);
+		audit_id = -1;
+	}
+
+	res = api_restore_snapshot(r->api, req->snapshot_id, req->branch_id, true, NULL,
+				   &resp, &err);
+	if (res) {
+		snprintf(msg, sizeof(msg), "%s", err.message);
+		goto fail;
+	}
+	if (json_object_object_get_ex(resp, "branch", &branch))
+		new_id = restore_field(branch, "id");
+	json_object_object_get_ex(resp, "operations", &ops);
+	if (!new_id || !ops) {
+		res = -EIO;
+		snprintf(msg, sizeof(msg), "restore: the API's answer had no branch or operations");
+		goto fail;
+	}
+	restore_record_operations(r, ops);
+	res = api_wait_operations(r->api, ops, deadline - restore_now(), restore_progress, r,
+				  &latest, &err);
+	if (latest)
+		restore_record_operations(r, latest);
+	if (res) {
+		snprintf(msg, sizeof(msg), "%s", err.message);
+		if (res != -ETIMEDOUT)
+			res = -EIO;
+		goto fail;
+	}
+	res = restore_verify(r, req->verify_uri, deadline, msg, sizeof(msg));
+	if (res) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%.399s", msg);
+		snprintf(msg, sizeof(msg), "restore finished but the database did not answer "
+			 "through the connection string: %s", why);
+		res = -EIO;
+		goto fail;
+	}
+	snprintf(new_branch_id, idlen, "%s", new_id);
+	log_info("restore: finished; branch %s is now %s", req->branch_name, new_id);
+
+	if (req->clean_old) {
+		struct json_object *del = NULL, *del_ops = NULL;
+		struct api_error derr = { 0 };
+
+		/* Only now that the restored branch answered is the old one safe to drop. */
+		if (api_delete_branch(r->api, req->branch_id, &del, &derr) == 0 &&
+		    json_object_object_get_ex(del, "operations", &del_ops))
+			api_wait_operations(r->api, del_ops, deadline - restore_now(), NULL, NULL,
+					    NULL, &derr);
+		if (derr.err)
+			log_warn("restore: the replaced branch %s was kept: %s", req->branch_id,
+				 derr.message);
+		json_object_put(del);
+	}
+
+	snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);
+	snprintf(mr.outcome, sizeof(mr.outcome), "finished");
+	if (audit_id >= 0 && meta_restore_end(r->meta, audit_id, &mr, msg, sizeof(msg)) != 0)
+		log_warn("restore: audit log not updated: %s", msg);
+	restore_record_end(r, 0, new_id, NULL);
+	json_object_put(latest);
+	json_object_put(resp);
+	return 0;
+
+fail:
+	log_err("restore: snapshot %s into %s failed: %s", req->snapshot_name, req->branch_name,
+		msg);
+	snprintf(mr.outcome, sizeof(mr.outcome), "failed");
+	snprintf(mr.error, sizeof(mr.error), "%s", msg);
+	if (new_id)
+		snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);
+	if (audit_id >= 0) {
+		char m2[256];
+
+		if (meta_restore_end(r->meta, audit_id, &mr, m2, sizeof(m2)) != 0)
+			log_warn("restore: audit log not updated: %s", m2);
+	}
+	restore_record_end(r, res, new_id, msg);
+	json_object_put(latest);
+	json_object_put(resp);
+	return res;
+}

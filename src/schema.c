@@ -1,0 +1,979 @@
+/* schema: one database's schema as deterministic, replayable SQL text.
+ *
+ * Every object becomes one "unit" of DDL, read from the catalogs in one REPEATABLE READ
+ * snapshot. Units are ordered by a key made only of names (phase, schema, name, sub-kind,
+ * sub-name), never of OIDs, and then topologically by their pg_depend edges, always taking
+ * the smallest ready key. Same names and same dependencies give the same bytes, whatever
+ * order the objects were created in, and the text replays in order.
+ *
+ * Most of the rendering happens in SQL (format('%I'), pg_get_*def), with search_path empty
+ * so every user object comes out schema-qualified the same way. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "schema.h"
+
+/* Phases: the coarse order of the text; dependencies may still pull a unit earlier. */
+enum {
+	PH_SCHEMA = 0,
+	PH_EXTENSION = 1,
+	PH_TYPE = 2,
+	PH_FUNCTION = 3,
+	PH_SEQUENCE = 4,
+	PH_TABLE = 5,		/* tables with their constraints, indexes, triggers */
+	PH_VIEW = 6,		/* views, materialized views and theirs */
+	PH_FOREIGN_KEY = 7,
+};
+
+/* A relation's sub-objects follow it: sub-kind order within its group. */
+#define SUB_SELF	"0"
+#define SUB_CONSTRAINT	"1"
+#define SUB_INDEX	"2"
+#define SUB_OWNED_BY	"3"
+#define SUB_TRIGGER	"4"
+#define SUB_POLICY	"5"
+
+/* Schemas that belong to the system, not to the user. */
+#define USER_NSP " n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' "
+
+/* Objects created by an extension are the extension's, not the user's. */
+#define NOT_EXT(cat, oid) \
+	" NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '" cat "'::regclass" \
+	" AND x.objid = " oid " AND x.deptype = 'e') "
+
+/* Objects made by and for another one (a range type's constructors) are that one's. */
+#define NOT_INTERNAL(cat, oid) \
+	" NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '" cat "'::regclass" \
+	" AND x.objid = " oid " AND x.deptype = 'i') "
+
+/* ' COMMENT ON <kind> <target> IS ...;' on its own line, or '' without a comment. */
+#define COMMENT(kind, target, descr) \
+	" coalesce(E'\\nCOMMENT ON ' || " kind " || ' ' || " target \
+	" || ' IS ' || quote_literal(" descr ") || ';', '') "
+
+#define QNAME(nsp, name) " format('%I.%I', " nsp ", " name ") "
+
+/* A COLLATE clause when @coll differs from the default collation of type @typ. */
+#define COLLATE(coll, typ) \
+	" CASE WHEN " coll " <> 0 AND " coll " IS DISTINCT FROM" \
+	" (SELECT ty.typcollation FROM pg_type ty WHERE ty.oid = " typ ")" \
+	" THEN (SELECT ' COLLATE ' || format('%I.%I', cn.nspname, co.collname)" \
+	" FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace" \
+	" WHERE co.oid = " coll ") ELSE '' END "
+
+/* The group (phase) of a relation's sub-objects. */
+#define REL_PHASE(c) " CASE WHEN " c ".relkind IN ('v', 'm') THEN 6 ELSE 5 END "
+
+/* Every unit query returns: classid, objid, phase, schema, name, sub, subname, ddl, deps.
+ * deps is NULL or "classid:objid ..." for edges pg_depend does not record. */
+
+static const char schema_q_schemas[] =
+	"SELECT 'pg_namespace'::regclass::oid, n.oid, 0, n.nspname, '', 0, '',"
+	" format('CREATE SCHEMA %I;', n.nspname)"
+	" || " COMMENT("'SCHEMA'", "quote_ident(n.nspname)",
+		       "obj_description(n.oid, 'pg_namespace')") ","
+	" NULL"
+	" FROM pg_namespace n"
+	" WHERE" USER_NSP "AND n.nspname <> 'public' AND" NOT_EXT("pg_namespace", "n.oid");
+
+static const char schema_q_extensions[] =
+	"SELECT 'pg_extension'::regclass::oid, e.oid, 1, n.nspname, e.extname, 0, '',"
+	" format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I;', e.extname, n.nspname),"
+	" NULL"
+	" FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+	" WHERE e.extname <> 'plpgsql'";	/* in every database from the start */
+
+static const char schema_q_enums[] =
+	"SELECT 'pg_type'::regclass::oid, t.oid, 2, n.nspname, t.typname, 0, '',"
+	" format(E'CREATE TYPE %I.%I AS ENUM (\\n%s\\n);', n.nspname, t.typname,"
+	"  coalesce((SELECT string_agg(E'\\t' || quote_literal(e.enumlabel), E',\\n'"
+	"   ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), ''))"
+	" || " COMMENT("'TYPE'", QNAME("n.nspname", "t.typname"),
+		       "obj_description(t.oid, 'pg_type')") ","
+	" NULL"
+	" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+	" WHERE t.typtype = 'e' AND" USER_NSP "AND" NOT_EXT("pg_type", "t.oid");
+
+static const char schema_q_composites[] =
+	"SELECT 'pg_type'::regclass::oid, t.oid, 2, n.nspname, t.typname, 0, '',"
+	" format(E'CREATE TYPE %I.%I AS (\\n%s\\n);', n.nspname, t.typname,"
+	"  coalesce((SELECT string_agg(format(E'\\t%I %s', a.attname,"
+	"   format_type(a.atttypid, a.atttypmod)) || " COLLATE("a.attcollation", "a.atttypid") ","
+	"   E',\\n' ORDER BY a.attnum) FROM pg_attribute a"
+	"   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), ''))"
+	" || " COMMENT("'TYPE'", QNAME("n.nspname", "t.typname"),
+		       "obj_description(t.oid, 'pg_type')") ","
+	" NULL"
+	" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+	" JOIN pg_class c ON c.oid = t.typrelid"
+	" WHERE t.typtype = 'c' AND c.relkind = 'c' AND" USER_NSP
+	" AND" NOT_EXT("pg_type", "t.oid");
+
+static const char schema_q_domains[] =
+	"SELECT 'pg_type'::regclass::oid, t.oid, 2, n.nspname, t.typname, 0, '',"
+	" format('CREATE DOMAIN %I.%I AS %s', n.nspname, t.typname,"
+	"  format_type(t.typbasetype, t.typtypmod))"
+	" || " COLLATE("t.typcollation", "t.typbasetype")
+	" || coalesce(' DEFAULT ' || pg_get_expr(t.typdefaultbin, 0), '')"
+	" || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END"
+	" || coalesce((SELECT string_agg(format(E'\\n\\tCONSTRAINT %I %s', con.conname,"
+	"   pg_get_constraintdef(con.oid)), '' ORDER BY con.conname COLLATE \"C\")"
+	"   FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c'), '')"
+	" || ';'"
+	" || " COMMENT("'DOMAIN'", QNAME("n.nspname", "t.typname"),
+		       "obj_description(t.oid, 'pg_type')") ","
+	" NULL"
+	" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+	" WHERE t.typtype = 'd' AND" USER_NSP "AND" NOT_EXT("pg_type", "t.oid");
+
+static const char schema_q_ranges[] =
+	"SELECT 'pg_type'::regclass::oid, t.oid, 2, n.nspname, t.typname, 0, '',"
+	" format('CREATE TYPE %I.%I AS RANGE (subtype = %s', n.nspname, t.typname,"
+	"  format_type(r.rngsubtype, NULL))"
+	" || coalesce((SELECT ', subtype_opclass = ' || format('%I.%I', ocn.nspname, oc.opcname)"
+	"   FROM pg_opclass oc JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace"
+	"   WHERE oc.oid = r.rngsubopc AND NOT oc.opcdefault), '')"
+	" || CASE WHEN r.rngcollation <> 0 AND r.rngcollation IS DISTINCT FROM"
+	"   (SELECT ty.typcollation FROM pg_type ty WHERE ty.oid = r.rngsubtype)"
+	"   THEN (SELECT ', collation = ' || format('%I.%I', cn.nspname, co.collname)"
+	"   FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace"
+	"   WHERE co.oid = r.rngcollation) ELSE '' END"
+	" || CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::regproc::text"
+	"   ELSE '' END"
+	" || coalesce((SELECT ', multirange_type_name = ' || format('%I.%I', mn.nspname, m.typname)"
+	"   FROM pg_type m JOIN pg_namespace mn ON mn.oid = m.typnamespace"
+	"   WHERE m.oid = r.rngmultitypid), '')"
+	" || ');'"
+	" || " COMMENT("'TYPE'", QNAME("n.nspname", "t.typname"),
+		       "obj_description(t.oid, 'pg_type')") ","
+	" NULL"
+	" FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid"
+	" JOIN pg_namespace n ON n.oid = t.typnamespace"
+	" WHERE" USER_NSP "AND" NOT_EXT("pg_type", "t.oid");
+
+static const char schema_q_functions[] =
+	"SELECT 'pg_proc'::regclass::oid, p.oid, 3, n.nspname, p.proname, 0,"
+	" pg_get_function_identity_arguments(p.oid),"
+	" rtrim(pg_get_functiondef(p.oid), E'\\n') || ';'"
+	" || " COMMENT("CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END",
+		       "format('%I.%I(%s)', n.nspname, p.proname,"
+		       " pg_get_function_identity_arguments(p.oid))",
+		       "obj_description(p.oid, 'pg_proc')") ","
+	" NULL"
+	" FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+	" WHERE p.prokind IN ('f', 'p', 'w') AND" USER_NSP "AND" NOT_EXT("pg_proc", "p.oid")
+	" AND" NOT_INTERNAL("pg_proc", "p.oid");
+
+/* Standalone sequences; an identity column's sequence is part of its table. */
+static const char schema_q_sequences[] =
+	"SELECT 'pg_class'::regclass::oid, c.oid, 4, n.nspname, c.relname, 0, '',"
+	" format(E'CREATE %sSEQUENCE %I.%I\\n\\tAS %s\\n\\tINCREMENT BY %s\\n\\tMINVALUE %s"
+	"\\n\\tMAXVALUE %s\\n\\tSTART WITH %s\\n\\tCACHE %s\\n\\t%s;',"
+	"  CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END,"
+	"  n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin,"
+	"  s.seqmax, s.seqstart, s.seqcache, CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END)"
+	" || " COMMENT("'SEQUENCE'", QNAME("n.nspname", "c.relname"),
+		       "obj_description(c.oid, 'pg_class')") ","
+	" NULL"
+	" FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid"
+	" JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind = 'S' AND" USER_NSP "AND" NOT_EXT("pg_class", "c.oid")
+	" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+	"  AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i')";
+
+/* A serial column's sequence: OWNED BY once both exist. */
+static const char schema_q_owned_by[] =
+	"SELECT 0::oid, s.oid, " REL_PHASE("t") ", tn.nspname, t.relname, " SUB_OWNED_BY ","
+	" s.relname,"
+	" format('ALTER SEQUENCE %I.%I OWNED BY %I.%I.%I;', n.nspname, s.relname,"
+	"  tn.nspname, t.relname, a.attname),"
+	" format('%s:%s %s:%s', 'pg_class'::regclass::oid, s.oid,"
+	"  'pg_class'::regclass::oid, t.oid)"
+	" FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+	" JOIN pg_namespace n ON n.oid = s.relnamespace"
+	" JOIN pg_class t ON t.oid = d.refobjid"
+	" JOIN pg_namespace tn ON tn.oid = t.relnamespace"
+	" JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid"
+	" WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+	" AND d.deptype = 'a' AND" USER_NSP "AND" NOT_EXT("pg_class", "s.oid")
+	" AND" NOT_EXT("pg_class", "t.oid");
+
+/* Identity options that differ from what a bare GENERATED ... AS IDENTITY gives. */
+#define IDENTITY_OPTS \
+	" coalesce((SELECT ' (' || nullif(concat_ws(' '," \
+	"   CASE WHEN s.seqincrement <> 1 THEN 'INCREMENT BY ' || s.seqincrement END," \
+	"   CASE WHEN s.seqmin <> CASE WHEN s.seqincrement > 0 THEN 1 ELSE -m.tmax - 1 END" \
+	"    THEN 'MINVALUE ' || s.seqmin END," \
+	"   CASE WHEN s.seqmax <> CASE WHEN s.seqincrement > 0 THEN m.tmax ELSE -1 END" \
+	"    THEN 'MAXVALUE ' || s.seqmax END," \
+	"   CASE WHEN s.seqstart <> CASE WHEN s.seqincrement > 0 THEN s.seqmin ELSE s.seqmax END" \
+	"    THEN 'START WITH ' || s.seqstart END," \
+	"   CASE WHEN s.seqcache <> 1 THEN 'CACHE ' || s.seqcache END," \
+	"   CASE WHEN s.seqcycle THEN 'CYCLE' END), '') || ')'" \
+	"  FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid" \
+	"  CROSS JOIN LATERAL (SELECT CASE s.seqtypid WHEN 'int2'::regtype THEN 32767::int8" \
+	"   WHEN 'int4'::regtype THEN 2147483647::int8 ELSE 9223372036854775807::int8 END" \
+	"   AS tmax) m" \
+	"  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass" \
+	"  AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype = 'i'" \
+	"  LIMIT 1), '') "
+
+#define COLUMN_LINE \
+	" format(E'\\t%I %s', a.attname, format_type(a.atttypid, a.atttypmod))" \
+	" || " COLLATE("a.attcollation", "a.atttypid") \
+	" || CASE WHEN a.attgenerated = 's' THEN" \
+	"   ' GENERATED ALWAYS AS (' || pg_get_expr(ad.adbin, ad.adrelid) || ') STORED'" \
+	"  WHEN ad.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid)" \
+	"  ELSE '' END" \
+	" || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY'" \
+	"  WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END" \
+	" || CASE WHEN a.attidentity <> '' THEN" IDENTITY_OPTS "ELSE '' END" \
+	" || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
+
+static const char schema_q_tables[] =
+	"SELECT 'pg_class'::regclass::oid, c.oid, 5, n.nspname, c.relname, 0, '',"
+	" CASE WHEN c.relispartition THEN"
+	"  format(E'CREATE %sTABLE %I.%I PARTITION OF %s\\n\\t%s',"
+	"   CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, n.nspname, c.relname,"
+	"   (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits i"
+	"    JOIN pg_class pc ON pc.oid = i.inhparent"
+	"    JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid),"
+	"   pg_get_expr(c.relpartbound, c.oid))"
+	" ELSE"
+	"  format(E'CREATE %sTABLE %I.%I (\\n%s\\n)',"
+	"   CASE WHEN c.relpersistence = 'u' THEN 'UNLOGGED ' ELSE '' END, n.nspname, c.relname,"
+	"   coalesce((SELECT string_agg(" COLUMN_LINE ", E',\\n' ORDER BY a.attnum)"
+	"    FROM pg_attribute a LEFT JOIN pg_attrdef ad"
+	"     ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
+	"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+	"     AND a.attislocal), ''))"
+	"  || coalesce(' INHERITS (' || (SELECT string_agg(format('%I.%I', pn.nspname,"
+	"    pc.relname), ', ' ORDER BY i.inhseqno) FROM pg_inherits i"
+	"    JOIN pg_class pc ON pc.oid = i.inhparent"
+	"    JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) || ')', '')"
+	" END"
+	" || CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_get_partkeydef(c.oid) ELSE '' END"
+	" || coalesce(' WITH (' || array_to_string(c.reloptions, ', ') || ')', '')"
+	" || ';'"
+	" || CASE WHEN c.relrowsecurity THEN E'\\nALTER TABLE ' || " QNAME("n.nspname", "c.relname")
+	"   || ' ENABLE ROW LEVEL SECURITY;' ELSE '' END"
+	" || CASE WHEN c.relforcerowsecurity THEN E'\\nALTER TABLE ' || "
+	QNAME("n.nspname", "c.relname") " || ' FORCE ROW LEVEL SECURITY;' ELSE '' END"
+	" || " COMMENT("'TABLE'", QNAME("n.nspname", "c.relname"),
+		       "obj_description(c.oid, 'pg_class')")
+	" || coalesce((SELECT string_agg(E'\\nCOMMENT ON COLUMN ' || "
+	QNAME("n.nspname", "c.relname") " || '.' || quote_ident(a.attname)"
+	"   || ' IS ' || quote_literal(d.description) || ';', '' ORDER BY a.attnum)"
+	"  FROM pg_description d JOIN pg_attribute a"
+	"   ON a.attrelid = d.objoid AND a.attnum = d.objsubid"
+	"  WHERE d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid > 0), ''),"
+	" NULL"
+	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind IN ('r', 'p') AND" USER_NSP "AND" NOT_EXT("pg_class", "c.oid");
+
+static const char schema_q_views[] =
+	"SELECT 'pg_class'::regclass::oid, c.oid, 6, n.nspname, c.relname, 0, '',"
+	" CASE c.relkind WHEN 'v' THEN"
+	"  format(E'CREATE VIEW %I.%I%s AS\\n%s;', n.nspname, c.relname,"
+	"   coalesce(' WITH (' || array_to_string(c.reloptions, ', ') || ')', ''),"
+	"   rtrim(pg_get_viewdef(c.oid, true), E'; \\n'))"
+	" ELSE"
+	"  format(E'CREATE MATERIALIZED VIEW %I.%I%s AS\\n%s\\nWITH NO DATA;', n.nspname,"
+	"   c.relname, coalesce(' WITH (' || array_to_string(c.reloptions, ', ') || ')', ''),"
+	"   rtrim(pg_get_viewdef(c.oid, true), E'; \\n'))"
+	" END"
+	" || " COMMENT("CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED VIEW' END",
+		       QNAME("n.nspname", "c.relname"), "obj_description(c.oid, 'pg_class')")
+	" || coalesce((SELECT string_agg(E'\\nCOMMENT ON COLUMN ' || "
+	QNAME("n.nspname", "c.relname") " || '.' || quote_ident(a.attname)"
+	"   || ' IS ' || quote_literal(d.description) || ';', '' ORDER BY a.attnum)"
+	"  FROM pg_description d JOIN pg_attribute a"
+	"   ON a.attrelid = d.objoid AND a.attnum = d.objsubid"
+	"  WHERE d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid > 0), ''),"
+	" NULL"
+	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind IN ('v', 'm') AND" USER_NSP "AND" NOT_EXT("pg_class", "c.oid");
+
+/* Constraints of tables, except copies a partition or child got from its parent (the
+ * parent's constraint recreates them) and constraint triggers (rendered as triggers). */
+static const char schema_q_constraints[] =
+	"SELECT 'pg_constraint'::regclass::oid, con.oid,"
+	" CASE WHEN con.contype = 'f' THEN 7 ELSE " REL_PHASE("c") " END,"
+	" n.nspname, c.relname, CASE WHEN con.contype = 'f' THEN 0 ELSE " SUB_CONSTRAINT " END,"
+	" con.conname,"
+	" format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s;', n.nspname, c.relname, con.conname,"
+	"  pg_get_constraintdef(con.oid))"
+	" || " COMMENT("'CONSTRAINT'", "quote_ident(con.conname) || ' ON ' || "
+		       QNAME("n.nspname", "c.relname"),
+		       "obj_description(con.oid, 'pg_constraint')") ","
+	" NULL"
+	" FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid"
+	" JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conparentid = 0"
+	" AND con.conislocal AND" USER_NSP "AND" NOT_EXT("pg_class", "c.oid");
+
+/* Indexes of their own: not behind a constraint, not a partition's copy of its parent's. */
+static const char schema_q_indexes[] =
+	"SELECT 'pg_class'::regclass::oid, i.indexrelid, " REL_PHASE("t") ", n.nspname,"
+	" t.relname, " SUB_INDEX ", ic.relname,"
+	/* An index on a partitioned table reads "ON ONLY", which would leave out the
+	 * partitions; replaying it without ONLY builds them as the original was. */
+	" CASE WHEN t.relkind = 'p' AND left(x.def, length(x.pre)) = x.pre"
+	"  THEN left(x.pre, -5) || substr(x.def, length(x.pre) + 1) ELSE x.def END || ';'"
+	" || " COMMENT("'INDEX'", QNAME("n.nspname", "ic.relname"),
+		       "obj_description(ic.oid, 'pg_class')") ","
+	" NULL"
+	" FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+	" JOIN pg_class t ON t.oid = i.indrelid"
+	" JOIN pg_namespace n ON n.oid = ic.relnamespace"
+	" CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def,"
+	"  'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '"
+	"  || quote_ident(ic.relname) || ' ON ONLY ' AS pre) x"
+	" WHERE t.relkind IN ('r', 'p', 'm') AND" USER_NSP "AND" NOT_EXT("pg_class", "t.oid")
+	" AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid"
+	"  AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x'))"
+	" AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)";
+
+static const char schema_q_triggers[] =
+	"SELECT 'pg_trigger'::regclass::oid, tg.oid, " REL_PHASE("c") ", n.nspname, c.relname,"
+	" " SUB_TRIGGER ", tg.tgname,"
+	" pg_get_triggerdef(tg.oid) || ';'"
+	" || CASE tg.tgenabled"
+	"  WHEN 'D' THEN format(E'\\nALTER TABLE %I.%I DISABLE TRIGGER %I;', n.nspname, c.relname,"
+	"   tg.tgname)"
+	"  WHEN 'R' THEN format(E'\\nALTER TABLE %I.%I ENABLE REPLICA TRIGGER %I;', n.nspname,"
+	"   c.relname, tg.tgname)"
+	"  WHEN 'A' THEN format(E'\\nALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I;', n.nspname,"
+	"   c.relname, tg.tgname)"
+	"  ELSE '' END"
+	" || " COMMENT("'TRIGGER'", "quote_ident(tg.tgname) || ' ON ' || "
+		       QNAME("n.nspname", "c.relname"),
+		       "obj_description(tg.oid, 'pg_trigger')") ","
+	" NULL"
+	" FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid"
+	" JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND" USER_NSP
+	" AND" NOT_EXT("pg_class", "c.oid");
+
+/* Row-level security policies; roles by name, PUBLIC for none, in byte order. */
+static const char schema_q_policies[] =
+	"SELECT 'pg_policy'::regclass::oid, pol.oid, " REL_PHASE("c") ", n.nspname, c.relname,"
+	" " SUB_POLICY ", pol.polname,"
+	" format('CREATE POLICY %I ON %I.%I', pol.polname, n.nspname, c.relname)"
+	" || CASE WHEN pol.polpermissive THEN '' ELSE ' AS RESTRICTIVE' END"
+	" || CASE pol.polcmd WHEN 'r' THEN ' FOR SELECT' WHEN 'a' THEN ' FOR INSERT'"
+	"  WHEN 'w' THEN ' FOR UPDATE' WHEN 'd' THEN ' FOR DELETE' ELSE '' END"
+	" || coalesce(' TO ' || (SELECT string_agg(x.role, ', ' ORDER BY x.role COLLATE \"C\")"
+	"  FROM (SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END"
+	"  AS role FROM unnest(pol.polroles) r) x), '')"
+	" || coalesce(' USING (' || pg_get_expr(pol.polqual, pol.polrelid) || ')', '')"
+	" || coalesce(' WITH CHECK (' || pg_get_expr(pol.polwithcheck, pol.polrelid) || ')', '')"
+	" || ';'"
+	" || " COMMENT("'POLICY'", "quote_ident(pol.polname) || ' ON ' || "
+		       QNAME("n.nspname", "c.relname"),
+		       "obj_description(pol.oid, 'pg_policy')") ","
+	" NULL"
+	" FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid"
+	" JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE" USER_NSP "AND" NOT_EXT("pg_class", "c.oid");
+
+static const char *const schema_unit_queries[] = {
+	schema_q_schemas, schema_q_extensions, schema_q_enums, schema_q_composites,
+	schema_q_domains, schema_q_ranges, schema_q_functions, schema_q_sequences,
+	schema_q_owned_by, schema_q_tables, schema_q_views, schema_q_constraints,
+	schema_q_indexes, schema_q_triggers, schema_q_policies,
+};
+
+/* Catalog objects that are part of a unit without being one: (classid, objid) belongs to
+ * (owner classid, owner objid), possibly through another such row. */
+static const char schema_q_parts[] =
+	"SELECT 'pg_type'::regclass::oid, t.typarray, 'pg_type'::regclass::oid, t.oid"
+	" FROM pg_type t WHERE t.typarray <> 0 AND t.oid >= 16384"
+	" UNION ALL"
+	" SELECT 'pg_type'::regclass::oid, c.reltype, 'pg_class'::regclass::oid, c.oid"
+	" FROM pg_class c WHERE c.reltype <> 0 AND c.relkind <> 'c' AND c.oid >= 16384"
+	" UNION ALL"
+	" SELECT 'pg_class'::regclass::oid, t.typrelid, 'pg_type'::regclass::oid, t.oid"
+	" FROM pg_type t WHERE t.typtype = 'c' AND t.typrelid <> 0 AND t.oid >= 16384"
+	" UNION ALL"
+	" SELECT 'pg_attrdef'::regclass::oid, ad.oid, 'pg_class'::regclass::oid, ad.adrelid"
+	" FROM pg_attrdef ad"
+	" UNION ALL"
+	" SELECT 'pg_rewrite'::regclass::oid, r.oid, 'pg_class'::regclass::oid, r.ev_class"
+	" FROM pg_rewrite r WHERE r.oid >= 16384"
+	" UNION ALL"
+	" SELECT 'pg_constraint'::regclass::oid, con.oid, 'pg_type'::regclass::oid, con.contypid"
+	" FROM pg_constraint con WHERE con.contypid <> 0"
+	" UNION ALL"
+	" SELECT 'pg_class'::regclass::oid, con.conindid, 'pg_constraint'::regclass::oid, con.oid"
+	" FROM pg_constraint con WHERE con.contype IN ('p', 'u', 'x') AND con.conindid <> 0"
+	" UNION ALL"
+	" SELECT 'pg_type'::regclass::oid, r.rngmultitypid, 'pg_type'::regclass::oid, r.rngtypid"
+	" FROM pg_range r WHERE r.rngmultitypid <> 0"
+	" UNION ALL"
+	" SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_depend d"
+	" WHERE d.deptype = 'i'"	/* e.g. an identity column's sequence is its table's */
+	" UNION ALL"
+	" SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_depend d"
+	" WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'";
+
+/* What depends on what among user objects. A serial sequence's link to its column is left
+ * out: the column's default needs the sequence first, OWNED BY follows both. */
+static const char schema_q_edges[] =
+	"SELECT d.classid, d.objid, d.refclassid, d.refobjid FROM pg_depend d"
+	" WHERE d.deptype IN ('n', 'a', 'i', 'P', 'S')"
+	" AND d.objid >= 16384 AND d.refobjid >= 16384"
+	" AND NOT (d.deptype = 'a' AND d.classid = 'pg_class'::regclass"
+	"  AND d.refclassid = 'pg_class'::regclass"
+	"  AND EXISTS (SELECT 1 FROM pg_class s WHERE s.oid = d.objid AND s.relkind = 'S'))"
+	" UNION ALL"
+	" SELECT 'pg_class'::regclass::oid, h.inhrelid, 'pg_class'::regclass::oid, h.inhparent"
+	" FROM pg_inherits h WHERE h.inhrelid >= 16384";
+
+/* Output settings that would otherwise leak into the text: names qualified the same way,
+ * constants in defaults and partition bounds printed the same way. */
+static const char schema_q_settings[] =
+	"SELECT set_config('search_path', '', true), set_config('DateStyle', 'ISO, YMD', true),"
+	" set_config('IntervalStyle', 'postgres', true), set_config('TimeZone', 'UTC', true),"
+	" set_config('extra_float_digits', '1', true), set_config('bytea_output', 'hex', true),"
+	" set_config('quote_all_identifiers', 'off', true), current_database(),"
+	" CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+	"  ELSE pg_current_wal_lsn() END::text";
+
+struct schema_unit {
+	unsigned classid, objid;
+	int phase, sub;
+	const char *nsp, *name, *subname, *text, *deps;	/* point into a kept PGresult */
+	size_t ndeps;		/* units this one waits for, not yet written */
+	size_t after;		/* its waiters: pairs[after .. after + nafter) */
+	size_t nafter;
+	bool done;
+};
+
+/* @from must come after @to. */
+struct schema_pair {
+	size_t to, from;
+};
+
+struct schema_map_entry {
+	unsigned classid, objid;
+	size_t unit;
+	bool used;
+};
+
+struct schema_map {
+	struct schema_map_entry *slots;
+	size_t cap;		/* power of two */
+};
+
+struct schema_buf {
+	char *data;
+	size_t len, cap;
+};
+
+struct schema_dump_state {
+	PGresult **results;
+	size_t nresults;
+	struct schema_unit *units;
+	size_t nunits, capunits;
+	struct schema_pair *pairs;
+	size_t npairs, cappairs;
+	struct schema_map map;
+};
+
+static void schema_set_msg(char *msg, size_t msglen, const char *text)
+{
+	if (msg && msglen)
+		snprintf(msg, msglen, "%s", text);
+}
+
+static int schema_buf_add(struct schema_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (!p)
+			return -ENOMEM;
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int schema_buf_str(struct schema_buf *b, const char *s)
+{
+	return schema_buf_add(b, s, strlen(s));
+}
+
+static size_t schema_hash(unsigned classid, unsigned objid)
+{
+	uint64_t h = ((uint64_t)classid << 32) | objid;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)h;
+}
+
+static int schema_map_init(struct schema_map *m, size_t n)
+{
+	size_t cap = 64;
+
+	while (cap < n * 2)
+		cap *= 2;
+	m->slots = calloc(cap, sizeof(*m->slots));
+	if (!m->slots)
+		return -ENOMEM;
+	m->cap = cap;
+	return 0;
+}
+
+static struct schema_map_entry *schema_map_slot(struct schema_map *m, unsigned classid,
+						unsigned objid)
+{
+	size_t i = schema_hash(classid, objid) & (m->cap - 1);
+
+	while (m->slots[i].used &&
+	       (m->slots[i].classid != classid || m->slots[i].objid != objid))
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+static bool schema_map_get(struct schema_map *m, unsigned classid, unsigned objid,
+			   size_t *unit)
+{
+	struct schema_map_entry *e = schema_map_slot(m, classid, objid);
+
+	if (!e->used)
+		return false;
+	*unit = e->unit;
+	return true;
+}
+
+/* The map is sized for every row up front, so it never fills. */
+static void schema_map_put(struct schema_map *m, unsigned classid, unsigned objid, size_t unit)
+{
+	struct schema_map_entry *e = schema_map_slot(m, classid, objid);
+
+	if (e->used)
+		return;		/* first owner wins; rows are stable so this is stable */
+	e->used = true;
+	e->classid = classid;
+	e->objid = objid;
+	e->unit = unit;
+}
+
+static unsigned schema_oid(const PGresult *res, int row, int col)
+{
+	return (unsigned)strtoul(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int schema_keep(struct schema_dump_state *st, PGresult *res)
+{
+	PGresult **r = realloc(st->results, (st->nresults + 1) * sizeof(*r));
+
+	if (!r) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	st->results = r;
+	st->results[st->nresults++] = res;
+	return 0;
+}
+
+static int schema_query(PGconn *conn, struct schema_dump_state *st, const char *sql,
+			PGresult **res, char *msg, size_t msglen)
+{
+	int r = pg_exec(conn, sql, 0, NULL, res, msg, msglen);
+
+	if (r < 0)
+		return r;
+	return schema_keep(st, *res);
+}
+
+static int schema_add_units(struct schema_dump_state *st, const PGresult *res)
+{
+	int rows = PQntuples(res), i;
+
+	if (PQnfields(res) != 9)
+		return -EPROTO;
+	for (i = 0; i < rows; i++) {
+		struct schema_unit *u;
+
+		if (st->nunits == st->capunits) {
+			size_t cap = st->capunits ? st->capunits * 2 : 256;
+			struct schema_unit *p = realloc(st->units, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			st->units = p;
+			st->capunits = cap;
+		}
+		u = &st->units[st->nunits++];
+		memset(u, 0, sizeof(*u));
+		u->classid = schema_oid(res, i, 0);
+		u->objid = schema_oid(res, i, 1);
+		u->phase = atoi(PQgetvalue(res, i, 2));
+		u->nsp = PQgetvalue(res, i, 3);
+		u->name = PQgetvalue(res, i, 4);
+		u->sub = atoi(PQgetvalue(res, i, 5));
+		u->subname = PQgetvalue(res, i, 6);
+		u->text = PQgetvalue(res, i, 7);
+		u->deps = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
+	}
+	return 0;
+}
+
+/* The order of the text: names only, bytewise, so no locale or OID can change it. */
+static int schema_unit_cmp(const void *pa, const void *pb)
+{
+	const struct schema_unit *a = pa, *b = pb;
+	int c;
+
+	if (a->phase != b->phase)
+		return a->phase < b->phase ? -1 : 1;
+	if ((c = strcmp(a->nsp, b->nsp)) != 0)
+		return c;
+	if ((c = strcmp(a->name, b->name)) != 0)
+		return c;
+	if (a->sub != b->sub)
+		return a->sub < b->sub ? -1 : 1;
+	if ((c = strcmp(a->subname, b->subname)) != 0)
+		return c;
+	return strcmp(a->text, b->text);
+}
+
+static int schema_edge(struct schema_dump_state *st, size_t from, size_t to)
+{
+	if (from == to)
+		return 0;
+	if (st->npairs == st->cappairs) {
+		size_t cap = st->cappairs ? st->cappairs * 2 : 1024;
+		struct schema_pair *p = realloc(st->pairs, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		st->pairs = p;
+		st->cappairs = cap;
+	}
+	st->pairs[st->npairs].to = to;
+	st->pairs[st->npairs].from = from;
+	st->npairs++;
+	return 0;
+}
+
+static int schema_pair_cmp(const void *pa, const void *pb)
+{
+	const struct schema_pair *a = pa, *b = pb;
+
+	if (a->to != b->to)
+		return a->to < b->to ? -1 : 1;
+	if (a->from != b->from)
+		return a->from < b->from ? -1 : 1;
+	return 0;
+}
+
+/* Sorts and dedupes the edges; each unit's waiters become one slice of the array. */
+static void schema_link(struct schema_dump_state *st)
+{
+	size_t i, n = 0;
+
+	if (st->npairs)
+		qsort(st->pairs, st->npairs, sizeof(st->pairs[0]), schema_pair_cmp);
+	for (i = 0; i < st->npairs; i++)
+		if (n == 0 || schema_pair_cmp(&st->pairs[n - 1], &st->pairs[i]) != 0)
+			st->pairs[n++] = st->pairs[i];
+	st->npairs = n;
+	for (i = 0; i < n; i++) {
+		struct schema_unit *u = &st->units[st->pairs[i].to];
+
+		if (u->nafter == 0)
+			u->after = i;
+		u->nafter++;
+		st->units[st->pairs[i].from].ndeps++;
+	}
+}
+
+/* Maps every part (array type, row type, default, rule, constraint index, ...) to the unit
+ * it belongs to. Parts of parts resolve over a few passes. */
+static int schema_map_parts(struct schema_dump_state *st, const PGresult *parts)
+{
+	int rows = PQntuples(parts), pass, i;
+
+	for (pass = 0; pass < 4; pass++) {
+		bool more = false;
+
+		for (i = 0; i < rows; i++) {
+			unsigned classid = schema_oid(parts, i, 0), objid = schema_oid(parts, i, 1);
+			size_t unit;
+
+			if (schema_map_get(&st->map, classid, objid, &unit))
+				continue;
+			if (schema_map_get(&st->map, schema_oid(parts, i, 2),
+					   schema_oid(parts, i, 3), &unit)) {
+				schema_map_put(&st->map, classid, objid, unit);
+				more = true;
+			}
+		}
+		if (!more)
+			break;
+	}
+	return 0;
+}
+
+static int schema_add_edges(struct schema_dump_state *st, const PGresult *edges)
+{
+	int rows = PQntuples(edges), i, r;
+	size_t k;
+
+	for (i = 0; i < rows; i++) {
+		size_t from, to;
+
+		if (!schema_map_get(&st->map, schema_oid(edges, i, 0), schema_oid(edges, i, 1),
+				    &from))
+			continue;
+		if (!schema_map_get(&st->map, schema_oid(edges, i, 2), schema_oid(edges, i, 3),
+				    &to))
+			continue;
+		if ((r = schema_edge(st, from, to)) < 0)
+			return r;
+	}
+	/* Edges a unit states itself ("classid:objid ..."). */
+	for (k = 0; k < st->nunits; k++) {
+		const char *p = st->units[k].deps;
+
+		while (p && *p) {
+			char *end;
+			unsigned classid = (unsigned)strtoul(p, &end, 10), objid;
+			size_t to;
+
+			if (*end != ':')
+				break;
+			objid = (unsigned)strtoul(end + 1, &end, 10);
+			if (schema_map_get(&st->map, classid, objid, &to) &&
+			    (r = schema_edge(st, k, to)) < 0)
+				return r;
+			p = end;
+			while (*p == ' ')
+				p++;
+		}
+	}
+	return 0;
+}
+
+/* Min-heap of unit indexes; units are sorted, so the index is the rank. */
+static void schema_heap_push(size_t *heap, size_t *n, size_t v)
+{
+	size_t i = (*n)++;
+
+	while (i > 0 && heap[(i - 1) / 2] > v) {
+		heap[i] = heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	heap[i] = v;
+}
+
+static size_t schema_heap_pop(size_t *heap, size_t *n)
+{
+	size_t top = heap[0], v = heap[--(*n)], i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && heap[c + 1] < heap[c])
+			c++;
+		if (heap[c] >= v)
+			break;
+		heap[i] = heap[c];
+		i = c;
+	}
+	if (*n > 0)
+		heap[i] = v;
+	return top;
+}
+
+/* Writes units in key order, each only after what it depends on. A cycle (which the
+ * catalogs should not allow among these units) is broken at its smallest key. */
+static int schema_render(struct schema_dump_state *st, struct schema_buf *out)
+{
+	size_t *heap, nheap = 0, written = 0, scan = 0, i;
+	int r = 0;
+
+	heap = malloc((st->nunits + 1) * sizeof(*heap));
+	if (!heap)
+		return -ENOMEM;
+	for (i = 0; i < st->nunits; i++)
+		if (st->units[i].ndeps == 0)
+			schema_heap_push(heap, &nheap, i);
+
+	while (written < st->nunits) {
+		struct schema_unit *u;
+		size_t k;
+
+		if (nheap == 0) {
+			while (scan < st->nunits && st->units[scan].done)
+				scan++;
+			st->units[scan].ndeps = 0;
+			schema_heap_push(heap, &nheap, scan);
+		}
+		k = schema_heap_pop(heap, &nheap);
+		u = &st->units[k];
+		if (u->done)
+			continue;
+		u->done = true;
+		written++;
+		if ((r = schema_buf_str(out, "\n")) < 0 ||
+		    (r = schema_buf_str(out, u->text)) < 0 ||
+		    (r = schema_buf_str(out, "\n")) < 0)
+			break;
+		for (i = u->after; i < u->after + u->nafter; i++) {
+			size_t w = st->pairs[i].from;
+
+			if (!st->units[w].done && st->units[w].ndeps > 0 &&
+			    --st->units[w].ndeps == 0)
+				schema_heap_push(heap, &nheap, w);
+		}
+	}
+	free(heap);
+	return r;
+}
+
+/* The first lines. The name is quoted as an identifier would be, and kept on its line. */
+static int schema_header(struct schema_buf *out, const char *dbname)
+{
+	const char *p;
+	int r;
+
+	if ((r = schema_buf_str(out, "-- schema of database \"")) < 0)
+		return r;
+	for (p = dbname; *p; p++) {
+		if (*p == '"')
+			r = schema_buf_add(out, "\"\"", 2);
+		else if (*p == '\n' || *p == '\r')
+			r = schema_buf_add(out, " ", 1);
+		else
+			r = schema_buf_add(out, p, 1);
+		if (r < 0)
+			return r;
+	}
+	/* Function bodies may name objects that come later in the text. */
+	return schema_buf_str(out, "\"\nSET check_function_bodies = false;\n");
+}
+
+static void schema_state_free(struct schema_dump_state *st)
+{
+	size_t i;
+
+	free(st->units);
+	free(st->pairs);
+	for (i = 0; i < st->nresults; i++)
+		PQclear(st->results[i]);
+	free(st->results);
+	free(st->map.slots);
+}
+
+static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
+			    char *msg, size_t msglen)
+{
+	struct schema_dump_state st = { 0 };
+	struct schema_buf out = { 0 };
+	PGresult *res = NULL, *settings, *parts, *edges;
+	size_t i;
+	int r;
+
+	*text = NULL;
+	if (!conn) {
+		schema_set_msg(msg, msglen, "no database connection");
+		return -EINVAL;
+	}
+	/* One snapshot for every query, so the text is one consistent schema. */
+	r = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &res,
+		    msg, msglen);
+	if (r < 0)
+		return r;
+	PQclear(res);
+
+	if ((r = schema_query(conn, &st, schema_q_settings, &settings, msg, msglen)) < 0)
+		goto out;
+	if (lsn && lsnlen)
+		snprintf(lsn, lsnlen, "%s", PQgetvalue(settings, 0, 8));
+
+	for (i = 0; i < sizeof(schema_unit_queries) / sizeof(schema_unit_queries[0]); i++) {
+		if ((r = schema_query(conn, &st, schema_unit_queries[i], &res, msg, msglen)) < 0)
+			goto out;
+		if ((r = schema_add_units(&st, res)) < 0) {
+			schema_set_msg(msg, msglen, "cannot read the catalog rows");
+			goto out;
+		}
+	}
+	if ((r = schema_query(conn, &st, schema_q_parts, &parts, msg, msglen)) < 0 ||
+	    (r = schema_query(conn, &st, schema_q_edges, &edges, msg, msglen)) < 0)
+		goto out;
+
+	/* Rank by key; from here on a unit's index is its rank. */
+	qsort(st.units, st.nunits, sizeof(st.units[0]), schema_unit_cmp);
+	r = schema_map_init(&st.map, st.nunits + (size_t)PQntuples(parts));
+	if (r < 0)
+		goto nomem;
+	for (i = 0; i < st.nunits; i++)
+		schema_map_put(&st.map, st.units[i].classid, st.units[i].objid, i);
+	if ((r = schema_map_parts(&st, parts)) < 0 || (r = schema_add_edges(&st, edges)) < 0)
+		goto nomem;
+	schema_link(&st);
+
+	if ((r = schema_header(&out, PQgetvalue(settings, 0, 7))) < 0 ||
+	    (r = schema_render(&st, &out)) < 0)
+		goto nomem;
+
+	if ((r = pg_exec(conn, "COMMIT", 0, NULL, &res, msg, msglen)) < 0)
+		goto out_nocommit;
+	PQclear(res);
+	schema_state_free(&st);
+	*text = out.data;
+	return 0;
+
+nomem:
+	schema_set_msg(msg, msglen, "out of memory rendering the schema");
+	r = -ENOMEM;
+out:
+	/* Leave the connection idle for the next borrower; a dead or busy one is closed by
+	 * pg_release anyway. */
+	if (PQstatus(conn) == CONNECTION_OK &&
+	    (PQtransactionStatus(conn) == PQTRANS_INTRANS ||
+	     PQtransactionStatus(conn) == PQTRANS_INERROR) &&
+	    pg_exec(conn, "ROLLBACK", 0, NULL, &res, NULL, 0) == 0)
+		PQclear(res);
+out_nocommit:
+	schema_state_free(&st);
+	free(out.data);
+	return r;
+}
+
+int schema_dump(PGconn *conn, char **text, char *msg, size_t msglen)
+{
+	return schema_dump_impl(conn, text, NULL, 0, msg, msglen);
+}
+
+int schema_dump_at_lsn(PGconn *conn, char **text, char *lsn, size_t lsnlen,
+		       char *msg, size_t msglen)
+{
+	if (lsn && lsnlen)
+		lsn[0] = '\0';
+	return schema_dump_impl(conn, text, lsn, lsnlen, msg, msglen);
+}

@@ -1,0 +1,177 @@
+/* tree: inode numbers for the things the mount shows.
+ *
+ * Nodes are kept for the life of the mount: their number is bounded by the snapshots,
+ * branches and files ever seen, which is small, and keeping them means an inode number
+ * is never reused for something else while the kernel may still hold it. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tree.h"
+
+#define TREE_BUCKETS 1024
+
+struct tree_entry {
+	struct tree_node node;
+	struct tree_entry *by_key_next;
+	struct tree_entry *by_ino_next;
+};
+
+struct tree {
+	pthread_mutex_t lock;
+	uint64_t next_ino;
+	struct tree_entry *by_key[TREE_BUCKETS];
+	struct tree_entry *by_ino[TREE_BUCKETS];
+};
+
+static unsigned tree_hash(enum tree_kind kind, const char *obj, const char *file)
+{
+	unsigned h = 2166136261u ^ (unsigned)kind;
+	const char *s;
+
+	for (s = obj; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (s = file; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % TREE_BUCKETS;
+}
+
+static void tree_insert(struct tree *t, struct tree_entry *e)
+{
+	unsigned k = tree_hash(e->node.kind, e->node.obj, e->node.file);
+	unsigned i = e->node.ino % TREE_BUCKETS;
+
+	e->by_key_next = t->by_key[k];
+	t->by_key[k] = e;
+	e->by_ino_next = t->by_ino[i];
+	t->by_ino[i] = e;
+}
+
+static int tree_add_fixed(struct tree *t, uint64_t ino, enum tree_kind kind)
+{
+	struct tree_entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->node.ino = ino;
+	e->node.kind = kind;
+	tree_insert(t, e);
+	return 0;
+}
+
+struct tree *tree_new(void)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	pthread_mutex_init(&t->lock, NULL);
+	t->next_ino = 16;
+	if (tree_add_fixed(t, TREE_INO_ROOT, TREE_ROOT) ||
+	    tree_add_fixed(t, TREE_INO_SNAPSHOTS, TREE_SNAPSHOTS) ||
+	    tree_add_fixed(t, TREE_INO_BRANCHES, TREE_BRANCHES) ||
+	    tree_add_fixed(t, TREE_INO_ACTIVE, TREE_ACTIVE) ||
+	    tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS)) {
+		tree_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void tree_free(struct tree *t)
+{
+	unsigned i;
+
+	if (!t)
+		return;
+	for (i = 0; i < TREE_BUCKETS; i++) {
+		struct tree_entry *e = t->by_ino[i], *next;
+
+		for (; e; e = next) {
+			next = e->by_ino_next;
+			free(e);
+		}
+	}
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+uint64_t tree_intern(struct tree *t, enum tree_kind kind, const char *obj, const char *file)
+{
+	struct tree_entry *e;
+	uint64_t ino = 0;
+	unsigned k;
+
+	if (!obj)
+		obj = "";
+	if (!file)
+		file = "";
+	if (strlen(obj) >= sizeof(e->node.obj) || strlen(file) >= sizeof(e->node.file))
+		return 0;
+	k = tree_hash(kind, obj, file);
+	pthread_mutex_lock(&t->lock);
+	for (e = t->by_key[k]; e; e = e->by_key_next) {
+		if (e->node.kind == kind && strcmp(e->node.obj, obj) == 0 &&
+		    strcmp(e->node.file, file) == 0) {
+			ino = e->node.ino;
+			goto out;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		goto out;
+	e->node.ino = t->next_ino++;
+	e->node.kind = kind;
+	strcpy(e->node.obj, obj);
+	strcpy(e->node.file, file);
+	tree_insert(t, e);
+	ino = e->node.ino;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+int tree_get(struct tree *t, uint64_t ino, struct tree_node *n)
+{
+	struct tree_entry *e;
+	int res = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	for (e = t->by_ino[ino % TREE_BUCKETS]; e; e = e->by_ino_next) {
+		if (e->node.ino == ino) {
+			*n = e->node;
+			res = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return res;
+}
+
+uint64_t tree_parent(struct tree *t, const struct tree_node *n)
+{
+	switch (n->kind) {
+	case TREE_SNAPSHOTS:
+	case TREE_BRANCHES:
+	case TREE_ACTIVE:
+	case TREE_EVENTS:
+	case TREE_ROOT:
+		return TREE_INO_ROOT;
+	case TREE_SNAPSHOT:
+		return TREE_INO_SNAPSHOTS;
+	case TREE_BRANCH:
+		return TREE_INO_BRANCHES;
+	case TREE_ACTIVE_FILE:
+		return TREE_INO_ACTIVE;
+	case TREE_SNAPSHOT_FILE:
+	case TREE_ATTACHMENT:
+		return tree_intern(t, TREE_SNAPSHOT, n->obj, "");
+	case TREE_BRANCH_FILE:
+		return tree_intern(t, TREE_BRANCH, n->obj, "");
+	}
+	return TREE_INO_ROOT;
+}

@@ -1,0 +1,184 @@
+"""active/ and active/restore: rolling the database back in place, through files only."""
+import errno
+import json
+import os
+import stat
+import threading
+
+import pytest
+
+from mountlib import sql, wait_for
+
+
+def branches(stack):
+    status, body = stack.api("GET", "/projects/%s/branches" % stack.env["NEON_PROJECT_ID"])
+    assert status == 200
+    return {b["name"]: b for b in body["branches"]}
+
+
+def restore_posts(stack):
+    return [r for r in stack.requests() if r["method"] == "POST" and r["path"].endswith("/restore")]
+
+
+def write_restore(fs, data):
+    fd = os.open(fs.p("active", "restore"), os.O_WRONLY | os.O_TRUNC)
+    try:
+        return os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def test_active_files(fs, project):
+    assert sorted(os.listdir(fs.p("active"))) == ["connection_uri", "id", "meta.json", "restore",
+                                                  "schema"]
+    main = branches(project)["main"]
+    assert fs.read("active", "id") == main["id"] + "\n"
+    meta = json.loads(fs.read("active", "meta.json"))
+    assert meta["id"] == main["id"] and meta["name"] == "main"
+    assert "password" not in json.dumps(meta).lower() or "password" not in meta
+    uri = fs.read("active", "connection_uri").strip()
+    assert uri.startswith("postgresql://")
+    assert stat.S_IMODE(os.stat(fs.p("active", "connection_uri")).st_mode) == 0o600
+    assert sql(uri, "SELECT 1") == [(1,)]
+    assert json.loads(fs.read("active", "restore")) == {"state": "idle"}
+
+
+def test_replay_scenario_restores_data_behind_the_same_uri(fs, project):
+    """seeds/004: checkpoint before a destructive step, roll back after the mistake."""
+    uri = fs.read("active", "connection_uri").strip()
+    sql(uri, "DROP TABLE IF EXISTS users")
+    sql(uri, "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)")
+    sql(uri, "INSERT INTO users (name) VALUES ('Alice'), ('Bob')")
+    sql(uri, "INSERT INTO users (name) VALUES ('Charlie')")
+    os.mkdir(fs.p("snapshots", "pre_drop"))
+    sql(uri, "DROP TABLE users")
+    before_id = fs.read("active", "id").strip()
+
+    assert write_restore(fs, b"pre_drop\n") == 9
+    # Right after the write returns, the unchanged connection string has the data.
+    assert sql(uri, "SELECT name FROM users ORDER BY id") == [("Alice",), ("Bob",), ("Charlie",)]
+
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "finished"
+    assert status["snapshot"]["name"] == "pre_drop"
+    assert status["operations"] and all(op["status"] in ("finished", "skipped")
+                                        for op in status["operations"])
+    assert status["started_at"] <= status["ended_at"]
+    # The active branch has a new id, resolved by name; the URI did not change.
+    after = branches(project)
+    assert after["main"]["id"] != before_id
+    assert fs.read("active", "id").strip() == after["main"]["id"]
+    assert status["branch"]["id_after"] == after["main"]["id"]
+    assert fs.read("active", "connection_uri").strip() == uri
+    # The replaced branch is kept and shows under branches/.
+    assert after["main (old)"]["id"] == before_id
+    assert "main (old)" in os.listdir(fs.p("branches"))
+    # Every restore sent target_branch_id, the trap of a stale source branch.
+    for r in restore_posts(project):
+        assert r.get("body", {}).get("target_branch_id", before_id) == before_id
+
+
+def test_restore_back_and_forth_by_name_and_id(fs, project):
+    uri = fs.read("active", "connection_uri").strip()
+    sql(uri, "DROP TABLE IF EXISTS t")
+    sql(uri, "CREATE TABLE t (v int)")
+    sql(uri, "INSERT INTO t VALUES (1)")
+    os.mkdir(fs.p("snapshots", "one"))
+    sql(uri, "INSERT INTO t VALUES (2)")
+    os.mkdir(fs.p("snapshots", "two"))
+    one_id = fs.read("snapshots", "one", "id").strip()
+
+    write_restore(fs, (one_id + "\n").encode())
+    assert sql(uri, "SELECT v FROM t ORDER BY v") == [(1,)]
+    write_restore(fs, b"two")
+    assert sql(uri, "SELECT v FROM t ORDER BY v") == [(1,), (2,)]
+    write_restore(fs, b"one\n")
+    assert sql(uri, "SELECT v FROM t ORDER BY v") == [(1,)]
+    # A second restore targets the branch that now holds the name, never the old id.
+    posts = restore_posts(project)
+    assert len(posts) == 3
+    targets = [p["body"]["target_branch_id"] for p in posts]
+    assert len(set(targets)) == 3
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"a\nb\n", b"x" * 300, b"v\x01", b"\xff\xfe"])
+def test_malformed_input_is_einval_without_an_api_call(fs, project, data):
+    os.mkdir(fs.p("snapshots", "s"))
+    project.clear_requests()
+    with pytest.raises(OSError) as e:
+        write_restore(fs, data)
+    assert e.value.errno == errno.EINVAL
+    assert restore_posts(project) == []
+
+
+def test_unknown_snapshot_is_enoent(fs, project):
+    with pytest.raises(OSError) as e:
+        write_restore(fs, b"no-such-snapshot\n")
+    assert e.value.errno == errno.ENOENT
+    assert restore_posts(project) == []
+
+
+def test_two_restores_at_once_the_second_is_ebusy(fs, project):
+    os.mkdir(fs.p("snapshots", "s"))
+    # The first restore's request is held by the API for a while.
+    project.fault(method="POST", path=r"/restore$", delay_ms=3000, count=1)
+    result = {}
+
+    def first():
+        try:
+            result["n"] = write_restore(fs, b"s\n")
+        except OSError as e:
+            result["err"] = e.errno
+    t = threading.Thread(target=first)
+    t.start()
+    wait_for(lambda: json.loads(fs.read("active", "restore"))["state"] == "running", 10,
+             "the first restore to run")
+    with pytest.raises(OSError) as e:
+        write_restore(fs, b"s\n")
+    assert e.value.errno == errno.EBUSY
+    t.join(60)
+    assert result == {"n": 2}
+    assert json.loads(fs.read("active", "restore"))["state"] == "finished"
+
+
+def test_operation_error_gives_eio_and_the_reason(fs, project):
+    os.mkdir(fs.p("snapshots", "s"))
+    project.fault(method="POST", path=r"/restore$", operation="error", count=1)
+    with pytest.raises(OSError) as e:
+        write_restore(fs, b"s\n")
+    assert e.value.errno == errno.EIO
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "failed"
+    assert status["error"]
+    assert any(op["status"] == "error" for op in status["operations"])
+    assert "restore" in fs.output()
+
+
+def test_failed_operation_is_polled_until_it_finishes(fs, project):
+    uri = fs.read("active", "connection_uri").strip()
+    sql(uri, "DROP TABLE IF EXISTS f")
+    sql(uri, "CREATE TABLE f (v int)")
+    os.mkdir(fs.p("snapshots", "s"))
+    sql(uri, "DROP TABLE f")
+    project.fault(method="POST", path=r"/restore$", operation="failed", count=1)
+    write_restore(fs, b"s\n")
+    assert sql(uri, "SELECT count(*) FROM f") == [(0,)]
+
+
+def test_locked_api_during_restore_is_retried(fs, project):
+    os.mkdir(fs.p("snapshots", "s"))
+    project.fault(method="POST", path=r"/restore$", status=423, count=2)
+    write_restore(fs, b"s\n")
+    assert [r["status"] for r in restore_posts(project)] == [423, 423, 200]
+    assert json.loads(fs.read("active", "restore"))["state"] == "finished"
+
+
+def test_clean_old_branches_deletes_the_replaced_branch(mount_factory, project):
+    fs = mount_factory("clean_old_branches")
+    os.mkdir(fs.p("snapshots", "s"))
+    old = fs.read("active", "id").strip()
+    write_restore(fs, b"s\n")
+    names = branches(project)
+    assert "main (old)" not in names
+    assert old not in {b["id"] for b in names.values()}
+    assert sql(fs.read("active", "connection_uri").strip(), "SELECT 1") == [(1,)]

@@ -1,0 +1,167 @@
+/* The listing cache: TTL, one fetch for concurrent readers, and the race guard. */
+#include <errno.h>
+#include <pthread.h>
+
+#include "cache.h"
+#include "check.h"
+
+struct fetcher {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int calls;
+	int fail;
+	int hold;      /* block in fetch until released */
+	int in_fetch;
+	const char *value;
+};
+
+static int fetch(void *data, const char *key, struct json_object **val)
+{
+	struct fetcher *f = data;
+
+	pthread_mutex_lock(&f->lock);
+	f->calls++;
+	f->in_fetch = 1;
+	pthread_cond_broadcast(&f->cond);
+	while (f->hold)
+		pthread_cond_wait(&f->cond, &f->lock);
+	f->in_fetch = 0;
+	pthread_mutex_unlock(&f->lock);
+	if (f->fail)
+		return -f->fail;
+	*val = json_object_new_string(f->value);
+	return 0;
+}
+
+static struct fetcher fetcher_init(void)
+{
+	struct fetcher f = { .value = "one" };
+
+	pthread_mutex_init(&f.lock, NULL);
+	pthread_cond_init(&f.cond, NULL);
+	return f;
+}
+
+static void test_ttl(void)
+{
+	struct fetcher f = fetcher_init();
+	struct cache *c = cache_new(3600);
+	struct json_object *v = NULL;
+
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	CHECK_STR(json_object_get_string(v), "one");
+	json_object_put(v);
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	json_object_put(v);
+	CHECK_INT(f.calls, 1);
+
+	/* A TTL of zero means every read fetches. */
+	cache_set_ttl(c, 0);
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	json_object_put(v);
+	CHECK_INT(f.calls, 2);
+
+	/* Errors are passed on and not cached. */
+	cache_set_ttl(c, 3600);
+	cache_invalidate(c, "snapshots");
+	f.fail = EIO;
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), -EIO);
+	f.fail = 0;
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	json_object_put(v);
+	CHECK_INT(f.calls, 4);
+	cache_free(c);
+}
+
+struct reader {
+	struct cache *c;
+	struct fetcher *f;
+	int res;
+	struct json_object *v;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	r->res = cache_get(r->c, "snapshots", fetch, r->f, &r->v);
+	return NULL;
+}
+
+/* Two readers of an empty key share one fetch. */
+static void test_single_flight(void)
+{
+	struct fetcher f = fetcher_init();
+	struct cache *c = cache_new(3600);
+	struct reader r1 = { c, &f, -1, NULL }, r2 = { c, &f, -1, NULL };
+	pthread_t t1, t2;
+
+	f.hold = 1;
+	pthread_create(&t1, NULL, reader_main, &r1);
+	pthread_mutex_lock(&f.lock);
+	while (!f.in_fetch)
+		pthread_cond_wait(&f.cond, &f.lock);
+	pthread_mutex_unlock(&f.lock);
+	pthread_create(&t2, NULL, reader_main, &r2);
+	pthread_mutex_lock(&f.lock);
+	f.hold = 0;
+	pthread_cond_broadcast(&f.cond);
+	pthread_mutex_unlock(&f.lock);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	CHECK_INT(r1.res, 0);
+	CHECK_INT(r2.res, 0);
+	/* The second reader either waited for the first fetch or came after it was stored. */
+	CHECK_INT(f.calls, 1);
+	json_object_put(r1.v);
+	json_object_put(r2.v);
+	cache_free(c);
+}
+
+/* A fetch that started before an invalidation must not store what it read. */
+static void test_race_guard(void)
+{
+	struct fetcher f = fetcher_init();
+	struct cache *c = cache_new(3600);
+	struct reader r1 = { c, &f, -1, NULL };
+	struct json_object *v = NULL;
+	pthread_t t1;
+
+	f.hold = 1;
+	f.value = "stale";
+	pthread_create(&t1, NULL, reader_main, &r1);
+	pthread_mutex_lock(&f.lock);
+	while (!f.in_fetch)
+		pthread_cond_wait(&f.cond, &f.lock);
+	pthread_mutex_unlock(&f.lock);
+	cache_invalidate(c, "snapshots");
+	pthread_mutex_lock(&f.lock);
+	f.hold = 0;
+	pthread_cond_broadcast(&f.cond);
+	pthread_mutex_unlock(&f.lock);
+	pthread_join(t1, NULL);
+	CHECK_INT(r1.res, 0);
+	json_object_put(r1.v);
+	CHECK(cache_peek(c, "snapshots") == NULL);
+	f.value = "fresh";
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	CHECK_STR(json_object_get_string(v), "fresh");
+	json_object_put(v);
+
+	/* cache_store replaces the value at once (a change made through the mount). */
+	v = json_object_new_string("stored");
+	cache_store(c, "snapshots", v);
+	json_object_put(v);
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	CHECK_STR(json_object_get_string(v), "stored");
+	json_object_put(v);
+	cache_free(c);
+}
+
+int main(void)
+{
+	test_ttl();
+	test_single_flight();
+	test_race_guard();
+	CHECK_DONE();
+}

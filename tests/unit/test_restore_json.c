@@ -1,0 +1,78 @@
+/* What `cat active/restore` says before, during and after a restore. */
+#include <errno.h>
+
+#include "check.h"
+#include "restore.h"
+
+static struct json_object *parse(char *text)
+{
+	struct json_object *o = json_tokener_parse(text);
+
+	CHECK(o != NULL);
+	CHECK(text[strlen(text) - 1] == '\n');
+	free(text);
+	return o;
+}
+
+static const char *field(struct json_object *o, const char *path1, const char *path2)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, path1, &v))
+		return NULL;
+	if (path2 && !json_object_object_get_ex(v, path2, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int main(void)
+{
+	struct restore *r = restore_new(NULL, NULL, NULL);
+	struct restore_request req = {
+		.snapshot_id = "snap-a-b-1", .snapshot_name = "pre_drop",
+		.branch_name = "main", .branch_id = "br-old-one-1",
+	};
+	struct json_object *o, *ops, *op;
+
+	o = parse(restore_status(r));
+	CHECK_STR(field(o, "state", NULL), "idle");
+	CHECK(!json_object_object_get_ex(o, "snapshot", NULL));
+	json_object_put(o);
+
+	CHECK_INT(restore_record_begin(r, &req), 0);
+	CHECK(restore_running(r));
+	/* A second restore while one runs is refused. */
+	CHECK_INT(restore_record_begin(r, &req), -EBUSY);
+
+	ops = json_tokener_parse("[{\"id\":\"op1\",\"action\":\"create_branch\",\"status\":\"running\"}]");
+	restore_record_operations(r, ops);
+	json_object_put(ops);
+	o = parse(restore_status(r));
+	CHECK_STR(field(o, "state", NULL), "running");
+	CHECK_STR(field(o, "snapshot", "name"), "pre_drop");
+	CHECK_STR(field(o, "branch", "id_before"), "br-old-one-1");
+	json_object_object_get_ex(o, "operations", &ops);
+	op = json_object_array_get_idx(ops, 0);
+	CHECK_STR(field(op, "status", NULL), "running");
+	CHECK(field(o, "ended_at", NULL) == NULL);
+	json_object_put(o);
+
+	restore_record_end(r, -EIO, NULL, "operation create_branch ended in error: disk full");
+	CHECK(!restore_running(r));
+	o = parse(restore_status(r));
+	CHECK_STR(field(o, "state", NULL), "failed");
+	CHECK_STR(field(o, "error", NULL), "operation create_branch ended in error: disk full");
+	CHECK(field(o, "ended_at", NULL) != NULL);
+	json_object_put(o);
+
+	CHECK_INT(restore_record_begin(r, &req), 0);
+	restore_record_end(r, 0, "br-new-one-2", NULL);
+	o = parse(restore_status(r));
+	CHECK_STR(field(o, "state", NULL), "finished");
+	CHECK_STR(field(o, "branch", "id_after"), "br-new-one-2");
+	CHECK(field(o, "error", NULL) == NULL);
+	json_object_put(o);
+
+	restore_free(r);
+	CHECK_DONE();
+}
