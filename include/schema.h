@@ -18,4 +18,12 @@ int schema_dump(PGconn *conn, char **text, char *msg, size_t msglen);
 int schema_dump_at_lsn(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 		       char *msg, size_t msglen);
 
+struct pg_pool;
+
+/* Borrows a connection to @uri from @pool, dumps through it and gives it back. A read: if
+ * a pooled connection had died (a restore restarted the compute), it runs once more on a
+ * fresh one. @lsn may be NULL; otherwise as schema_dump_at_lsn. */
+int schema_dump_uri(struct pg_pool *pool, const char *uri, char **text, char *lsn,
+		    size_t lsnlen, char *msg, size_t msglen);
+
 #endif

@@ -40,6 +40,7 @@
 #define API_POLL_FIRST_S	0.02
 #define API_POLL_FACTOR		1.5
 #define API_POLL_CAP_S		1.0
+#define API_POLL_FRACTION	0.10
 #define API_BRANCH_PAGE		"1000"
 #define API_MAX_PAGES		10000
 
@@ -1457,6 +1458,11 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 				goto out;
 			json_object_put(ops[i]);
 			ops[i] = op;
+			/* Neon runs a mutation's operations one after another: while this one
+			 * runs, the later ones cannot have ended, so asking costs calls for
+			 * nothing. An operation that ended passes the turn to the next at once. */
+			if (errmap_operation(api_op_field(op, "status")) < 0)
+				break;
 		}
 		if (progress) {
 			arr = api_ops_array(ops, n);
@@ -1470,7 +1476,13 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 			res = api_ops_timeout(ops, n, timeout_s, err);
 			break;
 		}
+		/* The wait can overshoot the operations' end by one interval: keep that a
+		 * small fraction of the time waited so far, as well as under the cap. */
 		interval *= API_POLL_FACTOR;
+		if (interval > API_POLL_FRACTION * (api_now() - start))
+			interval = API_POLL_FRACTION * (api_now() - start);
+		if (interval < API_POLL_FIRST_S)
+			interval = API_POLL_FIRST_S;
 		if (interval > API_POLL_CAP_S)
 			interval = API_POLL_CAP_S;
 		next = api_now() + interval;

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,7 +274,8 @@ int main(int argc, char *argv[])
 		if (!loop)
 			goto out_stop;
 		fuse_loop_cfg_set_clone_fd(loop, cl.clone_fd);
-		fuse_loop_cfg_set_idle_threads(loop, cl.max_idle_threads);
+		if (cl.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, cl.max_idle_threads);
 		/* Restores and blocked readers of events hold a worker each; leave room. */
 		fuse_loop_cfg_set_max_threads(loop, cl.max_threads > 0 && cl.max_threads <= 100000 ?
 					      cl.max_threads : 64);

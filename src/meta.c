@@ -307,7 +307,7 @@ int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_che
 		return r;
 	if (PQntuples(q.res) == 0) {
 		PQclear(q.res);
-		meta_set_msg(msg, msglen, "no checkpoint record for this snapshot");
+		meta_set_msg(msg, msglen, "no record of this checkpoint");
 		return -ENOENT;
 	}
 	snprintf(c->snapshot_id, sizeof(c->snapshot_id), "%s", PQgetvalue(q.res, 0, 0));
@@ -345,7 +345,7 @@ int meta_checkpoint_rename(struct meta *m, const char *snapshot_id, const char *
 	}
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return r;
-	return meta_affected(&q, msg, msglen, "no checkpoint record for this snapshot");
+	return meta_affected(&q, msg, msglen, "no record of this checkpoint");
 }
 
 int meta_checkpoint_set_schema(struct meta *m, const char *snapshot_id, const char *schema,
@@ -367,7 +367,7 @@ int meta_checkpoint_set_schema(struct meta *m, const char *snapshot_id, const ch
 	}
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return r;
-	return meta_affected(&q, msg, msglen, "no checkpoint record for this snapshot");
+	return meta_affected(&q, msg, msglen, "no record of this checkpoint");
 }
 
 int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, size_t msglen)
@@ -396,7 +396,7 @@ int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, s
 	gone = PQntuples(q.res) == 1 && strcmp(PQgetvalue(q.res, 0, 0), "0") == 0;
 	PQclear(q.res);
 	if (gone) {
-		meta_set_msg(msg, msglen, "no checkpoint record for this snapshot");
+		meta_set_msg(msg, msglen, "no record of this checkpoint");
 		return -ENOENT;
 	}
 	return 0;

@@ -352,21 +352,9 @@ static bool pg_ping(PGconn *conn, int timeout_ms)
 
 	if (!PQsendQuery(conn, "SELECT 1"))
 		return false;
-	while (PQisBusy(conn)) {
-		struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
-		double left = deadline - pg_now();
-		int r;
-
-		if (pfd.fd < 0 || left <= 0)
+	while (PQisBusy(conn))
+		if (pg_wait(conn, POLLIN, deadline) <= 0 || !PQconsumeInput(conn))
 			return false;
-		r = poll(&pfd, 1, (int)pg_round_up(left * 1000.0));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		if (!PQconsumeInput(conn))
-			return false;
-	}
 	while ((res = PQgetResult(conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			ok = false;

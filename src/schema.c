@@ -902,6 +902,11 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 		schema_set_msg(msg, msglen, "no database connection");
 		return -EINVAL;
 	}
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		/* BEGIN would only warn, and our COMMIT would end the caller's transaction. */
+		schema_set_msg(msg, msglen, "connection is busy or inside a transaction");
+		return -EBUSY;
+	}
 	/* One snapshot for every query, so the text is one consistent schema. */
 	r = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &res,
 		    msg, msglen);
@@ -976,4 +981,28 @@ int schema_dump_at_lsn(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 	if (lsn && lsnlen)
 		lsn[0] = '\0';
 	return schema_dump_impl(conn, text, lsn, lsnlen, msg, msglen);
+}
+
+struct schema_dump_arg {
+	char **text;
+	char *lsn;
+	size_t lsnlen;
+};
+
+static int schema_dump_fn(PGconn *conn, void *arg, char *msg, size_t msglen)
+{
+	struct schema_dump_arg *a = arg;
+
+	return schema_dump_impl(conn, a->text, a->lsn, a->lsnlen, msg, msglen);
+}
+
+int schema_dump_uri(struct pg_pool *pool, const char *uri, char **text, char *lsn,
+		    size_t lsnlen, char *msg, size_t msglen)
+{
+	struct schema_dump_arg a = { .text = text, .lsn = lsn, .lsnlen = lsnlen };
+
+	*text = NULL;
+	if (lsn && lsnlen)
+		lsn[0] = '\0';
+	return pg_run(pool, uri, true, schema_dump_fn, &a, msg, msglen);
 }

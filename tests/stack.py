@@ -57,7 +57,7 @@ def ensure_deps():
     return spec_path(), neon_cli_path()
 
 
-def wait_until(cond, timeout=30.0, what="condition", interval=0.02):
+def wait_until(cond, timeout=30.0, what="condition", interval=0.02, max_interval=0.25):
     """Poll @cond until it returns a truthy value; that value is returned."""
     deadline = time.monotonic() + timeout
     last = None
@@ -68,7 +68,7 @@ def wait_until(cond, timeout=30.0, what="condition", interval=0.02):
         if time.monotonic() >= deadline:
             raise TimeoutError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
         time.sleep(interval)  # poll interval; the condition decides
-        interval = min(interval * 1.5, 0.25)
+        interval = min(interval * 1.5, max_interval)
 
 
 class ApiDropped(ConnectionError):

@@ -375,7 +375,8 @@ class Emulator:
                 now = time.time()
                 self.advance(now)
                 due = [m.end_time for m in self.mutations if not m.done]
-                due += [s.expires_at for s in self.snapshots.values() if s.expires_at and not s.deleting]
+                if not self.inflight:
+                    due += [s.expires_at for s in self.snapshots.values() if s.expires_at and not s.deleting]
                 wait = 1.0
                 if due:
                     wait = min(1.0, max(0.0, min(due) - now) + 0.001)
@@ -399,7 +400,8 @@ class Emulator:
                         self.log("applying %s failed: %r" % (m.label, e))
             self.mutations = [m for m in self.mutations if not m.done]
             for s in list(self.snapshots.values()):
-                if s.expires_at and s.expires_at <= now and not s.deleting:
+                # Not while a request copies data (it may be restoring this very snapshot).
+                if s.expires_at and s.expires_at <= now and not s.deleting and not self.inflight:
                     self.log("snapshot %s expired" % s.id)
                     self._drop_snapshot(s)
 
@@ -417,6 +419,7 @@ class Emulator:
     def end_mutation(self):
         with self.lock:
             self.inflight = False
+            self.cond.notify_all()
 
     def add_mutation(self, now, specs, outcome=None, on_commit=None, on_fail=None, label=""):
         """Create the operations for one request. @specs: [(action, branch_id, endpoint_id)].

@@ -254,7 +254,14 @@ class App:
             if wait > 0:
                 self.stop.wait(wait)
                 continue
-            self.server = Server(("127.0.0.1", port), Handler, self)
+            try:
+                self.server = Server(("127.0.0.1", port), Handler, self)
+            except OSError as e:
+                if first:
+                    raise
+                log("cannot listen on %d again yet (%s); retrying" % (port, e))
+                self.stop.wait(0.1)
+                continue
             port = self.server.server_address[1]
             if first:
                 self.port = port
@@ -265,8 +272,16 @@ class App:
             self.server.close_all_connections()
 
     def go_down(self, seconds):
+        """Refuse new connections from now on (before the caller answers),
+        then let the serve loop close everything and reopen later."""
         self.down_until = time.time() + seconds
         log("API going down for %.3fs" % seconds)
+        try:
+            self.server.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def finish_down(self):
         threading.Thread(target=self.server.shutdown, daemon=True).start()
 
     def shutdown(self):
@@ -286,6 +301,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def version_string(self):
+        return self.server_version
 
     def do_GET(self):
         self.dispatch("GET")
@@ -393,8 +411,8 @@ class Handler(BaseHTTPRequestHandler):
                 msg = fault.get("message") or (LOCKED_MESSAGE if st == 423 else
                                                "emulated failure (fault injection)")
                 raise ApiError(st, msg, code=fault.get("code"))
-            auth = self.headers.get("Authorization", "")
-            if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() != app.api_key:
+            scheme, _, key = self.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or key.strip() != app.api_key:
                 raise ApiError(401, "authentication required: send Authorization: Bearer <API key>")
             fn, groups, body_mode, mutation = app.find_route(method, path)
             ctx = Ctx()
@@ -471,9 +489,10 @@ class Handler(BaseHTTPRequestHandler):
                 seconds = body.get("seconds")
                 if not isinstance(seconds, (int, float)) or not 0 < seconds <= 600:
                     raise ApiError(400, "seconds must be a number in (0, 600]")
-                self.send_json(200, {"down_for_seconds": seconds})
-                self.close_connection = True
                 app.go_down(seconds)
+                self.close_connection = True
+                self.send_json(200, {"down_for_seconds": seconds})
+                app.finish_down()
                 return
             if path in ("/", "/health") and method == "GET":
                 return self.send_json(200, {"ok": True, "project_id": emu.project_id})

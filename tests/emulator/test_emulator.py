@@ -156,7 +156,7 @@ def observe_statuses(st, ops, timeout=30):
             if op["status"] in TERMINAL:
                 final[op_id] = op
         return len(final) == len(seen)
-    wait_until(done, timeout, "operations to end", interval=0.01)
+    wait_until(done, timeout, "operations to end", interval=0.01, max_interval=0.02)
     return seen, final
 
 

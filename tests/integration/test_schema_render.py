@@ -35,7 +35,7 @@ class Cluster:
     """One postmaster on 127.0.0.1, data and socket in a temporary directory."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="neonfs-pg-")
+        self.dir = tempfile.mkdtemp(prefix="neonfs-schema-test-")
         self.data = os.path.join(self.dir, "data")
         self.port = _free_port()
         # PostgreSQL will not run as root: hand the directory to the postgres user.
@@ -536,13 +536,16 @@ class Repl:
         return int(line.split()[1]), took
 
     def close(self):
-        try:
-            self.p.stdin.write("quit\n")
-            self.p.stdin.flush()
-            self.p.wait(timeout=10)
-        except (BrokenPipeError, subprocess.TimeoutExpired):
-            self.p.kill()
-            self.p.wait()
+        """Returns the exit status (a sanitizer's report makes it non-zero)."""
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write("quit\n")
+                self.p.stdin.flush()
+                self.p.wait(timeout=10)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
 
 
 # Last in the file: it stops and restarts the module's cluster.
@@ -580,6 +583,7 @@ def test_meta_store_survives_the_database_going_away(cluster):
         assert err == errno.ETIMEDOUT, err
         assert took < 15
         assert repl.call()[0] == 0
+        assert repl.close() == 0
     finally:
         repl.close()
         if not cluster.running():

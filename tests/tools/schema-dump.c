@@ -2,8 +2,9 @@
  *
  *   schema-dump <conninfo or postgresql:// URI> [--lsn]
  *
- * The text goes to stdout; with --lsn the LSN it was read at goes to stderr. On failure
- * the reason goes to stderr and the exit status is 1. */
+ * The text goes to stdout; with --lsn the LSN it was read at goes to stderr (read through
+ * schema_dump_uri, the pool helper; without it through pg_acquire and schema_dump). On
+ * failure the reason goes to stderr and the exit status is 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +30,18 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "schema-dump: out of memory\n");
 		return 1;
 	}
-	conn = pg_acquire(pool, argv[1], &err, msg, sizeof(msg));
-	if (!conn) {
-		fprintf(stderr, "schema-dump: cannot connect (errno %d): %s\n", err, msg);
-		pg_pool_free(pool);
-		return 1;
-	}
-	if (want_lsn)
-		r = schema_dump_at_lsn(conn, &text, lsn, sizeof(lsn), msg, sizeof(msg));
-	else
+	if (want_lsn) {
+		r = schema_dump_uri(pool, argv[1], &text, lsn, sizeof(lsn), msg, sizeof(msg));
+	} else {
+		conn = pg_acquire(pool, argv[1], &err, msg, sizeof(msg));
+		if (!conn) {
+			fprintf(stderr, "schema-dump: cannot connect (errno %d): %s\n", err, msg);
+			pg_pool_free(pool);
+			return 1;
+		}
 		r = schema_dump(conn, &text, msg, sizeof(msg));
-	pg_release(pool, argv[1], conn, r < 0);
+		pg_release(pool, argv[1], conn, r < 0);
+	}
 	pg_pool_free(pool);
 	if (r < 0) {
 		fprintf(stderr, "schema-dump: %s (errno %d)\n", msg, -r);
