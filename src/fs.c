@@ -386,10 +386,7 @@ static struct json_object *fs_live_facts(struct fs *fs, const char *branch_id)
 		" 'information_schema') AND n.nspname NOT LIKE 'pg_toast%')";
 	struct json_object *live = json_object_new_object();
 	char *uri = NULL, msg[512] = "";
-	PGconn *conn = NULL;
 	PGresult *r = NULL;
-	bool broken = false;
-	int err = 0;
 
 	if (!fs_has_compute(fs, branch_id)) {
 		json_object_object_add(live, "error", json_object_new_string(
@@ -401,13 +398,14 @@ static struct json_object *fs_live_facts(struct fs *fs, const char *branch_id)
 			"no connection string for the branch"));
 		return live;
 	}
-	conn = pg_acquire(fs->pool, uri, &err, msg, sizeof(msg));
-	if (!conn)
-		goto fail;
-	r = PQexec(conn, sql);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		pg_errno(conn, r, &broken, msg, sizeof(msg));
-		goto fail;
+	if (pg_query(fs->pool, uri, sql, 0, NULL, &r, msg, sizeof(msg)) != 0 ||
+	    PQntuples(r) != 1) {
+		log_warn("live facts of branch %s: %s", branch_id, msg);
+		json_object_object_add(live, "error", json_object_new_string(msg[0] ? msg :
+				       "no answer from the database"));
+		PQclear(r);
+		free(uri);
+		return live;
 	}
 	json_object_object_add(live, "server_version", json_object_new_string(PQgetvalue(r, 0, 0)));
 	json_object_object_add(live, "database", json_object_new_string(fs->database));
@@ -417,15 +415,6 @@ static struct json_object *fs_live_facts(struct fs *fs, const char *branch_id)
 	json_object_object_add(live, "table_count",
 			       json_object_new_int64(strtoll(PQgetvalue(r, 0, 4), NULL, 10)));
 	PQclear(r);
-	pg_release(fs->pool, uri, conn, false);
-	free(uri);
-	return live;
-fail:
-	log_warn("live facts of branch %s: %s", branch_id, msg);
-	json_object_object_add(live, "error", json_object_new_string(msg));
-	PQclear(r);
-	if (conn)
-		pg_release(fs->pool, uri, conn, true);
 	free(uri);
 	return live;
 }
@@ -433,20 +422,12 @@ fail:
 static int fs_live_schema(struct fs *fs, const char *branch_id, char **text)
 {
 	char *uri = NULL, msg[512] = "";
-	PGconn *conn;
-	int err = 0, res;
+	int res;
 
 	res = fs_uri(fs, branch_id, &uri);
 	if (res)
 		return res;
-	conn = pg_acquire(fs->pool, uri, &err, msg, sizeof(msg));
-	if (!conn) {
-		log_err("schema of branch %s: %s", branch_id, msg);
-		free(uri);
-		return -err;
-	}
-	res = schema_dump(conn, text, msg, sizeof(msg));
-	pg_release(fs->pool, uri, conn, res != 0);
+	res = schema_dump_uri(fs->pool, uri, text, NULL, 0, msg, sizeof(msg));
 	if (res)
 		log_err("schema of branch %s: %s", branch_id, msg);
 	free(uri);
@@ -1261,14 +1242,8 @@ static int fs_snapshot_create(struct fs *fs, const char *name, struct tree_node 
 	/* Schema and LSN in one transaction, then the snapshot at that LSN: the captured
 	 * text is exactly the snapshot's. Without a database connection, snapshot the head. */
 	if (fs_uri(fs, branch_id, &uri) == 0) {
-		int perr = 0;
-		PGconn *conn = pg_acquire(fs->pool, uri, &perr, msg, sizeof(msg));
-
-		if (conn) {
-			res = schema_dump_at_lsn(conn, &schema, lsn, sizeof(lsn), msg, sizeof(msg));
-			pg_release(fs->pool, uri, conn, res != 0);
-		}
-		if (!conn || res) {
+		res = schema_dump_uri(fs->pool, uri, &schema, lsn, sizeof(lsn), msg, sizeof(msg));
+		if (res) {
 			log_warn("mkdir snapshots/%s: schema not captured: %s", name, msg);
 			free(schema);
 			schema = NULL;
@@ -1427,9 +1402,12 @@ static int fs_snapshot_delete(struct fs *fs, const char *entry)
 	res = fs_wait(fs, resp, "rmdir snapshot");
 	if (res)
 		goto out;
-	if (fs->meta && meta_checkpoint_delete(fs->meta, id, msg, sizeof(msg)) &&
-	    strstr(msg, "no record") == NULL)
-		log_warn("rmdir snapshots/%s: checkpoint record kept: %s", entry, msg);
+	if (fs->meta) {
+		int mres = meta_checkpoint_delete(fs->meta, id, msg, sizeof(msg));
+
+		if (mres && mres != -ENOENT)
+			log_warn("rmdir snapshots/%s: checkpoint record kept: %s", entry, msg);
+	}
 	fs_changed(fs, FS_KEY_RECORDS);
 	{
 		struct json_object *ev = json_object_new_object();
@@ -1709,9 +1687,13 @@ static int fs_snapshot_rename(struct fs *fs, const char *from, const char *to)
 		log_err("mv snapshots/%s snapshots/%s: %s", from, to, err.message);
 		goto out;
 	}
-	if (fs->meta && meta_checkpoint_rename(fs->meta, fs_str(snap, "id"), to, msg, sizeof(msg)) &&
-	    !strstr(msg, "no record"))
-		log_warn("mv snapshots/%s: checkpoint record keeps the old name: %s", from, msg);
+	if (fs->meta) {
+		int mres = meta_checkpoint_rename(fs->meta, fs_str(snap, "id"), to, msg, sizeof(msg));
+
+		if (mres && mres != -ENOENT)
+			log_warn("mv snapshots/%s: checkpoint record keeps the old name: %s", from,
+				 msg);
+	}
 	fs_changed(fs, FS_KEY_RECORDS);
 	{
 		struct json_object *ev = json_object_new_object();

@@ -241,20 +241,11 @@ static int restore_verify(struct restore *r, const char *uri, double deadline,
 	snprintf(msg, msglen, "the database did not answer through the connection string");
 	pg_forget(r->pool, uri);
 	for (;;) {
-		int err = 0;
-		PGconn *conn = pg_acquire(r->pool, uri, &err, msg, msglen);
+		PGresult *res_q = NULL;
 
-		if (conn) {
-			PGresult *res_q = PQexec(conn, "SELECT 1");
-			bool ok = PQresultStatus(res_q) == PGRES_TUPLES_OK;
-			bool broken = false;
-
-			if (!ok)
-				pg_errno(conn, res_q, &broken, msg, msglen);
+		if (pg_query(r->pool, uri, "SELECT 1", 0, NULL, &res_q, msg, msglen) == 0) {
 			PQclear(res_q);
-			pg_release(r->pool, uri, conn, !ok);
-			if (ok)
-				return 0;
+			return 0;
 		}
 		if (restore_now() + delay > deadline)
 			break;

@@ -578,6 +578,22 @@ def test_locked_while_operations_run(c):
     c.call("GET", c.P("/branches"), expect=200)
     c.wait(body["operations"])
     c.call("PATCH", c.P("/snapshots/" + body["snapshot"]["id"]), {"snapshot": {"name": unique("y")}}, expect=200)
+    # Two mutations at the same moment: exactly one is accepted.
+    results = []
+    barrier = threading.Barrier(2)
+
+    def create(n):
+        barrier.wait()
+        results.append(c.st.api("POST", c.P("/branches/%s/snapshot" % main["id"]), query={"name": n}))
+    threads = [threading.Thread(target=create, args=(unique("race"),)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(status for status, _ in results) == [200, 423]
+    won = next(b for status, b in results if status == 200)
+    c.snapshots.append(won["snapshot"]["id"])
+    c.wait(won["operations"])
 
 
 # ---------------------------------------------------------------------------
