@@ -50,6 +50,12 @@ uint64_t tree_intern(struct tree *t, enum tree_kind kind, const char *obj, const
 /* Copies the node for @ino into *n. -ENOENT for an inode the tree never gave out. */
 int tree_get(struct tree *t, uint64_t ino, struct tree_node *n);
 
+/* After a rename of a file (an attachment), the inode the kernel holds must name the new
+ * file: moves the node (kind, obj, from) to (kind, obj, to). A node that held @to before
+ * resolves to nothing from then on, as a replaced file should. */
+void tree_rename(struct tree *t, enum tree_kind kind, const char *obj, const char *from,
+		 const char *to);
+
 /* The directory an inode lives in, for the kinds that have a fixed parent. */
 uint64_t tree_parent(struct tree *t, const struct tree_node *n);
 

@@ -244,10 +244,12 @@ static int fs_listing(struct fs *fs, const char *key, struct json_object **arr)
 	return cache_get(fs->cache, key, fs_fetch, fs, arr);
 }
 
-/* Drops what a change through the mount made stale: the listings and rendered files. */
+/* Drops what a change through the mount made stale: the listing, and every rendered file
+ * (a meta.json shows names, records and attachments). */
 static void fs_changed(struct fs *fs, const char *key)
 {
 	cache_invalidate(fs->cache, key);
+	cache_invalidate_prefix(fs->cache, "file:");
 }
 
 static struct json_object *fs_find(struct json_object *arr, const char *field, const char *value)
@@ -1648,6 +1650,8 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		res = meta_attachment_delete(fs->meta, p.obj, name, msg, sizeof(msg));
 		if (res == -ENOTSUP)
 			res = -ENOENT;
+		if (!res)
+			fs_changed(fs, FS_KEY_RECORDS);
 	} else {
 		res = -EPERM;
 	}
@@ -1761,6 +1765,10 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		res = fs_snapshot_rename(fs, name, newname);
 	else if (p.kind == TREE_SNAPSHOT && !fs_in(fs_snapshot_files, name))
 		res = fs_attachment_rename(fs, p.obj, name, newname);
+	if (!res && p.kind == TREE_SNAPSHOT) {
+		tree_rename(fs->tree, TREE_ATTACHMENT, p.obj, name, newname);
+		fs_changed(fs, FS_KEY_RECORDS);
+	}
 	else
 		res = -EPERM;
 	if (res) {
@@ -1768,6 +1776,13 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fuse_reply_err(req, 0);
+}
+
+/* Files whose bytes come from the database itself and change without the API knowing. */
+static bool fs_live_file(const struct tree_node *n)
+{
+	return (n->kind == TREE_ACTIVE_FILE || n->kind == TREE_BRANCH_FILE) &&
+	       (strcmp(n->file, "schema") == 0 || strcmp(n->file, "meta.json") == 0);
 }
 
 static void fs_file_free(struct fs *fs, struct fs_file *f)
@@ -1845,6 +1860,15 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (accmode != O_RDONLY) {
 		res = -EACCES;
 		goto fail;
+	}
+	if (fs_live_file(&n)) {
+		char key[64];
+
+		/* Read through libpq: what the database holds now, not at the last stat. The
+		 * fresh text is cached, so a stat after the read agrees with it. */
+		snprintf(key, sizeof(key), "file:%llu", (unsigned long long)n.ino);
+		cache_invalidate(fs->cache, key);
+		fi->direct_io = 1;
 	}
 	res = fs_text(fs, &n, &f->buf, &f->len);
 	if (res)
@@ -2037,6 +2061,7 @@ static int fs_attachment_store(struct fs *fs, struct fs_file *f)
 		log_err("attachment %s of snapshot %s not stored: %s", f->name, f->snapshot_id, msg);
 		return res;
 	}
+	fs_changed(fs, FS_KEY_RECORDS);
 	f->dirty = false;
 	return 0;
 }

@@ -135,6 +135,47 @@ out:
 	return ino;
 }
 
+/* Caller holds the lock. Unlinks and returns the entry for the key, or NULL. */
+static struct tree_entry *tree_unhash(struct tree *t, enum tree_kind kind, const char *obj,
+				      const char *file)
+{
+	struct tree_entry **p = &t->by_key[tree_hash(kind, obj, file)], *e;
+
+	for (; (e = *p); p = &e->by_key_next) {
+		if (e->node.kind == kind && strcmp(e->node.obj, obj) == 0 &&
+		    strcmp(e->node.file, file) == 0) {
+			*p = e->by_key_next;
+			e->by_key_next = NULL;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+void tree_rename(struct tree *t, enum tree_kind kind, const char *obj, const char *from,
+		 const char *to)
+{
+	struct tree_entry *moved, *replaced;
+	unsigned k;
+
+	if (strlen(to) >= sizeof(moved->node.file))
+		return;
+	pthread_mutex_lock(&t->lock);
+	moved = tree_unhash(t, kind, obj, from);
+	replaced = tree_unhash(t, kind, obj, to);
+	if (replaced) {
+		/* Still reachable by inode, never by name: a name no file can have. */
+		strcpy(replaced->node.file, "/");
+	}
+	if (moved) {
+		strcpy(moved->node.file, to);
+		k = tree_hash(kind, obj, to);
+		moved->by_key_next = t->by_key[k];
+		t->by_key[k] = moved;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 int tree_get(struct tree *t, uint64_t ino, struct tree_node *n)
 {
 	struct tree_entry *e;
