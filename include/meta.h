@@ -14,9 +14,11 @@
 
 struct meta;
 
-/* Connects to @url and applies pending migrations. Returns NULL with words in @msg when the
- * database cannot be reached or migrated; neonfs then mounts without it. */
-struct meta *meta_open(const char *url, const char *project_id, char *msg, size_t msglen);
+/* Connects to @url and applies pending migrations. @timeout_s bounds each connect and
+ * statement (0: the defaults). Returns NULL with words in @msg when the database cannot be
+ * reached or migrated; neonfs then mounts without it. */
+struct meta *meta_open(const char *url, const char *project_id, double timeout_s,
+		       char *msg, size_t msglen);
 void meta_close(struct meta *m);
 
 /* The checkpoint record of a snapshot. */

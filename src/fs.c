@@ -384,8 +384,8 @@ static struct json_object *fs_live_facts(struct fs *fs, const char *branch_id)
 		"SELECT current_setting('server_version'), NULL, "
 		"pg_database_size(current_database()), pg_current_wal_lsn()::text, "
 		"(SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-		" WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', "
-		" 'information_schema') AND n.nspname NOT LIKE 'pg_toast%')";
+		" WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' "
+		" AND n.nspname <> 'information_schema')";
 	struct json_object *live = json_object_new_object();
 	char *uri = NULL, msg[512] = "";
 	PGresult *r = NULL;
@@ -1761,16 +1761,18 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_fail(req, EXDEV, "rename %s: only within one directory", name);
 		return;
 	}
-	if (p.kind == TREE_SNAPSHOTS)
+	if (p.kind == TREE_SNAPSHOTS) {
 		res = fs_snapshot_rename(fs, name, newname);
-	else if (p.kind == TREE_SNAPSHOT && !fs_in(fs_snapshot_files, name))
+	} else if (p.kind == TREE_SNAPSHOT && !fs_in(fs_snapshot_files, name) &&
+		   strcmp(name, "connection_uri") != 0) {
 		res = fs_attachment_rename(fs, p.obj, name, newname);
-	if (!res && p.kind == TREE_SNAPSHOT) {
-		tree_rename(fs->tree, TREE_ATTACHMENT, p.obj, name, newname);
-		fs_changed(fs, FS_KEY_RECORDS);
-	}
-	else
+		if (!res) {
+			tree_rename(fs->tree, TREE_ATTACHMENT, p.obj, name, newname);
+			fs_changed(fs, FS_KEY_RECORDS);
+		}
+	} else {
 		res = -EPERM;
+	}
 	if (res) {
 		fs_fail(req, -res, "rename %s to %s", name, newname);
 		return;
@@ -2456,6 +2458,40 @@ static void fs_seen_reset(struct json_object **seen, struct json_object *arr)
 	}
 }
 
+/* Kernel notifications found by a diff. They are sent after the watcher lets go of its
+ * lock: a notification waits for the directory's lock, which a handler may hold while it
+ * waits for the watcher's. */
+struct fs_note {
+	bool gone;
+	uint64_t parent;
+	uint64_t child;
+	char name[256];
+};
+
+struct fs_notes {
+	struct fs_note *v;
+	size_t n, cap;
+};
+
+static void fs_note(struct fs_notes *notes, bool gone, uint64_t parent, uint64_t child,
+		    const char *name)
+{
+	if (notes->n == notes->cap) {
+		size_t cap = notes->cap ? notes->cap * 2 : 16;
+		struct fs_note *v = realloc(notes->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		notes->v = v;
+		notes->cap = cap;
+	}
+	notes->v[notes->n].gone = gone;
+	notes->v[notes->n].parent = parent;
+	notes->v[notes->n].child = child;
+	snprintf(notes->v[notes->n].name, sizeof(notes->v[notes->n].name), "%s", name);
+	notes->n++;
+}
+
 /* Tells the kernel an entry is gone; inotify watchers hear of it (notify_delete). */
 static void fs_notify_gone(struct fs *fs, uint64_t parent, uint64_t child, const char *name)
 {
@@ -2509,7 +2545,7 @@ static void fs_emit_remote(struct fs *fs, const char *kind, const char *id, cons
 /* Compares @fresh with the seen map of one kind of object; emits events and kernel
  * notifications for what changed elsewhere. Returns the number of changes. */
 static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
-		   struct json_object *seen)
+		   struct json_object *seen, struct fs_notes *notes)
 {
 	const char *what = snapshots ? "snapshot" : "branch";
 	uint64_t dir = snapshots ? TREE_INO_SNAPSHOTS : TREE_INO_BRANCHES;
@@ -2548,15 +2584,15 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 			} else {
 				fs_emit_remote(fs, kind_created, id, name, NULL);
 			}
-			fs_notify_entry(fs, dir, names_entry(name, id));
+			fs_note(notes, false, dir, 0, names_entry(name, id));
 		} else if (strcmp(json_object_get_string(was), name) != 0) {
 			char old[NAMES_MAX + 1];
 
 			changes++;
 			snprintf(old, sizeof(old), "%s", json_object_get_string(was));
 			fs_emit_remote(fs, kind_renamed, id, name, old);
-			fs_notify_gone(fs, dir, tree_intern(fs->tree, kind, id, ""), names_entry(old, id));
-			fs_notify_entry(fs, dir, names_entry(name, id));
+			fs_note(notes, true, dir, tree_intern(fs->tree, kind, id, ""), names_entry(old, id));
+			fs_note(notes, false, dir, 0, names_entry(name, id));
 		}
 	}
 	{
@@ -2565,8 +2601,8 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 				continue;
 			changes++;
 			fs_emit_remote(fs, kind_deleted, id, json_object_get_string(name), NULL);
-			fs_notify_gone(fs, dir, tree_intern(fs->tree, kind, id, ""),
-				       names_entry(json_object_get_string(name), id));
+			fs_note(notes, true, dir, tree_intern(fs->tree, kind, id, ""),
+				names_entry(json_object_get_string(name), id));
 		}
 	}
 	json_object_put(fresh_ids);
@@ -2578,7 +2614,9 @@ static int fs_poll_once(struct fs *fs)
 {
 	struct json_object *snaps = NULL, *branches = NULL;
 	struct api_error err = { 0 };
+	struct fs_notes notes = { 0 };
 	int changes = 0, i;
+	size_t k;
 
 	if (api_list_snapshots(fs->api, &snaps, &err) ||
 	    api_list_branches(fs->api, &branches, &err)) {
@@ -2586,12 +2624,19 @@ static int fs_poll_once(struct fs *fs)
 		goto out;
 	}
 	pthread_mutex_lock(&fs->watch_lock);
-	changes = fs_diff(fs, true, snaps, fs->seen_snapshots);
-	i = fs_diff(fs, false, branches, fs->seen_branches);
+	changes = fs_diff(fs, true, snaps, fs->seen_snapshots, &notes);
+	i = fs_diff(fs, false, branches, fs->seen_branches, &notes);
 	changes += i;
 	fs_seen_reset(&fs->seen_snapshots, snaps);
 	fs_seen_reset(&fs->seen_branches, branches);
 	pthread_mutex_unlock(&fs->watch_lock);
+	for (k = 0; k < notes.n; k++) {
+		if (notes.v[k].gone)
+			fs_notify_gone(fs, notes.v[k].parent, notes.v[k].child, notes.v[k].name);
+		else
+			fs_notify_entry(fs, notes.v[k].parent, notes.v[k].name);
+	}
+	free(notes.v);
 	if (changes) {
 		/* Readers get fresh listings now, not when the cache window ends. */
 		fs_forget_files(fs);

@@ -229,7 +229,7 @@ int main(int argc, char *argv[])
 			 "read through a temporary branch each time, and attachments and the "
 			 "restore audit log are unavailable");
 	} else {
-		meta = meta_open(meta_url, project, msg, sizeof(msg));
+		meta = meta_open(meta_url, project, o.pg_timeout, msg, sizeof(msg));
 		if (!meta)
 			log_warn("meta database unavailable (%s): attachments, captured schemas "
 				 "and the restore audit log are off for this mount", msg);

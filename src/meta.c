@@ -207,7 +207,8 @@ void meta_close(struct meta *m)
 	free(m);
 }
 
-struct meta *meta_open(const char *url, const char *project_id, char *msg, size_t msglen)
+struct meta *meta_open(const char *url, const char *project_id, double timeout_s,
+		       char *msg, size_t msglen)
 {
 	struct meta *m;
 	int r;
@@ -221,7 +222,8 @@ struct meta *meta_open(const char *url, const char *project_id, char *msg, size_
 		goto nomem;
 	m->url = strdup(url);
 	m->project_id = strdup(project_id);
-	m->pool = pg_pool_new(META_CONNECT_TIMEOUT_S, META_STATEMENT_TIMEOUT_S);
+	m->pool = timeout_s > 0 ? pg_pool_new(timeout_s, timeout_s) :
+		  pg_pool_new(META_CONNECT_TIMEOUT_S, META_STATEMENT_TIMEOUT_S);
 	if (!m->url || !m->project_id || !m->pool)
 		goto nomem;
 

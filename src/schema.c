@@ -920,7 +920,8 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 		goto out;
 
 	/* Rank by key; from here on a unit's index is its rank. */
-	qsort(st.units, st.nunits, sizeof(st.units[0]), schema_unit_cmp);
+	if (st.nunits > 1)
+		qsort(st.units, st.nunits, sizeof(st.units[0]), schema_unit_cmp);
 	r = schema_map_init(&st.map, st.nunits + (size_t)PQntuples(parts));
 	if (r < 0)
 		goto nomem;

@@ -13,13 +13,14 @@ import re
 import socket
 import stat
 import subprocess
+import threading
 import time
 import urllib.parse
 
 import psycopg2
 import pytest
 
-from mountlib import sql, wait_for, wait_idle
+from mountlib import sql, wait_idle
 
 LSN = re.compile(r"^[0-9A-F]+/[0-9A-F]+$")
 
@@ -310,7 +311,7 @@ def test_schema_is_the_same_whatever_the_creation_order(fs, project):
 
     write_restore(fs, "empty")
     assert body(fs.read("active", "schema")) == body(fs.read("snapshots", "empty", "schema"))
-    assert "CREATE" not in fs.read("active", "schema")
+    assert "CREATE" not in body(fs.read("active", "schema"))
     for stmt in ORDER_B:
         sql(uri, stmt)
     os.mkdir(fs.p("snapshots", "s2"))
@@ -327,10 +328,11 @@ def test_schema_is_the_same_whatever_the_creation_order(fs, project):
                   "ALTER SEQUENCE public.people_id_seq OWNED BY public.people.id;"):
         assert piece in s1, piece
     assert "unrelated" not in s2 and "junk" not in s2
-    # The header names the database (test_schema_header_is_the_same_on_every_branch); the
-    # schema itself must not differ by a byte.
-    assert body(s1) == body(s2), "\n".join(difflib.unified_diff(
+    # `diff snapshots/s1/schema snapshots/s2/schema` is empty.
+    assert s1 == s2, "\n".join(difflib.unified_diff(
         s1.splitlines(), s2.splitlines(), "s1 (order A)", "s2 (order B)", lineterm=""))
+    assert subprocess.run(["diff", fs.p("snapshots", "s1", "schema"),
+                           fs.p("snapshots", "s2", "schema")]).returncode == 0
 
 
 # ---- 3. a snapshot made elsewhere --------------------------------------------------------
@@ -357,8 +359,10 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     fs = mount_factory("cache_ttl=30", "api_timeout=5", "poll_min=600", "poll_max=600")
     project.clear_requests()
     text = fs.read("snapshots", "from-api", "schema")
-    assert body(text) == body(expected)
     assert "note" not in text
+    assert text == expected, "\n".join(difflib.unified_diff(
+        expected.splitlines(), text.splitlines(), "active/schema at the snapshot",
+        "snapshots/from-api/schema", lineterm=""))
     posts = restore_posts(project)
     assert len(posts) == 1, posts
     assert posts[0]["body"].get("finalize_restore") is False, posts[0]
@@ -383,6 +387,33 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     assert other.read("snapshots", "from-api", "schema") == text
     assert restore_posts(project) == []
     assert not [r for r in project.requests() if r["method"] != "GET"]
+
+
+def test_schema_of_an_api_snapshot_when_its_compute_cannot_start(mount_factory, project):
+    """A failed materialization returns an errno and still deletes its temporary branch."""
+    main = api_branches(project)["main"]
+    status, resp = project.api("POST", "/projects/%s/branches/%s/snapshot" % (pid(project),
+                                                                             main["id"]),
+                               query={"name": "no-compute"})
+    assert status == 200, resp
+    wait_idle(project)
+    fs = mount_factory("cache_ttl=0", "api_timeout=2", "poll_min=600", "poll_max=600")
+    project.fault(method="POST", path=r"/endpoints$", status=500, count=-1)
+    try:
+        err = expect_errno((errno.EIO, errno.EAGAIN, errno.ENOSPC, errno.EREMOTEIO), fs.read,
+                           "snapshots", "no-compute", "schema")
+    finally:
+        project.clear_faults()
+    wait_idle(project)
+    assert set(api_branches(project)) == {"main"}, err
+    assert meta_rows(project, "SELECT count(*) FROM checkpoints WHERE snapshot_id = %s",
+                     (resp["snapshot"]["id"],)) == [(0,)]
+    assert "temporary branch" in fs.output() or "schema of snapshot" in fs.output()
+    # Once computes start again, the schema is read and kept.
+    text = fs.read("snapshots", "no-compute", "schema")
+    assert set(api_branches(project)) == {"main"}
+    assert meta_rows(project, "SELECT schema FROM checkpoints WHERE snapshot_id = %s",
+                     (resp["snapshot"]["id"],)) == [(text,)]
 
 
 # ---- 4. meta.json ------------------------------------------------------------------------
@@ -414,6 +445,10 @@ def test_meta_json_of_snapshots_and_branches(fs, project):
     assert cp["has_schema"] is True
     assert cp["attachments"] == []
     assert cp["created_at"].startswith(snap["created_at"][:19])
+    # The snapshot was asked for at the LSN the schema was read at.
+    snapshot_posts = [r for r in project.requests()
+                      if r["method"] == "POST" and r["path"].endswith("/snapshot")]
+    assert [r["query"].get("lsn") for r in snapshot_posts] == [cp["lsn"]]
 
     main = api_branches(project)["main"]
     for where in (("active",), ("branches", "main")):
@@ -466,6 +501,21 @@ def test_meta_json_follows_changes_made_through_the_mount(fs, project):
     meta = json.loads(fs.read("snapshots", "j2", "meta.json"))
     assert meta["name"] == "j2"
     assert meta["checkpoint"]["name"] == "j2"
+
+
+def test_mv_and_rmdir_of_a_snapshot_carry_its_record_and_files(fs, project):
+    os.mkdir(fs.p("snapshots", "r1"))
+    sid = fs.read("snapshots", "r1", "id").strip()
+    write_file(fs.p("snapshots", "r1", "state.json"), b"{}")
+    os.rename(fs.p("snapshots", "r1"), fs.p("snapshots", "r2"))
+    assert meta_rows(project, "SELECT name FROM checkpoints WHERE project_id = %s"
+                              " AND snapshot_id = %s", (pid(project), sid)) == [("r2",)]
+    assert read_bytes(fs.p("snapshots", "r2", "state.json")) == b"{}"
+    os.rmdir(fs.p("snapshots", "r2"))
+    assert meta_rows(project, "SELECT count(*) FROM checkpoints WHERE snapshot_id = %s",
+                     (sid,)) == [(0,)]
+    assert meta_rows(project, "SELECT count(*) FROM attachments WHERE snapshot_id = %s",
+                     (sid,)) == [(0,)]
 
 
 # ---- 5. attachments ----------------------------------------------------------------------
@@ -527,6 +577,20 @@ def test_attachments_write_cp_list_read_rm(fs, project, tmp_path):
         f.write("step 2\n")
     assert fs.read("snapshots", "v1", "log.txt") == "step 1\nstep 2\n"
     assert os.stat(os.path.join(snap_dir, "log.txt")).st_size == 14
+
+    # touch makes an empty one; `: > f` empties one; names are any UTF-8.
+    odd = "notes \u2013 caf\u00e9 (1).md"
+    r = subprocess.run(["touch", os.path.join(snap_dir, odd)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert os.stat(os.path.join(snap_dir, odd)).st_size == 0
+    write_file(os.path.join(snap_dir, odd), b"# caf\xc3\xa9\n")
+    write_file(os.path.join(snap_dir, "log.txt"), b"", os.O_WRONLY | os.O_TRUNC)
+    assert os.stat(os.path.join(snap_dir, "log.txt")).st_size == 0
+    assert read_bytes(os.path.join(snap_dir, "log.txt")) == b""
+    assert odd in os.listdir(snap_dir)
+    assert read_bytes(os.path.join(snap_dir, odd)) == b"# caf\xc3\xa9\n"
+    os.unlink(os.path.join(snap_dir, odd))
 
     # rm
     os.unlink(os.path.join(snap_dir, "log.txt"))
@@ -661,6 +725,7 @@ def test_without_a_meta_database(mount_factory, project):
     assert {"id", "meta.json", "schema"} <= set(os.listdir(fs.p("snapshots", "nm1")))
     assert json.loads(fs.read("snapshots", "nm1", "meta.json"))["checkpoint"] is None
     assert "CREATE TABLE public.nm" in fs.read("snapshots", "nm1", "schema")
+    assert set(api_branches(project)) == {"main"}
     expect_errno(errno.ENOTSUP, write_file, fs.p("snapshots", "nm1", "state.json"), b"{}")
     assert "state.json" not in os.listdir(fs.p("snapshots", "nm1"))
     sql(uri, "DROP TABLE nm")
@@ -720,6 +785,11 @@ def test_meta_database_going_away_during_use(mount_factory, project):
         assert "during" in api_snapshots(project)
         assert "during" in os.listdir(fs.p("snapshots"))
         assert "checkpoint record not written" in fs.output()
+        # So do restores; the audit log that could not be written is logged.
+        sql(uri, "DROP TABLE md")
+        write_restore(fs, "before")
+        assert sql(uri, "SELECT count(*) FROM md") == [(0,)]
+        assert "audit log not written" in fs.output()
     finally:
         if pending is not None:
             try:
@@ -738,7 +808,42 @@ def test_meta_database_going_away_during_use(mount_factory, project):
     assert "CREATE TABLE public.md" in fs.read("snapshots", "during", "schema")
     meta = json.loads(fs.read("snapshots", "during", "meta.json"))
     assert meta["checkpoint"] and meta["checkpoint"]["has_schema"] is True
-    assert set(api_branches(project)) == {"main"}
+    # The temporary branch that read it is gone; the restore's replaced branch is kept.
+    assert set(api_branches(project)) == {"main", "main (old)"}
+
+
+def test_a_stuck_meta_database_is_bounded_by_pg_timeout(mount_factory, project):
+    """-o pg_timeout bounds libpq connects and statements; a meta database that does not
+    answer (here: a lock held on its table) must give an errno in about that time."""
+    fs = mount_factory("pg_timeout=2", "poll_min=600", "poll_max=600")
+    os.mkdir(fs.p("snapshots", "stuck"))
+    path = fs.p("snapshots", "stuck", "a.txt")
+    write_file(path, b"1")
+    result = {}
+    locker = psycopg2.connect(project.env["NEONFS_META_URL"], connect_timeout=10)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE attachments IN EXCLUSIVE MODE")
+        fd = os.open(path, os.O_WRONLY)
+        os.write(fd, b"2")
+        t0 = time.monotonic()
+
+        def closer():
+            try:
+                os.close(fd)
+                result["rc"] = 0
+            except OSError as e:
+                result["errno"] = e.errno
+            result["seconds"] = time.monotonic() - t0
+        t = threading.Thread(target=closer)
+        t.start()
+        t.join(8)
+    finally:
+        locker.rollback()
+        locker.close()
+    t.join(60)
+    assert result.get("seconds", 99) < 8, result
+    assert result.get("errno") in (errno.ETIMEDOUT, errno.EIO), result
 
 
 # ---- 7. the restore audit log ------------------------------------------------------------

@@ -364,7 +364,7 @@ static double now_ms(void)
 static int repl(const char *uri)
 {
 	char line[64], msg[512] = "";
-	struct meta *m = meta_open(uri, "proj-repl", msg, sizeof(msg));
+	struct meta *m = meta_open(uri, "proj-repl", 0, msg, sizeof(msg));
 
 	if (!m) {
 		printf("open error %s\n", msg);
@@ -418,7 +418,7 @@ int main(int argc, char *argv[])
 
 	if (check_no_store())
 		return 1;
-	m = meta_open("", "p", msg, sizeof(msg));
+	m = meta_open("", "p", 0, msg, sizeof(msg));
 	if (m) {
 		printf("FAIL meta_open without a url\n");
 		return 1;
@@ -427,15 +427,15 @@ int main(int argc, char *argv[])
 	/* Projects of their own, so the checks can run again on the same database. */
 	snprintf(proj_a, sizeof(proj_a), "proj-a-%ld-%ld", (long)getpid(), (long)time(NULL));
 	snprintf(proj_b, sizeof(proj_b), "proj-b-%ld-%ld", (long)getpid(), (long)time(NULL));
-	m = meta_open(argv[1], proj_a, msg, sizeof(msg));
+	m = meta_open(argv[1], proj_a, 0, msg, sizeof(msg));
 	if (!m) {
 		printf("FAIL meta_open: %s\n", msg);
 		return 1;
 	}
 	meta_close(m);
 	/* Opening again finds the migrations applied and changes nothing. */
-	m = meta_open(argv[1], proj_a, msg, sizeof(msg));
-	other = meta_open(argv[1], proj_b, msg, sizeof(msg));
+	m = meta_open(argv[1], proj_a, 0, msg, sizeof(msg));
+	other = meta_open(argv[1], proj_b, 0, msg, sizeof(msg));
 	if (!m || !other) {
 		printf("FAIL meta_open again: %s\n", msg);
 		return 1;
