@@ -176,6 +176,24 @@ static void fs_fail(fuse_req_t req, int err, const char *fmt, ...)
 	fuse_reply_err(req, err);
 }
 
+/* One line in `events`: @kind, then name/value string pairs ending with NULL. */
+static void fs_emit(struct fs *fs, const char *kind, bool local, ...)
+{
+	struct json_object *ev = json_object_new_object();
+	const char *key, *value;
+	va_list ap;
+
+	va_start(ap, local);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		if (value)
+			json_object_object_add(ev, key, json_object_new_string(value));
+	}
+	va_end(ap);
+	events_emit(fs->events, kind, ev, local);
+	json_object_put(ev);
+}
+
 /* ---- listings ---- */
 
 static int fs_fetch(void *data, const char *key, struct json_object **val)
@@ -611,6 +629,19 @@ static int fs_branch_meta(struct fs *fs, struct json_object *branch, char **text
 	return *text ? 0 : -ENOMEM;
 }
 
+/* The connection_uri file: the URI on one line. */
+static int fs_uri_line(struct fs *fs, const char *branch_id, char **text)
+{
+	char *uri = NULL;
+	int res = fs_uri(fs, branch_id, &uri);
+
+	if (res)
+		return res;
+	*text = fs_line(uri);
+	free(uri);
+	return *text ? 0 : -ENOMEM;
+}
+
 /* Renders a file of a snapshot, a branch or active/ by name. */
 static int fs_render(struct fs *fs, const struct tree_node *n, char **text)
 {
@@ -635,14 +666,8 @@ static int fs_render(struct fs *fs, const struct tree_node *n, char **text)
 			if (!res && !pv)
 				res = -ENOENT;
 			if (!res)
-				res = fs_uri(fs, fs_str(pv, "id"), text);
+				res = fs_uri_line(fs, fs_str(pv, "id"), text);
 			json_object_put(branches);
-			if (!res) {
-				char *line = fs_line(*text);
-
-				free(*text);
-				*text = line;
-			}
 		} else {
 			res = -ENOENT;
 		}
@@ -666,13 +691,7 @@ static int fs_render(struct fs *fs, const struct tree_node *n, char **text)
 	} else if (strcmp(file, "schema") == 0) {
 		res = fs_live_schema(fs, fs_str(obj, "id"), text);
 	} else if (strcmp(file, "connection_uri") == 0) {
-		res = fs_uri(fs, fs_str(obj, "id"), text);
-		if (!res) {
-			char *line = fs_line(*text);
-
-			free(*text);
-			*text = line;
-		}
+		res = fs_uri_line(fs, fs_str(obj, "id"), text);
 	} else {
 		res = -ENOENT;
 	}
@@ -1279,14 +1298,7 @@ static int fs_snapshot_create(struct fs *fs, const char *name, struct tree_node 
 			log_warn("mkdir snapshots/%s: checkpoint record not written: %s", name, msg);
 		fs_changed(fs, FS_KEY_RECORDS);
 	}
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "id", json_object_new_string(fs_str(snap, "id")));
-		json_object_object_add(ev, "name", json_object_new_string(name));
-		events_emit(fs->events, "snapshot.created", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "snapshot.created", true, "id", fs_str(snap, "id"), "name", name, NULL);
 	fs_seen(fs, true, fs_str(snap, "id"), name);
 	log_info("snapshot %s (%s) created", name, fs_str(snap, "id"));
 	ino = tree_intern(fs->tree, TREE_SNAPSHOT, fs_str(snap, "id"), "");
@@ -1337,14 +1349,7 @@ static int fs_branch_create(struct fs *fs, const char *name, struct tree_node *o
 	res = fs_wait(fs, resp, "mkdir branch");
 	if (res)
 		goto out;
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "id", json_object_new_string(fs_str(branch, "id")));
-		json_object_object_add(ev, "name", json_object_new_string(name));
-		events_emit(fs->events, "branch.created", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "branch.created", true, "id", fs_str(branch, "id"), "name", name, NULL);
 	fs_seen(fs, false, fs_str(branch, "id"), name);
 	log_info("branch %s (%s) created", name, fs_str(branch, "id"));
 	ino = tree_intern(fs->tree, TREE_BRANCH, fs_str(branch, "id"), "");
@@ -1411,14 +1416,7 @@ static int fs_snapshot_delete(struct fs *fs, const char *entry)
 			log_warn("rmdir snapshots/%s: checkpoint record kept: %s", entry, msg);
 	}
 	fs_changed(fs, FS_KEY_RECORDS);
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "id", json_object_new_string(id));
-		json_object_object_add(ev, "name", json_object_new_string(fs_str(snap, "name")));
-		events_emit(fs->events, "snapshot.deleted", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "snapshot.deleted", true, "id", id, "name", fs_str(snap, "name"), NULL);
 	fs_seen(fs, true, id, NULL);
 	log_info("snapshot %s (%s) deleted", entry, id);
 out:
@@ -1473,14 +1471,7 @@ static int fs_branch_delete(struct fs *fs, const char *entry)
 	res = fs_wait(fs, resp, "delete branch");
 	if (res)
 		goto out;
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "id", json_object_new_string(id));
-		json_object_object_add(ev, "name", json_object_new_string(fs_str(branch, "name")));
-		events_emit(fs->events, "branch.deleted", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "branch.deleted", true, "id", id, "name", fs_str(branch, "name"), NULL);
 	fs_seen(fs, false, id, NULL);
 	log_info("branch %s (%s) deleted", entry, id);
 out:
@@ -1583,15 +1574,8 @@ static int fs_preview_create(struct fs *fs, const char *link, const char *name,
 	res = fs_wait(fs, eresp, "compute for the preview branch");
 	if (res)
 		goto out;
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "id", json_object_new_string(branch_id));
-		json_object_object_add(ev, "name", json_object_new_string(name));
-		json_object_object_add(ev, "snapshot_id", json_object_new_string(fs_str(snap, "id")));
-		events_emit(fs->events, "branch.created", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "branch.created", true, "id", branch_id, "name", name,
+		"snapshot_id", fs_str(snap, "id"), NULL);
 	fs_seen(fs, false, branch_id, name);
 	log_info("preview branch %s (%s) of snapshot %s created", name, branch_id, entry);
 	ino = tree_intern(fs->tree, TREE_BRANCH, branch_id, "");
@@ -1699,15 +1683,8 @@ static int fs_snapshot_rename(struct fs *fs, const char *from, const char *to)
 				 msg);
 	}
 	fs_changed(fs, FS_KEY_RECORDS);
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "id", json_object_new_string(fs_str(snap, "id")));
-		json_object_object_add(ev, "name", json_object_new_string(to));
-		json_object_object_add(ev, "old_name", json_object_new_string(from));
-		events_emit(fs->events, "snapshot.renamed", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "snapshot.renamed", true, "id", fs_str(snap, "id"), "name", to,
+		"old_name", from, NULL);
 	fs_seen(fs, true, fs_str(snap, "id"), to);
 	log_info("snapshot %s renamed to %s", from, to);
 out:
@@ -1957,29 +1934,14 @@ static int fs_restore_write(struct fs *fs, const char *buf, size_t size)
 	rr.verify_uri = uri;
 	rr.timeout_s = fs->cfg.op_timeout;
 	rr.clean_old = fs->cfg.clean_old_branches;
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "snapshot_id", json_object_new_string(rr.snapshot_id));
-		json_object_object_add(ev, "snapshot_name", json_object_new_string(rr.snapshot_name));
-		json_object_object_add(ev, "branch_id", json_object_new_string(rr.branch_id));
-		events_emit(fs->events, "restore.started", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, "restore.started", true, "snapshot_id", rr.snapshot_id,
+		"snapshot_name", rr.snapshot_name, "branch_id", rr.branch_id, NULL);
 	res = restore_run(fs->restore, &rr, new_id, sizeof(new_id));
 	fs_forget_files(fs);
 	fs_seen_refresh(fs);
-	{
-		struct json_object *ev = json_object_new_object();
-
-		json_object_object_add(ev, "snapshot_id", json_object_new_string(rr.snapshot_id));
-		json_object_object_add(ev, "snapshot_name", json_object_new_string(rr.snapshot_name));
-		json_object_object_add(ev, "branch_id_before", json_object_new_string(rr.branch_id));
-		if (!res)
-			json_object_object_add(ev, "branch_id", json_object_new_string(new_id));
-		events_emit(fs->events, res ? "restore.failed" : "restore.finished", ev, true);
-		json_object_put(ev);
-	}
+	fs_emit(fs, res ? "restore.failed" : "restore.finished", true,
+		"snapshot_id", rr.snapshot_id, "snapshot_name", rr.snapshot_name,
+		"branch_id_before", rr.branch_id, "branch_id", res ? NULL : new_id, NULL);
 	/* The same URI now reaches another branch: the old branch's entry changes too. */
 	{
 		char key[128];
@@ -2528,20 +2490,6 @@ static void fs_notify_inode(struct fs *fs, uint64_t ino)
 		log_debug("notify inode %lu: %s", (unsigned long)ino, strerror(-res));
 }
 
-static void fs_emit_remote(struct fs *fs, const char *kind, const char *id, const char *name,
-			   const char *old_name)
-{
-	struct json_object *ev = json_object_new_object();
-
-	json_object_object_add(ev, "id", json_object_new_string(id));
-	if (name)
-		json_object_object_add(ev, "name", json_object_new_string(name));
-	if (old_name)
-		json_object_object_add(ev, "old_name", json_object_new_string(old_name));
-	events_emit(fs->events, kind, ev, false);
-	json_object_put(ev);
-}
-
 /* Compares @fresh with the seen map of one kind of object; emits events and kernel
  * notifications for what changed elsewhere. Returns the number of changes. */
 static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
@@ -2571,18 +2519,11 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 			changes++;
 			if (!snapshots && replaced && fs_str(o, "restore_status") &&
 			    strcmp(fs_str(o, "restore_status"), "finalized") == 0) {
-				struct json_object *ev = json_object_new_object();
-
-				json_object_object_add(ev, "snapshot_id", json_object_new_string(
-					fs_str(o, "restored_from") ? fs_str(o, "restored_from") : ""));
-				json_object_object_add(ev, "branch_id", json_object_new_string(id));
-				json_object_object_add(ev, "branch_id_before",
-						       json_object_new_string(replaced));
-				json_object_object_add(ev, "name", json_object_new_string(name));
-				events_emit(fs->events, "restore.finished", ev, false);
-				json_object_put(ev);
+				fs_emit(fs, "restore.finished", false, "snapshot_id",
+					fs_str(o, "restored_from"), "branch_id", id,
+					"branch_id_before", replaced, "name", name, NULL);
 			} else {
-				fs_emit_remote(fs, kind_created, id, name, NULL);
+				fs_emit(fs, kind_created, false, "id", id, "name", name, NULL);
 			}
 			fs_note(notes, false, dir, 0, names_entry(name, id));
 		} else if (strcmp(json_object_get_string(was), name) != 0) {
@@ -2590,7 +2531,7 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 
 			changes++;
 			snprintf(old, sizeof(old), "%s", json_object_get_string(was));
-			fs_emit_remote(fs, kind_renamed, id, name, old);
+			fs_emit(fs, kind_renamed, false, "id", id, "name", name, "old_name", old, NULL);
 			fs_note(notes, true, dir, tree_intern(fs->tree, kind, id, ""), names_entry(old, id));
 			fs_note(notes, false, dir, 0, names_entry(name, id));
 		}
@@ -2600,7 +2541,8 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 			if (json_object_object_get_ex(fresh_ids, id, NULL))
 				continue;
 			changes++;
-			fs_emit_remote(fs, kind_deleted, id, json_object_get_string(name), NULL);
+			fs_emit(fs, kind_deleted, false, "id", id, "name", json_object_get_string(name),
+				NULL);
 			fs_note(notes, true, dir, tree_intern(fs->tree, kind, id, ""),
 				names_entry(json_object_get_string(name), id));
 		}

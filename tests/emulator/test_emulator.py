@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from spec_check import Spec
-from stack import ApiDropped, ensure_deps, wait_until
+from stack import ApiDropped, Stack, ensure_deps, wait_until
 
 TERMINAL = ("finished", "skipped", "cancelled", "error")
 
@@ -130,15 +130,7 @@ def unique(prefix):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
 
 
-def sql(uri, query, params=None):
-    conn = psycopg2.connect(uri, connect_timeout=10)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description is not None else None
-    finally:
-        conn.close()
+sql = Stack.sql
 
 
 def observe_statuses(st, ops, timeout=30):

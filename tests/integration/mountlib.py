@@ -4,6 +4,8 @@ import re
 import subprocess
 import time
 
+from stack import Stack
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("NEONFS_BUILD_DIR", os.path.join(REPO, "build"))
 NEONFS = os.path.join(BUILD, "neonfs")
@@ -122,17 +124,5 @@ def reset_project(stack):
     stack.clear_requests()
 
 
-
-def sql(uri, query, params=None):
-    """Runs @query through a new connection to @uri; returns the rows (or None)."""
-    import psycopg2
-    conn = psycopg2.connect(uri, connect_timeout=10)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            if cur.description:
-                return cur.fetchall()
-            return None
-    finally:
-        conn.close()
+# Runs one statement through a new connection; returns its rows (or None).
+sql = Stack.sql
