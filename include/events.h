@@ -25,11 +25,16 @@ void events_emit(struct events *ev, const char *kind, struct json_object *fields
 struct events_reader *events_open(struct events *ev);
 void events_close(struct events *ev, struct events_reader *rd);
 
-/* Copies up to @size bytes of whole lines into @buf. Blocks while the queue is empty unless
- * @nonblock (then -EAGAIN). Returns bytes, or -EINTR when the mount is going away or the
- * request was interrupted. */
-ssize_t events_read(struct events *ev, struct events_reader *rd, char *buf, size_t size,
-		    bool nonblock, fuse_req_t req);
+/* Answers the read @req with up to @size bytes of whole lines. With nothing queued the
+ * request waits (parked, holding no thread) for the next line, unless @nonblock (EAGAIN)
+ * or @eof_when_empty (end of file: a reader that treats the file as a growing log, such
+ * as tail). Interrupted waits get EINTR; a mount going away answers end of file. */
+void events_read(struct events *ev, struct events_reader *rd, fuse_req_t req, size_t size,
+		 bool nonblock, bool eof_when_empty);
+
+/* What stat shows: bytes emitted since the mount, and when the last line was. A growing
+ * size is how pollers such as tail -f learn there is more to read. */
+void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *last);
 
 /* poll(): registers @ph to be notified when a line arrives; returns POLLIN when ready. */
 unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_pollhandle *ph);

@@ -2,9 +2,10 @@
  *
  * Every open is a reader with its own ring of lines. Emitting never waits for a reader:
  * when a ring is full its oldest line is dropped and counted, and the reader is told how
- * many it missed before its next line. A read blocks until a line arrives (tail -f, cat),
- * unless the file was opened O_NONBLOCK; poll() is woken through the kernel's poll handle,
- * as in libfuse's example/poll.c. */
+ * many it missed before its next line. A read waits until a line arrives (cat, a shell
+ * loop), unless the file was opened O_NONBLOCK; the waiting request is parked and answered
+ * when a line is emitted, so waiting readers hold no thread. poll() is woken through the
+ * kernel's poll handle, as in libfuse's example/poll.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,17 +28,22 @@ struct events_reader {
 	size_t offset;       /* bytes of the oldest line already read */
 	unsigned long missed;
 	struct fuse_pollhandle *ph;
-	bool interrupted;
+	struct events *ev;
+	fuse_req_t parked;   /* a read waiting for the next line */
+	size_t want;
 };
 
 struct events {
 	pthread_mutex_t lock;
-	pthread_cond_t arrived;
 	struct events_reader *readers;
 	size_t queue_max;
 	bool shutdown;
 	struct fuse_session *se;
+	unsigned long long bytes;   /* emitted since the mount */
+	struct timespec last;       /* when the last line was emitted */
 };
+
+static void events_wake(struct events *ev, struct events_reader *rd);
 
 struct events *events_new(size_t queue_max)
 {
@@ -46,7 +52,6 @@ struct events *events_new(size_t queue_max)
 	if (!ev)
 		return NULL;
 	pthread_mutex_init(&ev->lock, NULL);
-	pthread_cond_init(&ev->arrived, NULL);
 	ev->queue_max = queue_max ? queue_max : 1;
 	return ev;
 }
@@ -73,7 +78,6 @@ void events_free(struct events *ev)
 		next = rd->next;
 		events_reader_free(rd);
 	}
-	pthread_cond_destroy(&ev->arrived);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
 }
@@ -145,9 +149,12 @@ void events_emit(struct events *ev, const char *kind, struct json_object *fields
 	}
 	log_debug("event %s", line);
 	pthread_mutex_lock(&ev->lock);
-	for (rd = ev->readers; rd; rd = rd->next)
+	ev->bytes += strlen(line);
+	clock_gettime(CLOCK_REALTIME, &ev->last);
+	for (rd = ev->readers; rd; rd = rd->next) {
 		events_push(ev, rd, line);
-	pthread_cond_broadcast(&ev->arrived);
+		events_wake(ev, rd);
+	}
 	pthread_mutex_unlock(&ev->lock);
 	free(line);
 }
@@ -159,6 +166,7 @@ struct events_reader *events_open(struct events *ev)
 	if (!rd)
 		return NULL;
 	rd->cap = ev->queue_max;
+	rd->ev = ev;
 	rd->ring = calloc(rd->cap, sizeof(char *));
 	if (!rd->ring) {
 		free(rd);
@@ -184,59 +192,23 @@ void events_close(struct events *ev, struct events_reader *rd)
 			break;
 		}
 	}
+	events_wake(ev, rd);
 	pthread_mutex_unlock(&ev->lock);
 	events_reader_free(rd);
 }
 
-struct events_wait {
-	struct events *ev;
-	struct events_reader *rd;
-};
-
-/* The kernel interrupts a blocked read when the reader gets a signal (Ctrl-C on tail). */
-static void events_interrupt(fuse_req_t req, void *data)
+/* Caller holds the lock. Copies whole lines (the missed-lines note first) into @buf. */
+static size_t events_take(struct events *ev, struct events_reader *rd, char *buf, size_t size)
 {
-	struct events_wait *w = data;
-
-	(void)req;
-	pthread_mutex_lock(&w->ev->lock);
-	w->rd->interrupted = true;
-	pthread_cond_broadcast(&w->ev->arrived);
-	pthread_mutex_unlock(&w->ev->lock);
-}
-
-ssize_t events_read(struct events *ev, struct events_reader *rd, char *buf, size_t size,
-		    bool nonblock, fuse_req_t req)
-{
-	struct events_wait w = { ev, rd };
 	size_t used = 0;
-	ssize_t res;
 
-	if (!rd)
-		return -EIO;
-	if (req)
-		fuse_req_interrupt_func(req, events_interrupt, &w);
-	pthread_mutex_lock(&ev->lock);
-	rd->interrupted = false;
-	while (rd->count == 0 && rd->missed == 0 && !ev->shutdown && !rd->interrupted &&
-	       !nonblock) {
-		struct timespec until;
-
-		/* libfuse joins its workers when the session ends; a reader parked here must
-		 * notice that on its own, so wake now and then to look. */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&ev->arrived, &ev->lock, &until);
-		if (ev->se && fuse_session_exited(ev->se))
-			ev->shutdown = true;
-	}
 	if (rd->missed) {
 		char note[128];
 		int n = snprintf(note, sizeof(note),
 				 "{\"kind\":\"events.missed\",\"local\":true,\"missed\":%lu}\n",
 				 rd->missed);
 
-		if ((size_t)n <= size) {
+		if (n > 0 && (size_t)n <= size) {
 			memcpy(buf, note, (size_t)n);
 			used = (size_t)n;
 			rd->missed = 0;
@@ -263,16 +235,77 @@ ssize_t events_read(struct events *ev, struct events_reader *rd, char *buf, size
 		rd->count--;
 		rd->offset = 0;
 	}
-	if (used > 0)
-		res = (ssize_t)used;
-	else if (ev->shutdown)
-		res = 0;
-	else if (rd->interrupted)
-		res = -EINTR;
-	else
-		res = -EAGAIN;
+	return used;
+}
+
+/* Caller holds the lock. Answers @req with what the reader has, or end of file. */
+static void events_reply(struct events *ev, struct events_reader *rd, fuse_req_t req,
+			 size_t size)
+{
+	char *buf = malloc(size ? size : 1);
+	size_t n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = events_take(ev, rd, buf, size);
+	fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+/* Caller holds the lock. */
+static void events_wake(struct events *ev, struct events_reader *rd)
+{
+	fuse_req_t req = rd->parked;
+
+	if (!req)
+		return;
+	rd->parked = NULL;
+	events_reply(ev, rd, req, rd->want);
+}
+
+/* The kernel interrupts a waiting read when the reader gets a signal (Ctrl-C on cat). */
+static void events_interrupt(fuse_req_t req, void *data)
+{
+	struct events_reader *rd = data;
+	struct events *ev = rd->ev;
+
+	pthread_mutex_lock(&ev->lock);
+	if (rd->parked == req) {
+		rd->parked = NULL;
+		fuse_reply_err(req, EINTR);
+	}
 	pthread_mutex_unlock(&ev->lock);
-	return res;
+}
+
+void events_read(struct events *ev, struct events_reader *rd, fuse_req_t req, size_t size,
+		 bool nonblock, bool eof_when_empty)
+{
+	if (!rd) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	/* Registered before the request can be parked, so it never runs on a request that
+	 * was already answered. */
+	fuse_req_interrupt_func(req, events_interrupt, rd);
+	pthread_mutex_lock(&ev->lock);
+	if (fuse_req_interrupted(req)) {
+		fuse_reply_err(req, EINTR);
+	} else if (rd->count > 0 || rd->missed > 0 || ev->shutdown || eof_when_empty) {
+		events_reply(ev, rd, req, size);
+	} else if (nonblock) {
+		fuse_reply_err(req, EAGAIN);
+	} else if (rd->parked) {
+		/* One waiting read per open file is all a stream can serve in order. */
+		fuse_reply_err(req, EBUSY);
+	} else {
+		/* Parked, not blocked: the reply comes from events_emit, and no worker thread
+		 * waits, however many readers there are. */
+		rd->parked = req;
+		rd->want = size;
+	}
+	pthread_mutex_unlock(&ev->lock);
 }
 
 unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_pollhandle *ph)
@@ -296,6 +329,14 @@ unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_po
 	return revents;
 }
 
+void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *last)
+{
+	pthread_mutex_lock(&ev->lock);
+	*bytes = ev->bytes;
+	*last = ev->last;
+	pthread_mutex_unlock(&ev->lock);
+}
+
 void events_attach(struct events *ev, struct fuse_session *se)
 {
 	pthread_mutex_lock(&ev->lock);
@@ -307,8 +348,11 @@ void events_shutdown(struct events *ev)
 {
 	if (!ev)
 		return;
+	struct events_reader *rd;
+
 	pthread_mutex_lock(&ev->lock);
 	ev->shutdown = true;
-	pthread_cond_broadcast(&ev->arrived);
+	for (rd = ev->readers; rd; rd = rd->next)
+		events_wake(ev, rd);
 	pthread_mutex_unlock(&ev->lock);
 }

@@ -66,10 +66,30 @@ struct fs {
 	pthread_cond_t watch_cond;
 	struct json_object *seen_snapshots;
 	struct json_object *seen_branches;
+	bool seeded;          /* the seen maps hold a real listing */
+	int local_busy;       /* changes through the mount in flight */
+	unsigned long local_gen;
 	pthread_t watcher;
 	bool watching;
 	bool stopping;
 };
+
+/* A change through the mount is in flight: the watcher must not take what it sees in the
+ * meantime for a change made elsewhere. */
+static void fs_local_begin(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->watch_lock);
+	fs->local_busy++;
+	pthread_mutex_unlock(&fs->watch_lock);
+}
+
+static void fs_local_end(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->watch_lock);
+	fs->local_busy--;
+	fs->local_gen++;
+	pthread_mutex_unlock(&fs->watch_lock);
+}
 
 static void fs_seen(struct fs *fs, bool snapshot, const char *id, const char *name)
 {
@@ -91,6 +111,7 @@ struct fs_file {
 	bool dirty;
 	bool restore_writer;  /* opened active/restore for writing */
 	bool wrote;
+	bool log_reader;      /* reads events as a growing log: end of file when caught up */
 	struct events_reader *reader;
 	char snapshot_id[64];
 	char name[256];
@@ -796,9 +817,16 @@ static int fs_stat(struct fs *fs, const struct tree_node *n, struct stat *st)
 	case TREE_ACTIVE:
 		fs_fill(fs, st, n->ino, S_IFDIR | 0755, 0);
 		return 0;
-	case TREE_EVENTS:
-		fs_fill(fs, st, n->ino, S_IFREG | 0444, 0);
+	case TREE_EVENTS: {
+		unsigned long long bytes;
+		struct timespec last;
+
+		events_stat(fs->events, &bytes, &last);
+		fs_fill(fs, st, n->ino, S_IFREG | 0444, last.tv_sec);
+		st->st_size = (off_t)bytes;
+		st->st_mtim = last.tv_sec ? last : st->st_mtim;
 		return 0;
+	}
 	case TREE_SNAPSHOT:
 		res = fs_get(fs, FS_KEY_SNAPSHOTS, "id", n->obj, &obj);
 		if (res)
@@ -870,7 +898,7 @@ static void fs_reply_entry(fuse_req_t req, struct fs *fs, const struct stat *st)
 	memset(&e, 0, sizeof(e));
 	e.ino = st->st_ino;
 	e.attr = *st;
-	e.attr_timeout = fs->cfg.attr_timeout;
+	e.attr_timeout = st->st_ino == TREE_INO_EVENTS ? 0 : fs->cfg.attr_timeout;
 	e.entry_timeout = fs->cfg.attr_timeout;
 	fuse_reply_entry(req, &e);
 }
@@ -1141,7 +1169,8 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		fs_fail(req, -res, "stat inode %lu", (unsigned long)ino);
 		return;
 	}
-	fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
+	/* events grows with every change; pollers must see each new size. */
+	fuse_reply_attr(req, &st, n.kind == TREE_EVENTS ? 0 : fs->cfg.attr_timeout);
 }
 
 static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -1372,12 +1401,14 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 		fuse_reply_err(req, -res);
 		return;
 	}
+	fs_local_begin(fs);
 	if (p.kind == TREE_SNAPSHOTS)
 		res = fs_snapshot_create(fs, name, &n);
 	else if (p.kind == TREE_BRANCHES)
 		res = fs_branch_create(fs, name, &n);
 	else
 		res = -EPERM;
+	fs_local_end(fs);
 	if (!res)
 		res = fs_stat(fs, &n, &st);
 	if (res) {
@@ -1489,6 +1520,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int res;
 
 	res = tree_get(fs->tree, parent, &p);
+	fs_local_begin(fs);
 	if (!res && p.kind == TREE_SNAPSHOTS) {
 		res = fs_snapshot_delete(fs, name);
 	} else if (!res && p.kind == TREE_BRANCHES) {
@@ -1501,6 +1533,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (!res) {
 		res = -EPERM;
 	}
+	fs_local_end(fs);
 	if (res) {
 		fs_fail(req, -res, "rmdir %s", name);
 		return;
@@ -1597,8 +1630,11 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, c
 	res = tree_get(fs->tree, parent, &p);
 	if (!res && p.kind != TREE_BRANCHES)
 		res = -EPERM;
-	if (!res)
+	if (!res) {
+		fs_local_begin(fs);
 		res = fs_preview_create(fs, link, name, &n);
+		fs_local_end(fs);
+	}
 	if (!res)
 		res = fs_stat(fs, &n, &st);
 	if (res) {
@@ -1627,8 +1663,11 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (!res && !fs_preview_of(b))
 			res = -EISDIR;
 		json_object_put(b);
-		if (!res)
+		if (!res) {
+			fs_local_begin(fs);
 			res = fs_branch_delete(fs, name);
+			fs_local_end(fs);
+		}
 	} else if (p.kind == TREE_SNAPSHOT && !fs_in(fs_snapshot_files, name) &&
 		   strcmp(name, "connection_uri") != 0) {
 		res = meta_attachment_delete(fs->meta, p.obj, name, msg, sizeof(msg));
@@ -1739,7 +1778,9 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (p.kind == TREE_SNAPSHOTS) {
+		fs_local_begin(fs);
 		res = fs_snapshot_rename(fs, name, newname);
+		fs_local_end(fs);
 	} else if (p.kind == TREE_SNAPSHOT && !fs_in(fs_snapshot_files, name) &&
 		   strcmp(name, "connection_uri") != 0) {
 		res = fs_attachment_rename(fs, p.obj, name, newname);
@@ -1755,6 +1796,27 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fuse_reply_err(req, 0);
+}
+
+/* GNU tail (and busybox's) reads a file to its end before it follows it, and follows by
+ * polling size and mtime; a read that waits for the next event would keep it from ever
+ * printing. So tail gets what a growing log gives: end of file once caught up. Every
+ * other reader's read waits for the next line. */
+static bool fs_opener_is_tail(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)ctx->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "tail") == 0;
 }
 
 /* Files whose bytes come from the database itself and change without the API knowing. */
@@ -1799,6 +1861,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			goto fail;
 		}
 		f->reader = events_open(fs->events);
+		f->log_reader = fs_opener_is_tail(req);
 		fi->direct_io = 1;
 		fi->nonseekable = 1;
 		goto done;
@@ -1869,19 +1932,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	if (f->reader) {
-		char *buf = malloc(size);
-		ssize_t n;
-
-		if (!buf) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		n = events_read(fs->events, f->reader, buf, size, fi->flags & O_NONBLOCK, req);
-		if (n < 0)
-			fuse_reply_err(req, (int)-n);
-		else
-			fuse_reply_buf(req, buf, (size_t)n);
-		free(buf);
+		events_read(fs->events, f->reader, req, size, fi->flags & O_NONBLOCK, f->log_reader);
 		return;
 	}
 	if (off < 0 || (size_t)off >= f->len) {
@@ -1936,9 +1987,11 @@ static int fs_restore_write(struct fs *fs, const char *buf, size_t size)
 	rr.clean_old = fs->cfg.clean_old_branches;
 	fs_emit(fs, "restore.started", true, "snapshot_id", rr.snapshot_id,
 		"snapshot_name", rr.snapshot_name, "branch_id", rr.branch_id, NULL);
+	fs_local_begin(fs);
 	res = restore_run(fs->restore, &rr, new_id, sizeof(new_id));
 	fs_forget_files(fs);
 	fs_seen_refresh(fs);
+	fs_local_end(fs);
 	fs_emit(fs, res ? "restore.failed" : "restore.finished", true,
 		"snapshot_id", rr.snapshot_id, "snapshot_name", rr.snapshot_name,
 		"branch_id_before", rr.branch_id, "branch_id", res ? NULL : new_id, NULL);
@@ -2490,6 +2543,21 @@ static void fs_notify_inode(struct fs *fs, uint64_t ino)
 		log_debug("notify inode %lu: %s", (unsigned long)ino, strerror(-res));
 }
 
+/* A finalized restore made elsewhere, seen through its new branch. Caller holds
+ * watch_lock, so the seen snapshots give the snapshot's name. */
+static void fs_emit_restored(struct fs *fs, struct json_object *branch)
+{
+	const char *snap_id = fs_str(branch, "restored_from");
+	struct json_object *name = NULL;
+
+	if (snap_id)
+		json_object_object_get_ex(fs->seen_snapshots, snap_id, &name);
+	fs_emit(fs, "restore.finished", false, "snapshot_id", snap_id,
+		"snapshot_name", name ? json_object_get_string(name) : NULL,
+		"branch_id", fs_str(branch, "id"), "branch_id_before", fs_str(branch, "restored_as"),
+		"name", fs_str(branch, "name"), NULL);
+}
+
 /* Compares @fresh with the seen map of one kind of object; emits events and kernel
  * notifications for what changed elsewhere. Returns the number of changes. */
 static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
@@ -2519,9 +2587,7 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 			changes++;
 			if (!snapshots && replaced && fs_str(o, "restore_status") &&
 			    strcmp(fs_str(o, "restore_status"), "finalized") == 0) {
-				fs_emit(fs, "restore.finished", false, "snapshot_id",
-					fs_str(o, "restored_from"), "branch_id", id,
-					"branch_id_before", replaced, "name", name, NULL);
+				fs_emit_restored(fs, o);
 			} else {
 				fs_emit(fs, kind_created, false, "id", id, "name", name, NULL);
 			}
@@ -2531,8 +2597,15 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 
 			changes++;
 			snprintf(old, sizeof(old), "%s", json_object_get_string(was));
+			if (!snapshots && fs_str(o, "restored_as") && fs_str(o, "restore_status") &&
+			    strcmp(fs_str(o, "restore_status"), "finalized") == 0) {
+				/* A restore made elsewhere: its branch took the target's name. */
+				fs_emit_restored(fs, o);
+			}
 			fs_emit(fs, kind_renamed, false, "id", id, "name", name, "old_name", old, NULL);
-			fs_note(notes, true, dir, tree_intern(fs->tree, kind, id, ""), names_entry(old, id));
+			/* Not notify_delete: the inode lives on under its new name, and the kernel
+			 * would mark it dead. */
+			fs_note(notes, false, dir, 0, names_entry(old, id));
 			fs_note(notes, false, dir, 0, names_entry(name, id));
 		}
 	}
@@ -2560,12 +2633,34 @@ static int fs_poll_once(struct fs *fs)
 	int changes = 0, i;
 	size_t k;
 
+	unsigned long gen;
+	bool busy;
+
+	pthread_mutex_lock(&fs->watch_lock);
+	gen = fs->local_gen;
+	busy = fs->local_busy > 0;
+	pthread_mutex_unlock(&fs->watch_lock);
+	if (busy)
+		goto out;
 	if (api_list_snapshots(fs->api, &snaps, &err) ||
 	    api_list_branches(fs->api, &branches, &err)) {
 		log_debug("watch: %s", err.message);
 		goto out;
 	}
 	pthread_mutex_lock(&fs->watch_lock);
+	if (fs->local_busy > 0 || fs->local_gen != gen) {
+		/* A change through the mount overlapped this look: look again next round. */
+		pthread_mutex_unlock(&fs->watch_lock);
+		goto out;
+	}
+	if (!fs->seeded) {
+		/* Nothing to compare with yet (the first listing failed): this is the start. */
+		fs_seen_reset(&fs->seen_snapshots, snaps);
+		fs_seen_reset(&fs->seen_branches, branches);
+		fs->seeded = true;
+		pthread_mutex_unlock(&fs->watch_lock);
+		goto out;
+	}
 	changes = fs_diff(fs, true, snaps, fs->seen_snapshots, &notes);
 	i = fs_diff(fs, false, branches, fs->seen_branches, &notes);
 	changes += i;
@@ -2656,6 +2751,7 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 		pthread_mutex_lock(&fs->watch_lock);
 		fs_seen_reset(&fs->seen_snapshots, snaps);
 		fs_seen_reset(&fs->seen_branches, branches);
+		fs->seeded = true;
 		pthread_mutex_unlock(&fs->watch_lock);
 	}
 	json_object_put(snaps);
