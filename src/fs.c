@@ -2543,6 +2543,20 @@ static void fs_notify_inode(struct fs *fs, uint64_t ino)
 		log_debug("notify inode %lu: %s", (unsigned long)ino, strerror(-res));
 }
 
+/* Did @branch just replace another by a finalized restore? It took the name that the
+ * branch it replaced had. (A branch restored long ago keeps its restored_* fields; those
+ * alone say nothing about now.) Caller holds watch_lock. */
+static bool fs_took_over(struct fs *fs, struct json_object *branch)
+{
+	const char *status = fs_str(branch, "restore_status"), *replaced = fs_str(branch, "restored_as");
+	struct json_object *was = NULL;
+
+	if (!status || strcmp(status, "finalized") != 0 || !replaced || !fs_str(branch, "name"))
+		return false;
+	return json_object_object_get_ex(fs->seen_branches, replaced, &was) &&
+	       strcmp(json_object_get_string(was), fs_str(branch, "name")) == 0;
+}
+
 /* A finalized restore made elsewhere, seen through its new branch. Caller holds
  * watch_lock, so the seen snapshots give the snapshot's name. */
 static void fs_emit_restored(struct fs *fs, struct json_object *branch)
@@ -2582,11 +2596,9 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 			continue;
 		json_object_object_add(fresh_ids, id, NULL);
 		if (!json_object_object_get_ex(seen, id, &was)) {
-			const char *replaced = fs_str(o, "restored_as");
 
 			changes++;
-			if (!snapshots && replaced && fs_str(o, "restore_status") &&
-			    strcmp(fs_str(o, "restore_status"), "finalized") == 0) {
+			if (!snapshots && fs_took_over(fs, o)) {
 				fs_emit_restored(fs, o);
 			} else {
 				fs_emit(fs, kind_created, false, "id", id, "name", name, NULL);
@@ -2597,8 +2609,7 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 
 			changes++;
 			snprintf(old, sizeof(old), "%s", json_object_get_string(was));
-			if (!snapshots && fs_str(o, "restored_as") && fs_str(o, "restore_status") &&
-			    strcmp(fs_str(o, "restore_status"), "finalized") == 0) {
+			if (!snapshots && fs_took_over(fs, o)) {
 				/* A restore made elsewhere: its branch took the target's name. */
 				fs_emit_restored(fs, o);
 			}
