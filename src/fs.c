@@ -2596,7 +2596,6 @@ static int fs_diff(struct fs *fs, bool snapshots, struct json_object *fresh,
 			continue;
 		json_object_object_add(fresh_ids, id, NULL);
 		if (!json_object_object_get_ex(seen, id, &was)) {
-
 			changes++;
 			if (!snapshots && fs_took_over(fs, o)) {
 				fs_emit_restored(fs, o);
