@@ -2507,7 +2507,8 @@ static void fs_note(struct fs_notes *notes, bool gone, uint64_t parent, uint64_t
 	notes->n++;
 }
 
-/* Tells the kernel an entry is gone; inotify watchers hear of it (notify_delete). */
+/* Tells the kernel an entry is gone (notify_delete): its dentry goes, and a watch on the
+ * directory itself gets IN_DELETE_SELF (the parent's watch gets no IN_DELETE since 5.3). */
 static void fs_notify_gone(struct fs *fs, uint64_t parent, uint64_t child, const char *name)
 {
 	int res;
