@@ -1259,29 +1259,40 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
 	fuse_reply_err(req, 0);
 }
 
+/* A new snapshot or branch (@key's listing) called @name: one Neon accepts and nothing of
+ * that kind has yet. 0, -EINVAL or -EEXIST (said in the log), or the listing's errno. */
+static int fs_name_free(struct fs *fs, const char *key, const char *name)
+{
+	struct json_object *existing = NULL;
+	int res;
+
+	if (!names_valid_remote(name)) {
+		log_err("%s/%s: not a name Neon accepts (1 to %d printable characters)", key, name,
+			NAMES_MAX);
+		return -EINVAL;
+	}
+	res = fs_get(fs, key, "name", name, &existing);
+	json_object_put(existing);
+	if (res == 0) {
+		log_err("%s/%s: that name is taken", key, name);
+		return -EEXIST;
+	}
+	return res == -ENOENT ? 0 : res;
+}
+
 /* mkdir snapshots/<name>: a snapshot of the active branch, with its schema captured at
  * the very LSN the snapshot is taken at. */
 static int fs_snapshot_create(struct fs *fs, const char *name, struct tree_node *out)
 {
-	struct json_object *existing = NULL, *resp = NULL, *snap;
+	struct json_object *resp = NULL, *snap;
 	struct api_error err = { 0 };
 	char branch_id[64], lsn[32] = "", msg[512] = "";
 	char *schema = NULL, *uri = NULL;
 	uint64_t ino;
 	int res;
 
-	if (!names_valid_remote(name)) {
-		log_err("mkdir snapshots/%s: not a name Neon accepts (1 to %d printable "
-			"characters)", name, NAMES_MAX);
-		return -EINVAL;
-	}
-	res = fs_get(fs, FS_KEY_SNAPSHOTS, "name", name, &existing);
-	json_object_put(existing);
-	if (res == 0) {
-		log_err("mkdir snapshots/%s: a snapshot of that name exists", name);
-		return -EEXIST;
-	}
-	if (res != -ENOENT)
+	res = fs_name_free(fs, FS_KEY_SNAPSHOTS, name);
+	if (res)
 		return res;
 	res = fs_active_id(fs, branch_id, sizeof(branch_id));
 	if (res) {
@@ -1342,23 +1353,14 @@ out:
 /* mkdir branches/<name>: a branch from the active branch's head with its own compute. */
 static int fs_branch_create(struct fs *fs, const char *name, struct tree_node *out)
 {
-	struct json_object *existing = NULL, *resp = NULL, *branch;
+	struct json_object *resp = NULL, *branch;
 	struct api_error err = { 0 };
 	char parent[64];
 	uint64_t ino;
 	int res;
 
-	if (!names_valid_remote(name)) {
-		log_err("mkdir branches/%s: not a name Neon accepts", name);
-		return -EINVAL;
-	}
-	res = fs_get(fs, FS_KEY_BRANCHES, "name", name, &existing);
-	json_object_put(existing);
-	if (res == 0) {
-		log_err("mkdir branches/%s: a branch of that name exists", name);
-		return -EEXIST;
-	}
-	if (res != -ENOENT)
+	res = fs_name_free(fs, FS_KEY_BRANCHES, name);
+	if (res)
 		return res;
 	res = fs_active_id(fs, parent, sizeof(parent));
 	if (res)
@@ -1546,17 +1548,13 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int fs_preview_create(struct fs *fs, const char *link, const char *name,
 			     struct tree_node *out)
 {
-	struct json_object *snap = NULL, *existing = NULL, *resp = NULL, *eresp = NULL, *branch;
+	struct json_object *snap = NULL, *resp = NULL, *eresp = NULL, *branch;
 	struct api_error err = { 0 };
 	char target[PATH_MAX], active_id[64], branch_id[64];
 	const char *entry, *slash;
 	uint64_t ino;
 	int res;
 
-	if (!names_valid_remote(name)) {
-		log_err("ln -s %s branches/%s: not a name Neon accepts", link, name);
-		return -EINVAL;
-	}
 	/* Accept ../snapshots/<x>, an absolute path ending in snapshots/<x>, with or without
 	 * a trailing slash. */
 	snprintf(target, sizeof(target), "%s", link);
@@ -1570,12 +1568,9 @@ static int fs_preview_create(struct fs *fs, const char *link, const char *name,
 			link, name);
 		return -EINVAL;
 	}
-	res = fs_get(fs, FS_KEY_BRANCHES, "name", name, &existing);
-	json_object_put(existing);
-	if (res == 0) {
-		log_err("ln -s branches/%s: a branch of that name exists", name);
-		return -EEXIST;
-	}
+	res = fs_name_free(fs, FS_KEY_BRANCHES, name);
+	if (res)
+		return res;
 	res = fs_get(fs, FS_KEY_SNAPSHOTS, "entry", entry, &snap);
 	if (res) {
 		log_err("ln -s %s branches/%s: no snapshot %s", link, name, entry);

@@ -328,48 +328,40 @@ int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_che
 	return 0;
 }
 
-int meta_checkpoint_rename(struct meta *m, const char *snapshot_id, const char *name,
-			   char *msg, size_t msglen)
+/* One statement on one row of this project: $1 the project, $2 the snapshot, $3 @value.
+ * -ENOENT with @what when no row matched. */
+static int meta_one_row(struct meta *m, const char *sql, const char *snapshot_id,
+			const char *value, const char *what, char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id, name };
-	struct meta_q q = {
-		.sql = "UPDATE checkpoints SET name = $3"
-		       " WHERE project_id = $1 AND snapshot_id = $2",
-		.nparams = 3, .values = values,
-	};
+	const char *values[] = { m ? m->project_id : NULL, snapshot_id, value };
+	struct meta_q q = { .sql = sql, .nparams = 3, .values = values };
 	int r;
 
 	if (!m)
 		return meta_none(msg, msglen);
-	if (!snapshot_id || !name) {
-		meta_set_msg(msg, msglen, "no snapshot id or name");
+	if (!snapshot_id || !value) {
+		meta_set_msg(msg, msglen, "no snapshot id or value");
 		return -EINVAL;
 	}
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return r;
-	return meta_affected(&q, msg, msglen, "no record of this checkpoint");
+	return meta_affected(&q, msg, msglen, what);
+}
+
+int meta_checkpoint_rename(struct meta *m, const char *snapshot_id, const char *name,
+			   char *msg, size_t msglen)
+{
+	return meta_one_row(m, "UPDATE checkpoints SET name = $3"
+			    " WHERE project_id = $1 AND snapshot_id = $2",
+			    snapshot_id, name, "no record of this checkpoint", msg, msglen);
 }
 
 int meta_checkpoint_set_schema(struct meta *m, const char *snapshot_id, const char *schema,
 			       char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id, schema };
-	struct meta_q q = {
-		.sql = "UPDATE checkpoints SET schema = $3"
-		       " WHERE project_id = $1 AND snapshot_id = $2",
-		.nparams = 3, .values = values,
-	};
-	int r;
-
-	if (!m)
-		return meta_none(msg, msglen);
-	if (!snapshot_id) {
-		meta_set_msg(msg, msglen, "no snapshot id");
-		return -EINVAL;
-	}
-	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
-		return r;
-	return meta_affected(&q, msg, msglen, "no record of this checkpoint");
+	return meta_one_row(m, "UPDATE checkpoints SET schema = $3"
+			    " WHERE project_id = $1 AND snapshot_id = $2",
+			    snapshot_id, schema, "no record of this checkpoint", msg, msglen);
 }
 
 int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, size_t msglen)
@@ -610,23 +602,9 @@ int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *nam
 int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *name,
 			   char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id, name };
-	struct meta_q q = {
-		.sql = "DELETE FROM attachments"
-		       " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3",
-		.nparams = 3, .values = values,
-	};
-	int r;
-
-	if (!m)
-		return meta_none(msg, msglen);
-	if (!snapshot_id || !name) {
-		meta_set_msg(msg, msglen, "no snapshot id or name");
-		return -EINVAL;
-	}
-	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
-		return r;
-	return meta_affected(&q, msg, msglen, "no such attachment");
+	return meta_one_row(m, "DELETE FROM attachments"
+			    " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3",
+			    snapshot_id, name, "no such attachment", msg, msglen);
 }
 
 int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *audit_id,
