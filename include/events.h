@@ -39,9 +39,6 @@ void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *
 /* poll(): registers @ph to be notified when a line arrives; returns POLLIN when ready. */
 unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_pollhandle *ph);
 
-/* Lets blocked readers notice when @se ends. */
-void events_attach(struct events *ev, struct fuse_session *se);
-
 /* Wakes every blocked reader so the mount can stop. */
 void events_shutdown(struct events *ev);
 

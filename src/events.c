@@ -38,7 +38,6 @@ struct events {
 	struct events_reader *readers;
 	size_t queue_max;
 	bool shutdown;
-	struct fuse_session *se;
 	unsigned long long bytes;   /* emitted since the mount */
 	struct timespec last;       /* when the last line was emitted */
 };
@@ -334,13 +333,6 @@ void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *
 	pthread_mutex_lock(&ev->lock);
 	*bytes = ev->bytes;
 	*last = ev->last;
-	pthread_mutex_unlock(&ev->lock);
-}
-
-void events_attach(struct events *ev, struct fuse_session *se)
-{
-	pthread_mutex_lock(&ev->lock);
-	ev->se = se;
 	pthread_mutex_unlock(&ev->lock);
 }
 

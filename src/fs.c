@@ -169,14 +169,6 @@ static time_t fs_time(const char *s)
 	return timegm(&tm);
 }
 
-static double fs_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- errors: every errno a user gets is also said in words ---- */
 
 static void fs_fail(fuse_req_t req, int err, const char *fmt, ...)
@@ -757,6 +749,20 @@ static void fs_forget_files(struct fs *fs)
 	cache_invalidate_prefix(fs->cache, "file:");
 }
 
+/* Where a preview branch's link points: its snapshot's entry, as `ln -s` was given it. */
+static void fs_link_target(struct fs *fs, struct json_object *branch, char *buf, size_t len)
+{
+	struct json_object *snap = NULL;
+	const char *snap_id = fs_preview_of(branch);
+
+	if (fs_get(fs, FS_KEY_SNAPSHOTS, "id", snap_id, &snap) == 0)
+		snprintf(buf, len, "../snapshots/%s",
+			 names_entry(fs_str(snap, "name"), fs_str(snap, "id")));
+	else
+		snprintf(buf, len, "../snapshots/%s", snap_id);
+	json_object_put(snap);
+}
+
 /* ---- attributes ---- */
 
 static void fs_fill(struct fs *fs, struct stat *st, uint64_t ino, mode_t mode, time_t t)
@@ -840,15 +846,9 @@ static int fs_stat(struct fs *fs, const struct tree_node *n, struct stat *st)
 			return res;
 		if (fs_preview_of(obj)) {
 			char target[NAMES_MAX + 32];
-			struct json_object *snap = NULL;
 
 			/* A preview branch is a link to its snapshot; its size is the link's. */
-			if (fs_get(fs, FS_KEY_SNAPSHOTS, "id", fs_preview_of(obj), &snap) == 0)
-				snprintf(target, sizeof(target), "../snapshots/%s",
-					 names_entry(fs_str(snap, "name"), fs_str(snap, "id")));
-			else
-				snprintf(target, sizeof(target), "../snapshots/%s", fs_preview_of(obj));
-			json_object_put(snap);
+			fs_link_target(fs, obj, target, sizeof(target));
 			fs_fill(fs, st, n->ino, S_IFLNK | 0777, fs_time(fs_str(obj, "updated_at")));
 			st->st_size = (off_t)strlen(target);
 		} else {
@@ -1176,7 +1176,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
-	struct json_object *branch = NULL, *snap = NULL;
+	struct json_object *branch = NULL;
 	struct tree_node n;
 	char target[NAMES_MAX + 32];
 	int res;
@@ -1193,12 +1193,7 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fs_fail(req, -res, "readlink inode %lu", (unsigned long)ino);
 		return;
 	}
-	if (fs_get(fs, FS_KEY_SNAPSHOTS, "id", fs_preview_of(branch), &snap) == 0)
-		snprintf(target, sizeof(target), "../snapshots/%s",
-			 names_entry(fs_str(snap, "name"), fs_str(snap, "id")));
-	else
-		snprintf(target, sizeof(target), "../snapshots/%s", fs_preview_of(branch));
-	json_object_put(snap);
+	fs_link_target(fs, branch, target, sizeof(target));
 	json_object_put(branch);
 	fuse_reply_readlink(req, target);
 }
@@ -2751,7 +2746,6 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	int res;
 
 	fs->se = se;
-	events_attach(fs->events, se);
 	if (fs_listing(fs, FS_KEY_SNAPSHOTS, &snaps) == 0 &&
 	    fs_listing(fs, FS_KEY_BRANCHES, &branches) == 0) {
 		pthread_mutex_lock(&fs->watch_lock);
@@ -2783,5 +2777,4 @@ void fs_stop(struct fs *fs)
 		pthread_join(fs->watcher, NULL);
 		fs->watching = false;
 	}
-	(void)fs_now;
 }
