@@ -253,6 +253,32 @@ static int fs_fetch(void *data, const char *key, struct json_object **val)
 			free(text);
 		}
 		return res;
+	} else if (strncmp(key, "attachments:", 12) == 0) {
+		struct meta_attachment *atts = NULL;
+		size_t natt = 0, i;
+
+		res = meta_attachment_list(fs->meta, key + 12, &atts, &natt, msg, sizeof(msg));
+		if (res == -ENOTSUP) {
+			/* No meta database: a snapshot has no attachments. */
+			*val = json_object_new_array();
+			return 0;
+		}
+		if (res) {
+			log_err("attachments of snapshot %s: %s", key + 12, msg);
+			return res;
+		}
+		*val = json_object_new_array();
+		for (i = 0; i < natt; i++) {
+			struct json_object *a = json_object_new_object();
+
+			json_object_object_add(a, "name", json_object_new_string(atts[i].name));
+			json_object_object_add(a, "size", json_object_new_int64(atts[i].size));
+			json_object_object_add(a, "created_at", json_object_new_int64(atts[i].created_at));
+			json_object_object_add(a, "updated_at", json_object_new_int64(atts[i].updated_at));
+			json_object_array_add(*val, a);
+		}
+		free(atts);
+		return 0;
 	} else if (strcmp(key, FS_KEY_RECORDS) == 0) {
 		res = meta_checkpoint_all(fs->meta, val, msg, sizeof(msg));
 		if (res && res != -ENOTSUP)
@@ -281,6 +307,26 @@ static void fs_changed(struct fs *fs, const char *key)
 {
 	cache_invalidate(fs->cache, key);
 	cache_invalidate_prefix(fs->cache, "file:");
+}
+
+/* A snapshot's attachments: [{name, size, created_at, updated_at}], one query per cache
+ * window however many are looked up or listed. */
+static int fs_attachments(struct fs *fs, const char *snap_id, struct json_object **arr)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "attachments:%s", snap_id);
+	return cache_get(fs->cache, key, fs_fetch, fs, arr);
+}
+
+/* An attachment of @snap_id was written, created, renamed or removed through the mount. */
+static void fs_attachments_changed(struct fs *fs, const char *snap_id)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "attachments:%s", snap_id);
+	cache_invalidate(fs->cache, key);
+	fs_changed(fs, FS_KEY_RECORDS);
 }
 
 static struct json_object *fs_find(struct json_object *arr, const char *field, const char *value)
@@ -596,9 +642,7 @@ static char *fs_line(const char *s)
 static int fs_snapshot_meta(struct fs *fs, struct json_object *snap, char **text)
 {
 	struct json_object *o = json_object_new_object(), *records = NULL, *rec = NULL;
-	struct meta_attachment *atts = NULL;
-	size_t natt = 0, i;
-	char msg[512];
+	struct json_object *atts = NULL;
 
 	json_object_object_foreach(snap, k, v)
 		json_object_object_add(o, k, json_object_get(v));
@@ -606,19 +650,22 @@ static int fs_snapshot_meta(struct fs *fs, struct json_object *snap, char **text
 	    json_object_object_get_ex(records, fs_str(snap, "id"), &rec)) {
 		struct json_object *cp = json_object_get(rec);
 
-		if (meta_attachment_list(fs->meta, fs_str(snap, "id"), &atts, &natt, msg,
-					 sizeof(msg)) == 0) {
+		if (fs_attachments(fs, fs_str(snap, "id"), &atts) == 0) {
 			struct json_object *arr = json_object_new_array();
+			size_t i, natt = json_object_array_length(atts);
 
 			for (i = 0; i < natt; i++) {
-				struct json_object *a = json_object_new_object();
+				struct json_object *a = json_object_array_get_idx(atts, i), *field;
+				struct json_object *line = json_object_new_object();
 
-				json_object_object_add(a, "name", json_object_new_string(atts[i].name));
-				json_object_object_add(a, "size", json_object_new_int64(atts[i].size));
-				json_object_array_add(arr, a);
+				if (json_object_object_get_ex(a, "name", &field))
+					json_object_object_add(line, "name", json_object_get(field));
+				if (json_object_object_get_ex(a, "size", &field))
+					json_object_object_add(line, "size", json_object_get(field));
+				json_object_array_add(arr, line);
 			}
 			json_object_object_add(cp, "attachments", arr);
-			free(atts);
+			json_object_put(atts);
 		}
 		json_object_object_add(o, "checkpoint", cp);
 	} else {
@@ -789,23 +836,26 @@ static mode_t fs_file_mode(const char *file)
 static int fs_attachment(struct fs *fs, const char *snap_id, const char *name,
 			 struct meta_attachment *out)
 {
-	struct meta_attachment *list = NULL;
-	size_t n = 0, i;
-	char msg[512];
-	int res = meta_attachment_list(fs->meta, snap_id, &list, &n, msg, sizeof(msg));
+	struct json_object *arr = NULL, *a, *v;
+	int res = fs_attachments(fs, snap_id, &arr);
 
 	if (res)
-		return res == -ENOTSUP ? -ENOENT : res;
-	res = -ENOENT;
-	for (i = 0; i < n; i++) {
-		if (strcmp(list[i].name, name) == 0) {
-			*out = list[i];
-			res = 0;
-			break;
-		}
+		return res;
+	a = fs_find(arr, "name", name);
+	if (!a) {
+		json_object_put(arr);
+		return -ENOENT;
 	}
-	free(list);
-	return res;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	if (json_object_object_get_ex(a, "size", &v))
+		out->size = json_object_get_int64(v);
+	if (json_object_object_get_ex(a, "created_at", &v))
+		out->created_at = json_object_get_int64(v);
+	if (json_object_object_get_ex(a, "updated_at", &v))
+		out->updated_at = json_object_get_int64(v);
+	json_object_put(arr);
+	return 0;
 }
 
 static int fs_stat(struct fs *fs, const struct tree_node *n, struct stat *st)
@@ -1078,9 +1128,7 @@ static int fs_dir_fill(struct fs *fs, const struct tree_node *n, struct fs_dir *
 		files = fs_active_files;
 		break;
 	case TREE_SNAPSHOT: {
-		struct meta_attachment *atts = NULL;
-		size_t natt = 0;
-		char msg[512];
+		struct json_object *atts = NULL;
 
 		for (files = fs_snapshot_files; *files && !res; files++)
 			res = fs_dir_add(d, *files, tree_intern(fs->tree, TREE_SNAPSHOT_FILE, n->obj,
@@ -1091,12 +1139,17 @@ static int fs_dir_fill(struct fs *fs, const struct tree_node *n, struct fs_dir *
 			res = fs_dir_add(d, "connection_uri", tree_intern(fs->tree,
 					 TREE_SNAPSHOT_FILE, n->obj, "connection_uri"), S_IFREG);
 		json_object_put(arr);
-		if (!res && meta_attachment_list(fs->meta, n->obj, &atts, &natt, msg,
-						 sizeof(msg)) == 0) {
-			for (i = 0; i < natt && !res; i++)
-				res = fs_dir_add(d, atts[i].name, tree_intern(fs->tree,
-						 TREE_ATTACHMENT, n->obj, atts[i].name), S_IFREG);
-			free(atts);
+		if (!res && fs_attachments(fs, n->obj, &atts) == 0) {
+			size_t natt = json_object_array_length(atts);
+
+			for (i = 0; i < natt && !res; i++) {
+				const char *name = fs_str(json_object_array_get_idx(atts, i), "name");
+
+				if (name)
+					res = fs_dir_add(d, name, tree_intern(fs->tree, TREE_ATTACHMENT,
+							 n->obj, name), S_IFREG);
+			}
+			json_object_put(atts);
 		}
 		return res;
 	}
@@ -1443,7 +1496,8 @@ static int fs_snapshot_delete(struct fs *fs, const char *entry)
 		if (mres && mres != -ENOENT)
 			log_warn("rmdir snapshots/%s: checkpoint record kept: %s", entry, msg);
 	}
-	fs_changed(fs, FS_KEY_RECORDS);
+	/* The record went with its attachments. */
+	fs_attachments_changed(fs, id);
 	fs_emit(fs, "snapshot.deleted", true, "id", id, "name", fs_str(snap, "name"), NULL);
 	fs_seen(fs, true, id, NULL);
 	log_info("snapshot %s (%s) deleted", entry, id);
@@ -1664,7 +1718,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (res == -ENOTSUP)
 			res = -ENOENT;
 		if (!res)
-			fs_changed(fs, FS_KEY_RECORDS);
+			fs_attachments_changed(fs, p.obj);
 	} else {
 		res = -EPERM;
 	}
@@ -1776,7 +1830,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		res = fs_attachment_rename(fs, p.obj, name, newname);
 		if (!res) {
 			tree_rename(fs->tree, TREE_ATTACHMENT, p.obj, name, newname);
-			fs_changed(fs, FS_KEY_RECORDS);
+			fs_attachments_changed(fs, p.obj);
 		}
 	} else {
 		res = -EPERM;
@@ -2068,7 +2122,7 @@ static int fs_attachment_store(struct fs *fs, struct fs_file *f)
 		log_err("attachment %s of snapshot %s not stored: %s", f->name, f->snapshot_id, msg);
 		return res;
 	}
-	fs_changed(fs, FS_KEY_RECORDS);
+	fs_attachments_changed(fs, f->snapshot_id);
 	f->dirty = false;
 	return 0;
 }
@@ -2081,9 +2135,12 @@ static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 	(void)ino;
 	if (f->restore_writer && !f->wrote) {
-		/* `: > active/restore` never writes: say it was empty instead of nothing. */
-		f->wrote = true;
-		fs_fail(req, EINVAL, "restore: nothing was written; write a snapshot name or id");
+		/* `: > active/restore` never writes, and close is the only place left to say the
+		 * input was empty. A shell's `echo x > restore` also closes its first descriptor
+		 * before writing through a dup of it, and ignores that close's errno: so this
+		 * is not worth an error line, which would show on every restore. */
+		log_debug("restore: closed with nothing written (empty input)");
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	res = fs_attachment_store(fs, f);
@@ -2144,6 +2201,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		fs_fail(req, -res, "create %s: %s", name, msg);
 		return;
 	}
+	fs_attachments_changed(fs, p.obj);
 	ino = tree_intern(fs->tree, TREE_ATTACHMENT, p.obj, name);
 	f = calloc(1, sizeof(*f));
 	if (!ino || !f || tree_get(fs->tree, ino, &n)) {
@@ -2225,6 +2283,8 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 						res = meta_attachment_put(fs->meta, n.obj, n.file, data,
 									  (size_t)attr->st_size, msg,
 									  sizeof(msg));
+						if (!res)
+							fs_attachments_changed(fs, n.obj);
 					} else {
 						res = -ENOMEM;
 					}
