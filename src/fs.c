@@ -379,10 +379,16 @@ static int fs_active(struct fs *fs, struct json_object **branch)
 	return fs_get(fs, FS_KEY_BRANCHES, "name", fs->active_name, branch);
 }
 
+/* The active branch's id for a change about to be made: read afresh, never from the cache,
+ * since a restore made elsewhere moves the name to a new id and acting on the old one
+ * would snapshot or branch the replaced branch. */
 static int fs_active_id(struct fs *fs, char *id, size_t len)
 {
 	struct json_object *b = NULL;
-	int res = fs_active(fs, &b);
+	int res;
+
+	cache_invalidate(fs->cache, FS_KEY_BRANCHES);
+	res = fs_active(fs, &b);
 
 	if (res == 0)
 		snprintf(id, len, "%s", fs_str(b, "id"));

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mountlib import sql, wait_for
+from mountlib import sql, wait_for, wait_idle
 
 
 def branches(stack):
@@ -182,3 +182,22 @@ def test_clean_old_branches_deletes_the_replaced_branch(mount_factory, project):
     assert "main (old)" not in names
     assert old not in {b["id"] for b in names.values()}
     assert sql(fs.read("active", "connection_uri").strip(), "SELECT 1") == [(1,)]
+
+
+def test_snapshot_after_a_restore_made_elsewhere_is_of_the_new_branch(fs, project):
+    """A change resolves the active branch afresh: the cached listing still names the
+    branch a restore made elsewhere replaced (cache_ttl=30, no polling)."""
+    pid = project.env["NEON_PROJECT_ID"]
+    os.mkdir(fs.p("snapshots", "base"))
+    old_id = fs.read("active", "id").strip()
+    sid = fs.read("snapshots", "base", "id").strip()
+    status, body = project.api("POST", "/projects/%s/snapshots/%s/restore" % (pid, sid),
+                               body={"target_branch_id": old_id, "finalize_restore": True})
+    assert status == 200, body
+    wait_idle(project)
+    new_id = branches(project)["main"]["id"]
+    assert new_id != old_id
+    os.mkdir(fs.p("snapshots", "after"))
+    status, body = project.api("GET", "/projects/%s/snapshots" % pid)
+    after = [s for s in body["snapshots"] if s["name"] == "after"][0]
+    assert after["source_branch_id"] == new_id
