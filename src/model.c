@@ -1,0 +1,795 @@
+/* model: Neon's objects as plain C, parsed once from the API's JSON.
+ *
+ * A listing is built once and then only read, so its strings live in an arena freed with
+ * it, and its hash tables never change: readers need no lock, only a reference. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "model.h"
+#include "names.h"
+
+#define MODEL_NONE SIZE_MAX
+#define MODEL_BLOCK (64 * 1024)
+
+/* ---- strings: one arena per listing, or one allocation per object ---- */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct arena {
+	struct arena_block *blocks;   /* a listing: grows in blocks */
+	char *fixed;                  /* a single object: sized beforehand */
+	size_t fixed_used, fixed_cap;
+	bool measure;                 /* only count what the strings need */
+	size_t need;
+	bool failed;
+};
+
+static const char *arena_dup(struct arena *a, const char *s)
+{
+	size_t len;
+	char *p;
+
+	if (!s || !*s)
+		return "";
+	len = strlen(s) + 1;
+	if (a->measure) {
+		a->need += len;
+		return "";
+	}
+	if (a->fixed) {
+		if (a->fixed_cap - a->fixed_used < len) {
+			a->failed = true;
+			return "";
+		}
+		p = a->fixed + a->fixed_used;
+		a->fixed_used += len;
+	} else {
+		struct arena_block *b = a->blocks;
+
+		if (!b || b->cap - b->used < len) {
+			size_t cap = len > MODEL_BLOCK ? len : MODEL_BLOCK;
+
+			b = malloc(sizeof(*b) + cap);
+			if (!b) {
+				a->failed = true;
+				return "";
+			}
+			b->next = a->blocks;
+			b->used = 0;
+			b->cap = cap;
+			a->blocks = b;
+		}
+		p = b->data + b->used;
+		b->used += len;
+	}
+	memcpy(p, s, len);
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->blocks) {
+		struct arena_block *next = a->blocks->next;
+
+		free(a->blocks);
+		a->blocks = next;
+	}
+}
+
+/* ---- reading Neon's JSON ---- */
+
+static const char *model_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool model_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+time_t model_time(const char *rfc3339)
+{
+	struct tm tm;
+
+	if (!rfc3339 || !*rfc3339)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if (!strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+static const char *model_json(struct arena *a, struct json_object *o)
+{
+	return arena_dup(a, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* The callers have checked that @o has a string id. */
+static void model_parse_snapshot(struct arena *a, struct json_object *o, struct neon_snapshot *s)
+{
+	s->id = arena_dup(a, model_str(o, "id"));
+	s->name = arena_dup(a, model_str(o, "name"));
+	s->entry = s->id;
+	s->created_at = arena_dup(a, model_str(o, "created_at"));
+	s->expires_at = arena_dup(a, model_str(o, "expires_at"));
+	s->lsn = arena_dup(a, model_str(o, "lsn"));
+	s->source_branch_id = arena_dup(a, model_str(o, "source_branch_id"));
+	s->created = model_time(model_str(o, "created_at"));
+	s->expires = model_time(model_str(o, "expires_at"));
+	s->json = model_json(a, o);
+}
+
+static void model_parse_branch(struct arena *a, struct json_object *o, struct neon_branch *b)
+{
+	b->id = arena_dup(a, model_str(o, "id"));
+	b->name = arena_dup(a, model_str(o, "name"));
+	b->entry = b->id;
+	b->parent_id = arena_dup(a, model_str(o, "parent_id"));
+	b->created_at = arena_dup(a, model_str(o, "created_at"));
+	b->updated_at = arena_dup(a, model_str(o, "updated_at"));
+	b->restore_status = arena_dup(a, model_str(o, "restore_status"));
+	b->restored_from = arena_dup(a, model_str(o, "restored_from"));
+	b->restored_as = arena_dup(a, model_str(o, "restored_as"));
+	b->created = model_time(model_str(o, "created_at"));
+	b->updated = model_time(model_str(o, "updated_at"));
+	b->is_default = model_bool(o, "default");
+	b->is_protected = model_bool(o, "protected");
+	b->json = model_json(a, o);
+}
+
+static void model_parse_endpoint(struct arena *a, struct json_object *o, struct neon_endpoint *e)
+{
+	e->id = arena_dup(a, model_str(o, "id"));
+	e->branch_id = arena_dup(a, model_str(o, "branch_id"));
+	e->type = arena_dup(a, model_str(o, "type"));
+	e->current_state = arena_dup(a, model_str(o, "current_state"));
+}
+
+/* ---- hash tables: open addressing, built once ---- */
+
+struct slot {
+	const char *key;   /* NULL: empty */
+	size_t idx;
+	size_t count;      /* how many objects share the key */
+};
+
+struct table {
+	struct slot *v;
+	size_t mask;
+};
+
+static uint64_t model_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int table_init(struct table *t, size_t n)
+{
+	size_t cap = 8;
+
+	while (cap < 2 * n + 1)
+		cap *= 2;
+	t->v = calloc(cap, sizeof(*t->v));
+	t->mask = cap - 1;
+	return t->v ? 0 : -ENOMEM;
+}
+
+static struct slot *table_slot(const struct table *t, const char *key)
+{
+	size_t i = (size_t)model_hash(key) & t->mask;
+
+	/* The load factor stays under a half, so an empty slot always ends the probe. */
+	while (t->v[i].key && strcmp(t->v[i].key, key) != 0)
+		i = (i + 1) & t->mask;
+	return &t->v[i];
+}
+
+static size_t table_find(const struct table *t, const char *key)
+{
+	const struct slot *s;
+
+	if (!t->v || !key)
+		return MODEL_NONE;
+	s = table_slot(t, key);
+	return s->key ? s->idx : MODEL_NONE;
+}
+
+static size_t table_count(const struct table *t, const char *key)
+{
+	const struct slot *s;
+
+	if (!t->v || !key)
+		return 0;
+	s = table_slot(t, key);
+	return s->key ? s->count : 0;
+}
+
+/* Adds @key -> @idx; a key already there keeps its first object and counts one more. */
+static void table_add(struct table *t, const char *key, size_t idx)
+{
+	struct slot *s = table_slot(t, key);
+
+	if (!s->key) {
+		s->key = key;
+		s->idx = idx;
+	}
+	s->count++;
+}
+
+/* ---- listings ---- */
+
+struct model_list {
+	struct shared base;
+	enum model_kind kind;
+	size_t n;
+	struct neon_snapshot *snapshots;
+	struct neon_branch *branches;
+	struct neon_endpoint *endpoints;
+	struct table by_id;
+	struct table by_name;      /* endpoints: read-write endpoints by branch id */
+	struct table by_entry;
+	struct table previews;     /* branches: the newest preview by snapshot id */
+	size_t default_branch;
+	struct arena arena;
+};
+
+static void model_list_destroy(struct shared *s)
+{
+	struct model_list *l = (struct model_list *)s;
+
+	free(l->snapshots);
+	free(l->branches);
+	free(l->endpoints);
+	free(l->by_id.v);
+	free(l->by_name.v);
+	free(l->by_entry.v);
+	free(l->previews.v);
+	arena_free(&l->arena);
+	free(l);
+}
+
+static const char *model_id_at(const struct model_list *l, size_t i)
+{
+	switch (l->kind) {
+	case MODEL_SNAPSHOTS:
+		return l->snapshots[i].id;
+	case MODEL_BRANCHES:
+		return l->branches[i].id;
+	case MODEL_ENDPOINTS:
+		return l->endpoints[i].id;
+	}
+	return NULL;
+}
+
+static void model_parse_at(struct model_list *l, struct json_object *o, size_t i)
+{
+	switch (l->kind) {
+	case MODEL_SNAPSHOTS:
+		model_parse_snapshot(&l->arena, o, &l->snapshots[i]);
+		break;
+	case MODEL_BRANCHES:
+		model_parse_branch(&l->arena, o, &l->branches[i]);
+		break;
+	case MODEL_ENDPOINTS:
+		model_parse_endpoint(&l->arena, o, &l->endpoints[i]);
+		break;
+	}
+}
+
+static const char *model_kind_name(enum model_kind kind)
+{
+	return kind == MODEL_SNAPSHOTS ? "snapshot" : kind == MODEL_BRANCHES ? "branch" : "endpoint";
+}
+
+/* Reads the objects of @arr, dropping those no id can name. */
+static int model_list_parse(struct model_list *l, struct json_object *arr, size_t total)
+{
+	size_t i;
+
+	for (i = 0; i < total; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		const char *id = json_object_is_type(o, json_type_object) ? model_str(o, "id") : NULL;
+
+		if (!id) {
+			log_warn("model: %s %zu of the listing has no string id; not shown",
+				 model_kind_name(l->kind), i);
+			continue;
+		}
+		/* Two objects under one id would give one entry two meanings. */
+		if (table_find(&l->by_id, id) != MODEL_NONE) {
+			log_warn("model: %s %s listed twice; the first is shown",
+				 model_kind_name(l->kind), id);
+			continue;
+		}
+		model_parse_at(l, o, l->n);
+		if (l->arena.failed)
+			return -ENOMEM;
+		table_add(&l->by_id, model_id_at(l, l->n), l->n);
+		l->n++;
+	}
+	return 0;
+}
+
+/* The entry rule of model.h: the name only when it names this object alone. */
+static const char *model_entry(const struct model_list *l, size_t i, const char *name,
+			       const char *id)
+{
+	size_t other;
+
+	if (!names_valid_entry(name) || table_count(&l->by_name, name) != 1)
+		return id;
+	other = table_find(&l->by_id, name);
+	return other == MODEL_NONE || other == i ? name : id;
+}
+
+static void model_list_index(struct model_list *l)
+{
+	size_t i;
+
+	if (l->kind == MODEL_ENDPOINTS) {
+		for (i = 0; i < l->n; i++)
+			if (strcmp(l->endpoints[i].type, "read_write") == 0)
+				table_add(&l->by_name, l->endpoints[i].branch_id, i);
+		for (i = 0; i < l->n; i++)
+			table_add(&l->by_entry, l->endpoints[i].id, i);
+		return;
+	}
+	for (i = 0; i < l->n; i++)
+		table_add(&l->by_name, l->kind == MODEL_SNAPSHOTS ? l->snapshots[i].name :
+			  l->branches[i].name, i);
+	for (i = 0; i < l->n; i++) {
+		if (l->kind == MODEL_SNAPSHOTS) {
+			struct neon_snapshot *s = &l->snapshots[i];
+
+			s->entry = model_entry(l, i, s->name, s->id);
+			table_add(&l->by_entry, s->entry, i);
+		} else {
+			struct neon_branch *b = &l->branches[i];
+			const char *from = model_preview_of(b);
+
+			b->entry = model_entry(l, i, b->name, b->id);
+			table_add(&l->by_entry, b->entry, i);
+			if (b->is_default && l->default_branch == MODEL_NONE)
+				l->default_branch = i;
+			if (from) {
+				struct slot *s = table_slot(&l->previews, from);
+
+				/* Newest by creation; of two made in one second, the later listed. */
+				if (!s->key || b->created >= l->branches[s->idx].created) {
+					s->key = from;
+					s->idx = i;
+				}
+				s->count++;
+			}
+		}
+	}
+}
+
+struct model_list *model_list_from_json(enum model_kind kind, struct json_object *arr)
+{
+	size_t total = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+	struct model_list *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	shared_init(&l->base, model_list_destroy);
+	l->kind = kind;
+	l->default_branch = MODEL_NONE;
+	switch (kind) {
+	case MODEL_SNAPSHOTS:
+		l->snapshots = calloc(total ? total : 1, sizeof(*l->snapshots));
+		if (!l->snapshots)
+			goto fail;
+		break;
+	case MODEL_BRANCHES:
+		l->branches = calloc(total ? total : 1, sizeof(*l->branches));
+		if (!l->branches)
+			goto fail;
+		break;
+	case MODEL_ENDPOINTS:
+		l->endpoints = calloc(total ? total : 1, sizeof(*l->endpoints));
+		if (!l->endpoints)
+			goto fail;
+		break;
+	default:
+		goto fail;
+	}
+	if (table_init(&l->by_id, total) || table_init(&l->by_name, total) ||
+	    table_init(&l->by_entry, total) ||
+	    (kind == MODEL_BRANCHES && table_init(&l->previews, total)))
+		goto fail;
+	if (model_list_parse(l, arr, total))
+		goto fail;
+	model_list_index(l);
+	return l;
+
+fail:
+	model_list_destroy(&l->base);
+	return NULL;
+}
+
+struct model_list *model_list_get(struct model_list *l)
+{
+	return l ? model_list_of(shared_get(&l->base)) : NULL;
+}
+
+void model_list_put(struct model_list *l)
+{
+	if (l)
+		shared_put(&l->base);
+}
+
+struct shared *model_list_shared(struct model_list *l)
+{
+	return l ? &l->base : NULL;
+}
+
+struct model_list *model_list_of(struct shared *s)
+{
+	/* The header is the first member. */
+	return (struct model_list *)s;
+}
+
+enum model_kind model_list_kind(const struct model_list *l)
+{
+	return l->kind;
+}
+
+size_t model_count(const struct model_list *l)
+{
+	return l ? l->n : 0;
+}
+
+static bool model_is(const struct model_list *l, enum model_kind kind)
+{
+	return l && l->kind == kind;
+}
+
+const struct neon_snapshot *model_snapshot_at(const struct model_list *l, size_t i)
+{
+	return model_is(l, MODEL_SNAPSHOTS) && i < l->n ? &l->snapshots[i] : NULL;
+}
+
+const struct neon_branch *model_branch_at(const struct model_list *l, size_t i)
+{
+	return model_is(l, MODEL_BRANCHES) && i < l->n ? &l->branches[i] : NULL;
+}
+
+const struct neon_endpoint *model_endpoint_at(const struct model_list *l, size_t i)
+{
+	return model_is(l, MODEL_ENDPOINTS) && i < l->n ? &l->endpoints[i] : NULL;
+}
+
+const struct neon_snapshot *model_snapshot_by_id(const struct model_list *l, const char *id)
+{
+	return model_is(l, MODEL_SNAPSHOTS) ? model_snapshot_at(l, table_find(&l->by_id, id)) : NULL;
+}
+
+const struct neon_snapshot *model_snapshot_by_entry(const struct model_list *l, const char *entry)
+{
+	return model_is(l, MODEL_SNAPSHOTS) ?
+	       model_snapshot_at(l, table_find(&l->by_entry, entry)) : NULL;
+}
+
+const struct neon_snapshot *model_snapshot_by_name(const struct model_list *l, const char *name)
+{
+	return model_is(l, MODEL_SNAPSHOTS) ?
+	       model_snapshot_at(l, table_find(&l->by_name, name)) : NULL;
+}
+
+const struct neon_branch *model_branch_by_id(const struct model_list *l, const char *id)
+{
+	return model_is(l, MODEL_BRANCHES) ? model_branch_at(l, table_find(&l->by_id, id)) : NULL;
+}
+
+const struct neon_branch *model_branch_by_entry(const struct model_list *l, const char *entry)
+{
+	return model_is(l, MODEL_BRANCHES) ? model_branch_at(l, table_find(&l->by_entry, entry)) : NULL;
+}
+
+const struct neon_branch *model_branch_by_name(const struct model_list *l, const char *name)
+{
+	return model_is(l, MODEL_BRANCHES) ? model_branch_at(l, table_find(&l->by_name, name)) : NULL;
+}
+
+const struct neon_branch *model_branch_default(const struct model_list *l)
+{
+	return model_is(l, MODEL_BRANCHES) ? model_branch_at(l, l->default_branch) : NULL;
+}
+
+bool model_name_taken(const struct model_list *l, const char *name)
+{
+	if (!l || !name)
+		return false;
+	return table_find(&l->by_entry, name) != MODEL_NONE ||
+	       table_find(&l->by_id, name) != MODEL_NONE ||
+	       (l->kind != MODEL_ENDPOINTS && table_find(&l->by_name, name) != MODEL_NONE);
+}
+
+const char *model_preview_of(const struct neon_branch *b)
+{
+	if (!b || strcmp(b->restore_status, "restored") != 0 || !*b->restored_from)
+		return NULL;
+	return b->restored_from;
+}
+
+const struct neon_branch *model_preview_branch(const struct model_list *branches,
+					       const char *snapshot_id)
+{
+	if (!model_is(branches, MODEL_BRANCHES))
+		return NULL;
+	return model_branch_at(branches, table_find(&branches->previews, snapshot_id));
+}
+
+size_t model_children(const struct model_list *branches, const char *id)
+{
+	size_t i, n = 0;
+
+	if (!model_is(branches, MODEL_BRANCHES) || !id)
+		return 0;
+	for (i = 0; i < branches->n; i++)
+		if (strcmp(branches->branches[i].parent_id, id) == 0)
+			n++;
+	return n;
+}
+
+const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints,
+					      const char *branch_id)
+{
+	if (!model_is(endpoints, MODEL_ENDPOINTS))
+		return NULL;
+	return model_endpoint_at(endpoints, table_find(&endpoints->by_name, branch_id));
+}
+
+/* ---- single objects ---- */
+
+static void model_object_destroy(struct shared *s)
+{
+	free(s);
+}
+
+static void model_object_parse(struct arena *a, struct neon_object *o, struct json_object *obj)
+{
+	switch (o->kind) {
+	case MODEL_SNAPSHOTS:
+		model_parse_snapshot(a, obj, &o->u.snapshot);
+		o->u.snapshot.entry = names_entry(o->u.snapshot.name, o->u.snapshot.id);
+		break;
+	case MODEL_BRANCHES:
+		model_parse_branch(a, obj, &o->u.branch);
+		o->u.branch.entry = names_entry(o->u.branch.name, o->u.branch.id);
+		break;
+	case MODEL_ENDPOINTS:
+		model_parse_endpoint(a, obj, &o->u.endpoint);
+		break;
+	}
+}
+
+int model_object_from_answer(struct json_object *answer, const char *key,
+			     struct neon_object **out)
+{
+	struct arena a = { .measure = true };
+	struct neon_object probe = { 0 }, *o;
+	struct json_object *obj = NULL;
+
+	*out = NULL;
+	if (strcmp(key, "snapshot") == 0)
+		probe.kind = MODEL_SNAPSHOTS;
+	else if (strcmp(key, "branch") == 0)
+		probe.kind = MODEL_BRANCHES;
+	else if (strcmp(key, "endpoint") == 0)
+		probe.kind = MODEL_ENDPOINTS;
+	else
+		return -EINVAL;
+	if (!json_object_is_type(answer, json_type_object) ||
+	    !json_object_object_get_ex(answer, key, &obj) ||
+	    !json_object_is_type(obj, json_type_object) || !model_str(obj, "id"))
+		return -EIO;
+	/* Measured first, so the strings live in the object's own allocation. */
+	model_object_parse(&a, &probe, obj);
+	o = malloc(sizeof(*o) + a.need);
+	if (!o)
+		return -ENOMEM;
+	memset(o, 0, sizeof(*o));
+	shared_init(&o->base, model_object_destroy);
+	o->kind = probe.kind;
+	a = (struct arena){ .fixed = (char *)(o + 1), .fixed_cap = a.need };
+	model_object_parse(&a, o, obj);
+	if (a.failed) {
+		free(o);
+		return -ENOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+void model_object_put(struct neon_object *o)
+{
+	if (o)
+		shared_put(&o->base);
+}
+
+static void model_copy(char *dst, size_t len, struct json_object *obj, const char *key)
+{
+	snprintf(dst, len, "%s", model_str(obj, key) ? model_str(obj, key) : "");
+}
+
+int model_operation_from_json(struct json_object *obj, struct neon_operation *op)
+{
+	memset(op, 0, sizeof(*op));
+	if (!json_object_is_type(obj, json_type_object) || !model_str(obj, "id"))
+		return -EIO;
+	model_copy(op->id, sizeof(op->id), obj, "id");
+	model_copy(op->action, sizeof(op->action), obj, "action");
+	model_copy(op->status, sizeof(op->status), obj, "status");
+	model_copy(op->branch_id, sizeof(op->branch_id), obj, "branch_id");
+	model_copy(op->endpoint_id, sizeof(op->endpoint_id), obj, "endpoint_id");
+	model_copy(op->error, sizeof(op->error), obj, "error");
+	model_copy(op->created_at, sizeof(op->created_at), obj, "created_at");
+	model_copy(op->updated_at, sizeof(op->updated_at), obj, "updated_at");
+	return 0;
+}
+
+int model_operations_from_answer(struct json_object *answer, struct neon_operation **ops,
+				 size_t *n)
+{
+	struct json_object *arr = NULL;
+	size_t i, len;
+
+	*ops = NULL;
+	*n = 0;
+	if (!json_object_is_type(answer, json_type_object))
+		return -EIO;
+	if (!json_object_object_get_ex(answer, "operations", &arr) || !arr)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return -EIO;
+	len = json_object_array_length(arr);
+	if (len == 0)
+		return 0;
+	*ops = calloc(len, sizeof(**ops));
+	if (!*ops)
+		return -ENOMEM;
+	for (i = 0; i < len; i++) {
+		if (model_operation_from_json(json_object_array_get_idx(arr, i), &(*ops)[i])) {
+			free(*ops);
+			*ops = NULL;
+			return -EIO;
+		}
+	}
+	*n = len;
+	return 0;
+}
+
+/* ---- meta.json ---- */
+
+static char *model_pretty(struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *out = NULL;
+
+	if (s && asprintf(&out, "%s\n", s) < 0)
+		out = NULL;
+	return out;
+}
+
+/* NULL stays JSON null, as a missing record field always showed. */
+static struct json_object *model_jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* The object as Neon sent it, to add our fields to. */
+static struct json_object *model_reparse(const char *json)
+{
+	struct json_object *o = json_tokener_parse(json);
+
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = json_object_new_object();
+	}
+	return o;
+}
+
+char *model_snapshot_meta(const struct neon_snapshot *s, const struct model_checkpoint *cp)
+{
+	struct json_object *o = model_reparse(s->json), *rec = NULL;
+	char *text;
+	size_t i;
+
+	if (!o)
+		return NULL;
+	if (cp) {
+		rec = json_object_new_object();
+		if (!rec)
+			goto nomem;
+		json_object_object_add(rec, "name", model_jstr(cp->name));
+		json_object_object_add(rec, "created_at", model_jstr(cp->created_at));
+		json_object_object_add(rec, "lsn", model_jstr(cp->lsn));
+		json_object_object_add(rec, "has_schema", json_object_new_boolean(cp->has_schema));
+		if (cp->attachments) {
+			struct json_object *arr = json_object_new_array();
+
+			if (!arr)
+				goto nomem;
+			json_object_object_add(rec, "attachments", arr);
+			for (i = 0; i < cp->nattachments; i++) {
+				struct json_object *line = json_object_new_object();
+
+				if (!line)
+					goto nomem;
+				json_object_array_add(arr, line);
+				json_object_object_add(line, "name", model_jstr(cp->attachments[i].name));
+				json_object_object_add(line, "size",
+						       json_object_new_int64(cp->attachments[i].size));
+			}
+		}
+	}
+	json_object_object_add(o, "checkpoint", rec);
+	text = model_pretty(o);
+	json_object_put(o);
+	return text;
+
+nomem:
+	json_object_put(rec);
+	json_object_put(o);
+	return NULL;
+}
+
+char *model_branch_meta(const struct neon_branch *b, const struct model_live *live)
+{
+	struct json_object *o = model_reparse(b->json), *facts = NULL;
+	char *text;
+
+	if (!o)
+		return NULL;
+	if (live) {
+		facts = json_object_new_object();
+		if (!facts) {
+			json_object_put(o);
+			return NULL;
+		}
+		if (live->error) {
+			json_object_object_add(facts, "error", json_object_new_string(live->error));
+		} else {
+			json_object_object_add(facts, "server_version", model_jstr(live->server_version));
+			json_object_object_add(facts, "database", model_jstr(live->database));
+			json_object_object_add(facts, "database_size",
+					       json_object_new_int64(live->database_size));
+			json_object_object_add(facts, "current_lsn", model_jstr(live->current_lsn));
+			json_object_object_add(facts, "table_count",
+					       json_object_new_int64(live->table_count));
+		}
+	}
+	json_object_object_add(o, "live", facts);
+	text = model_pretty(o);
+	json_object_put(o);
+	return text;
+}
