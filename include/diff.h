@@ -23,6 +23,8 @@ void diff_seen_set(struct diff_seen *s, const char *id, const char *name, const 
 void diff_seen_reset(struct diff_seen *s, const struct model_list *l);
 /* The name seen for @id, or NULL. */
 const char *diff_seen_name(const struct diff_seen *s, const char *id);
+/* The entry @id was shown under, or NULL. */
+const char *diff_seen_entry(const struct diff_seen *s, const char *id);
 size_t diff_seen_count(const struct diff_seen *s);
 
 enum diff_kind {
