@@ -7,7 +7,7 @@
 #define NEONFS_API_H
 
 #include <stdbool.h>
-#include <json-c/json.h>
+struct json_object;
 
 #define API_DEFAULT_BASE "https://console.neon.tech/api/v2"
 

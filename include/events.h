@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <fuse_lowlevel.h>
-#include <json-c/json.h>
 
 struct events;
 struct events_reader;
@@ -17,9 +16,10 @@ struct events_reader;
 struct events *events_new(size_t queue_max);
 void events_free(struct events *ev);
 
-/* Publishes one event: @kind such as "snapshot.created"; @fields (borrowed) adds ids and
- * names; @local says whether it was made through this mount. */
-void events_emit(struct events *ev, const char *kind, struct json_object *fields, bool local);
+/* Publishes one event: @kind such as "snapshot.created"; @local says whether it was made
+ * through this mount; then name/value string pairs (a NULL value is left out), ending with
+ * a NULL name. */
+void events_emit(struct events *ev, const char *kind, bool local, ...);
 
 /* A new reader receives the events emitted after it opened. */
 struct events_reader *events_open(struct events *ev);

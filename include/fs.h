@@ -1,4 +1,5 @@
-/* fs: the tree a user sees, as FUSE low-level operations. */
+/* fs: one mount, put together: the project, its watcher, its actions and the tree, with
+ * the FUSE operations (ops.c) that serve it. main.c needs nothing else. */
 #ifndef NEONFS_FS_H
 #define NEONFS_FS_H
 
@@ -29,7 +30,12 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 		  char *msg, size_t msglen);
 void fs_free(struct fs *fs);
 
+/* The operations table; the session's userdata is the struct fs. */
 const struct fuse_lowlevel_ops *fs_lowlevel_ops(void);
+
+struct node_ctx;
+/* What node operations work with (node.h). */
+struct node_ctx *fs_node_ctx(struct fs *fs);
 
 /* Starts the threads that watch the project; needs the session to send notifications. */
 int fs_start(struct fs *fs, struct fuse_session *se);

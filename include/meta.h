@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <json-c/json.h>
+struct json_object;
 
 struct meta;
 
@@ -43,9 +43,17 @@ int meta_checkpoint_set_schema(struct meta *m, const char *snapshot_id, const ch
 			       char *msg, size_t msglen);
 /* Deletes the record and its attachments. */
 int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, size_t msglen);
-/* Records for every snapshot id of this project, as a JSON object {snapshot_id: {name, created_at, lsn, has_schema}};
- * one query, for listings. */
-int meta_checkpoint_all(struct meta *m, struct json_object **records, char *msg, size_t msglen);
+/* What listings need of every record of this project, in one query: sorted by snapshot id,
+ * "" for a field that is NULL. *list is malloc'd (free()). */
+struct meta_record {
+	char snapshot_id[64];
+	char name[260];
+	char created_at[40];
+	char lsn[32];
+	bool has_schema;
+};
+int meta_checkpoint_list(struct meta *m, struct meta_record **list, size_t *count,
+			 char *msg, size_t msglen);
 
 /* Attachments: files stored with a checkpoint. */
 struct meta_attachment {
@@ -63,6 +71,12 @@ int meta_attachment_get(struct meta *m, const char *snapshot_id, const char *nam
 /* Creates or replaces the attachment's whole content. */
 int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *name,
 			const char *data, size_t len, char *msg, size_t msglen);
+/* A new, empty attachment; -EEXIST when one of that name exists (whoever made it). */
+int meta_attachment_create(struct meta *m, const char *snapshot_id, const char *name,
+			   char *msg, size_t msglen);
+/* Renames in one statement. @noreplace: -EEXIST when @to exists; otherwise @to is replaced. */
+int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *from,
+			   const char *to, bool noreplace, char *msg, size_t msglen);
 int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *name,
 			   char *msg, size_t msglen);
 

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <json-c/json.h>
+struct json_object;
 
 struct api;
 struct api_error;

@@ -23,6 +23,8 @@ enum tree_kind {
 	TREE_BRANCH,         /* branches/<name>/ (obj = branch id) */
 	TREE_BRANCH_FILE,    /* id, meta.json, schema, connection_uri, snapshot (obj = branch id) */
 	TREE_ACTIVE_FILE,    /* active/<file> (file = name) */
+	TREE_PREVIEW,        /* branches/<preview>, a link (obj = branch id) */
+	TREE_RESTORE,        /* active/restore */
 };
 
 /* Fixed inode numbers; FUSE's root is 1. */

@@ -1,25 +1,29 @@
-/* cache: short-lived copies of remote listings.
+/* cache: short-lived copies of remote listings and rendered files.
  *
- * Few keys live here (the snapshot list, the branch list, a text per branch), so a list
- * under one mutex is enough. A key being fetched is marked so that other readers wait for
- * that fetch instead of sending their own: a burst of ls and stat costs one call. */
+ * A hash table of keys under one mutex. A key being fetched is marked so that other readers
+ * wait for that fetch instead of sending their own: a burst of ls and stat costs one call,
+ * and a burst that meets a failing server costs one failure, not one per reader. */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cache.h"
+#include "util.h"
 
 struct cache_entry {
-	struct cache_entry *next;
+	struct cache_entry *next;    /* in its bucket */
 	char *key;
-	struct json_object *val;  /* NULL until first stored */
+	struct shared *val;          /* NULL until stored */
 	double stored_at;
-	unsigned long gen;        /* bumped by invalidate: a racing fetch must not store */
+	unsigned long gen;           /* bumped by invalidate: a racing fetch must not store */
+	unsigned long fetches;       /* fetches finished, to tell waiters which one they saw */
+	int last_err;                /* the errno of the fetch that finished last, 0 if it worked */
+	int waiters;
 	bool fetching;
 };
 
@@ -27,15 +31,17 @@ struct cache {
 	pthread_mutex_t lock;
 	pthread_cond_t fetched;
 	double ttl;
-	struct cache_entry *entries;
+	struct cache_entry **buckets;
+	size_t nbuckets, count;
 };
 
-static double cache_now(void)
+static uint64_t cache_hash(const char *s)
 {
-	struct timespec ts;
+	uint64_t h = 1469598103934665603ULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
 }
 
 struct cache *cache_new(double ttl_s)
@@ -44,24 +50,40 @@ struct cache *cache_new(double ttl_s)
 
 	if (!c)
 		return NULL;
+	c->nbuckets = 256;
+	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+	if (!c->buckets) {
+		free(c);
+		return NULL;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->fetched, NULL);
 	c->ttl = ttl_s;
 	return c;
 }
 
+static void cache_entry_free(struct cache_entry *e)
+{
+	shared_put(e->val);
+	free(e->key);
+	free(e);
+}
+
 void cache_free(struct cache *c)
 {
-	struct cache_entry *e, *next;
+	size_t i;
 
 	if (!c)
 		return;
-	for (e = c->entries; e; e = next) {
-		next = e->next;
-		json_object_put(e->val);
-		free(e->key);
-		free(e);
+	for (i = 0; i < c->nbuckets; i++) {
+		struct cache_entry *e = c->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			cache_entry_free(e);
+		}
 	}
+	free(c->buckets);
 	pthread_cond_destroy(&c->fetched);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -74,16 +96,46 @@ void cache_set_ttl(struct cache *c, double ttl_s)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Doubles the table when it is full; on failure the table just stays denser. Caller holds
+ * the lock. */
+static void cache_grow(struct cache *c)
+{
+	size_t n = c->nbuckets * 2, i;
+	struct cache_entry **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;
+	for (i = 0; i < c->nbuckets; i++) {
+		struct cache_entry *e = c->buckets[i], *next;
+
+		for (; e; e = next) {
+			size_t k = cache_hash(e->key) & (n - 1);
+
+			next = e->next;
+			e->next = b[k];
+			b[k] = e;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->nbuckets = n;
+}
+
 /* Caller holds the lock. */
 static struct cache_entry *cache_find(struct cache *c, const char *key, bool create)
 {
+	size_t k = cache_hash(key) & (c->nbuckets - 1);
 	struct cache_entry *e;
 
-	for (e = c->entries; e; e = e->next)
+	for (e = c->buckets[k]; e; e = e->next)
 		if (strcmp(e->key, key) == 0)
 			return e;
 	if (!create)
 		return NULL;
+	if (c->count + 1 > c->nbuckets) {
+		cache_grow(c);
+		k = cache_hash(key) & (c->nbuckets - 1);
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -92,21 +144,22 @@ static struct cache_entry *cache_find(struct cache *c, const char *key, bool cre
 		free(e);
 		return NULL;
 	}
-	e->next = c->entries;
-	c->entries = e;
+	e->next = c->buckets[k];
+	c->buckets[k] = e;
+	c->count++;
 	return e;
 }
 
 static bool cache_fresh(const struct cache *c, const struct cache_entry *e)
 {
-	return e->val && cache_now() - e->stored_at < c->ttl;
+	return e->val && util_now() - e->stored_at < c->ttl;
 }
 
 int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data,
-	      struct json_object **val)
+	      struct shared **val)
 {
 	struct cache_entry *e;
-	struct json_object *fresh = NULL;
+	struct shared *fresh = NULL;
 	unsigned long gen;
 	int res;
 
@@ -116,10 +169,22 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	while (!cache_fresh(c, e) && e->fetching)
-		pthread_cond_wait(&c->fetched, &c->lock);
+	if (!cache_fresh(c, e) && e->fetching) {
+		unsigned long seen = e->fetches;
+
+		/* Wait for the fetch under way, and take its outcome, good or bad. */
+		e->waiters++;
+		while (e->fetching && e->fetches == seen)
+			pthread_cond_wait(&c->fetched, &c->lock);
+		e->waiters--;
+		if (e->fetches != seen && e->last_err) {
+			res = e->last_err;
+			pthread_mutex_unlock(&c->lock);
+			return res;
+		}
+	}
 	if (cache_fresh(c, e)) {
-		*val = json_object_get(e->val);
+		*val = shared_get(e->val);
 		pthread_mutex_unlock(&c->lock);
 		return 0;
 	}
@@ -131,10 +196,12 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data
 
 	pthread_mutex_lock(&c->lock);
 	e->fetching = false;
+	e->fetches++;
+	e->last_err = res;
 	if (res == 0 && e->gen == gen) {
-		json_object_put(e->val);
-		e->val = json_object_get(fresh);
-		e->stored_at = cache_now();
+		shared_put(e->val);
+		e->val = shared_get(fresh);
+		e->stored_at = util_now();
 	}
 	pthread_cond_broadcast(&c->fetched);
 	pthread_mutex_unlock(&c->lock);
@@ -143,17 +210,25 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data
 	return res;
 }
 
-struct json_object *cache_peek(struct cache *c, const char *key)
+struct shared *cache_peek(struct cache *c, const char *key)
 {
 	struct cache_entry *e;
-	struct json_object *v = NULL;
+	struct shared *v = NULL;
 
 	pthread_mutex_lock(&c->lock);
 	e = cache_find(c, key, false);
 	if (e)
-		v = json_object_get(e->val);
+		v = shared_get(e->val);
 	pthread_mutex_unlock(&c->lock);
 	return v;
+}
+
+/* Caller holds the lock. */
+static void cache_drop(struct cache_entry *e)
+{
+	e->gen++;
+	shared_put(e->val);
+	e->val = NULL;
 }
 
 void cache_invalidate(struct cache *c, const char *key)
@@ -162,41 +237,70 @@ void cache_invalidate(struct cache *c, const char *key)
 
 	pthread_mutex_lock(&c->lock);
 	e = cache_find(c, key, false);
-	if (e) {
-		e->gen++;
-		json_object_put(e->val);
-		e->val = NULL;
-	}
+	if (e)
+		cache_drop(e);
 	pthread_mutex_unlock(&c->lock);
 }
 
 void cache_invalidate_prefix(struct cache *c, const char *prefix)
 {
-	struct cache_entry *e;
-	size_t len = strlen(prefix);
+	size_t len = strlen(prefix), i;
 
 	pthread_mutex_lock(&c->lock);
-	for (e = c->entries; e; e = e->next) {
-		if (strncmp(e->key, prefix, len) == 0) {
-			e->gen++;
-			json_object_put(e->val);
-			e->val = NULL;
-		}
+	for (i = 0; i < c->nbuckets; i++) {
+		struct cache_entry *e;
+
+		for (e = c->buckets[i]; e; e = e->next)
+			if (strncmp(e->key, prefix, len) == 0)
+				cache_drop(e);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-void cache_store(struct cache *c, const char *key, struct json_object *val)
+void cache_store(struct cache *c, const char *key, struct shared *val)
 {
 	struct cache_entry *e;
 
 	pthread_mutex_lock(&c->lock);
 	e = cache_find(c, key, true);
 	if (e) {
-		e->gen++;
-		json_object_put(e->val);
-		e->val = json_object_get(val);
-		e->stored_at = cache_now();
+		cache_drop(e);
+		e->val = shared_get(val);
+		e->stored_at = util_now();
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_trim(struct cache *c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nbuckets; i++) {
+		struct cache_entry **pp = &c->buckets[i], *e;
+
+		while ((e = *pp) != NULL) {
+			if (!e->val && !e->fetching && e->waiters == 0) {
+				*pp = e->next;
+				cache_entry_free(e);
+				c->count--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int cache_waiting(struct cache *c, const char *key)
+{
+	struct cache_entry *e;
+	int n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = cache_find(c, key, false);
+	if (e)
+		n = e->waiters;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 
 #include "events.h"
 #include "log.h"
+#include "reply.h"
+#include "util.h"
 
 struct events_reader {
 	struct events_reader *next;
@@ -81,30 +84,60 @@ void events_free(struct events *ev)
 	free(ev);
 }
 
-static char *events_render(const char *kind, struct json_object *fields, bool local)
+/* Appends @s to @out as a JSON string. The events file is neonfs's own JSON, with keys and
+ * values that are plain strings: a writer this small keeps JSON parsing out of here. */
+static void events_quote(FILE *out, const char *s)
 {
-	struct json_object *o = json_object_new_object();
-	struct timespec ts;
-	struct tm tm;
-	char when[64], *line = NULL;
+	const unsigned char *p = (const unsigned char *)s;
 
-	if (!o)
+	fputc('"', out);
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else if (*p == '\t')
+			fputs("\\t", out);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+/* {"time": ..., "kind": ..., "local": ..., then the fields}, one line. */
+static char *events_render(const char *kind, bool local, va_list ap)
+{
+	struct timespec ts;
+	char when[64], *line = NULL;
+	const char *key, *value;
+	size_t len = 0;
+	FILE *out = open_memstream(&line, &len);
+
+	if (!out)
 		return NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "kind", json_object_new_string(kind));
-	json_object_object_add(o, "local", json_object_new_boolean(local));
-	if (fields) {
-		json_object_object_foreach(fields, k, v)
-			json_object_object_add(o, k, json_object_get(v));
+	util_iso8601(&ts, when, sizeof(when));
+	fputs("{\"time\":", out);
+	events_quote(out, when);
+	fputs(",\"kind\":", out);
+	events_quote(out, kind);
+	fprintf(out, ",\"local\":%s", local ? "true" : "false");
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		if (!value)
+			continue;
+		fputc(',', out);
+		events_quote(out, key);
+		fputc(':', out);
+		events_quote(out, value);
 	}
-	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-			JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		line = NULL;
-	json_object_put(o);
+	fputs("}\n", out);
+	if (fclose(out) != 0) {
+		free(line);
+		return NULL;
+	}
 	return line;
 }
 
@@ -134,14 +167,17 @@ static void events_push(struct events *ev, struct events_reader *rd, const char 
 	}
 }
 
-void events_emit(struct events *ev, const char *kind, struct json_object *fields, bool local)
+void events_emit(struct events *ev, const char *kind, bool local, ...)
 {
 	struct events_reader *rd;
+	va_list ap;
 	char *line;
 
 	if (!ev)
 		return;
-	line = events_render(kind, fields, local);
+	va_start(ap, local);
+	line = events_render(kind, local, ap);
+	va_end(ap);
 	if (!line) {
 		log_warn("events: %s not recorded: out of memory", kind);
 		return;
@@ -245,11 +281,11 @@ static void events_reply(struct events *ev, struct events_reader *rd, fuse_req_t
 	size_t n;
 
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	n = events_take(ev, rd, buf, size);
-	fuse_reply_buf(req, buf, n);
+	reply_buf(req, buf, n);
 	free(buf);
 }
 
@@ -273,7 +309,7 @@ static void events_interrupt(fuse_req_t req, void *data)
 	pthread_mutex_lock(&ev->lock);
 	if (rd->parked == req) {
 		rd->parked = NULL;
-		fuse_reply_err(req, EINTR);
+		reply_err(req, EINTR);
 	}
 	pthread_mutex_unlock(&ev->lock);
 }
@@ -282,7 +318,7 @@ void events_read(struct events *ev, struct events_reader *rd, fuse_req_t req, si
 		 bool nonblock, bool eof_when_empty)
 {
 	if (!rd) {
-		fuse_reply_err(req, EIO);
+		reply_err(req, EIO);
 		return;
 	}
 	/* Registered before the request can be parked, so it never runs on a request that
@@ -290,14 +326,14 @@ void events_read(struct events *ev, struct events_reader *rd, fuse_req_t req, si
 	fuse_req_interrupt_func(req, events_interrupt, rd);
 	pthread_mutex_lock(&ev->lock);
 	if (fuse_req_interrupted(req)) {
-		fuse_reply_err(req, EINTR);
+		reply_err(req, EINTR);
 	} else if (rd->count > 0 || rd->missed > 0 || ev->shutdown || eof_when_empty) {
 		events_reply(ev, rd, req, size);
 	} else if (nonblock) {
-		fuse_reply_err(req, EAGAIN);
+		reply_err(req, EAGAIN);
 	} else if (rd->parked) {
 		/* One waiting read per open file is all a stream can serve in order. */
-		fuse_reply_err(req, EBUSY);
+		reply_err(req, EBUSY);
 	} else {
 		/* Parked, not blocked: the reply comes from events_emit, and no worker thread
 		 * waits, however many readers there are. */

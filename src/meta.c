@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "meta.h"
 #include "pg.h"
 
@@ -396,15 +398,14 @@ int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, s
 	return 0;
 }
 
-/* A JSON string, or null for SQL NULL. */
-static struct json_object *meta_json_text(const PGresult *res, int row, int col)
+/* A text column into @dst; SQL NULL gives "". */
+static void meta_copy_text(char *dst, size_t len, const PGresult *res, int row, int col)
 {
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return json_object_new_string(PQgetvalue(res, row, col));
+	snprintf(dst, len, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
-int meta_checkpoint_all(struct meta *m, struct json_object **records, char *msg, size_t msglen)
+int meta_checkpoint_list(struct meta *m, struct meta_record **list, size_t *count,
+			 char *msg, size_t msglen)
 {
 	const char *values[] = { m ? m->project_id : NULL };
 	struct meta_q q = {
@@ -413,42 +414,33 @@ int meta_checkpoint_all(struct meta *m, struct json_object **records, char *msg,
 		       " FROM checkpoints WHERE project_id = $1 ORDER BY snapshot_id",
 		.nparams = 1, .values = values,
 	};
-	struct json_object *all;
-	int r, i;
+	struct meta_record *all;
+	int r, i, n;
 
 	if (!m)
 		return meta_none(msg, msglen);
-	if (!records) {
-		meta_set_msg(msg, msglen, "no place for the records");
-		return -EINVAL;
-	}
-	*records = NULL;
+	*list = NULL;
+	*count = 0;
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return r;
-	all = json_object_new_object();
-	if (!all)
-		goto nomem;
-	for (i = 0; i < PQntuples(q.res); i++) {
-		struct json_object *rec = json_object_new_object();
-
-		if (!rec)
-			goto nomem;
-		json_object_object_add(rec, "name", meta_json_text(q.res, i, 1));
-		json_object_object_add(rec, "created_at", meta_json_text(q.res, i, 2));
-		json_object_object_add(rec, "lsn", meta_json_text(q.res, i, 3));
-		json_object_object_add(rec, "has_schema",
-				       json_object_new_boolean(*PQgetvalue(q.res, i, 4) == 't'));
-		json_object_object_add(all, PQgetvalue(q.res, i, 0), rec);
+	n = PQntuples(q.res);
+	all = calloc(n ? (size_t)n : 1, sizeof(*all));
+	if (!all) {
+		PQclear(q.res);
+		meta_set_msg(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		meta_copy_text(all[i].snapshot_id, sizeof(all[i].snapshot_id), q.res, i, 0);
+		meta_copy_text(all[i].name, sizeof(all[i].name), q.res, i, 1);
+		meta_copy_text(all[i].created_at, sizeof(all[i].created_at), q.res, i, 2);
+		meta_copy_text(all[i].lsn, sizeof(all[i].lsn), q.res, i, 3);
+		all[i].has_schema = *PQgetvalue(q.res, i, 4) == 't';
 	}
 	PQclear(q.res);
-	*records = all;
+	*list = all;
+	*count = (size_t)n;
 	return 0;
-
-nomem:
-	json_object_put(all);
-	PQclear(q.res);
-	meta_set_msg(msg, msglen, "out of memory");
-	return -ENOMEM;
 }
 
 int meta_attachment_list(struct meta *m, const char *snapshot_id,
@@ -599,6 +591,62 @@ int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *nam
 	return 0;
 }
 
+int meta_attachment_create(struct meta *m, const char *snapshot_id, const char *name,
+			   char *msg, size_t msglen)
+{
+	const char *values[] = { m ? m->project_id : NULL, snapshot_id, name };
+	struct meta_q q = {
+		.sql = "INSERT INTO attachments"
+		       " (project_id, snapshot_id, name, data, size, created_at, updated_at)"
+		       " VALUES ($1, $2, $3, ''::bytea, 0, now(), now())"
+		       " ON CONFLICT (project_id, snapshot_id, name) DO NOTHING",
+		.nparams = 3, .values = values,
+	};
+	int r;
+
+	if (!m)
+		return meta_none(msg, msglen);
+	if (!snapshot_id || !name || !*name) {
+		meta_set_msg(msg, msglen, "no snapshot id or name");
+		return -EINVAL;
+	}
+	/* Not retried: a second run after a lost answer would see its own row as taken. */
+	if ((r = meta_exec(m, false, &q, msg, msglen)) < 0)
+		return r;
+	r = meta_affected(&q, msg, msglen, "an attachment of that name exists");
+	return r == -ENOENT ? -EEXIST : r;
+}
+
+int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *from,
+			   const char *to, bool noreplace, char *msg, size_t msglen)
+{
+	const char *values[] = { m ? m->project_id : NULL, snapshot_id, from, to,
+				 noreplace ? "f" : "t" };
+	/* One statement, so no other writer sees the file under both names or neither. The
+	 * file that @to named goes only when replacing is allowed; otherwise the unique key
+	 * refuses the rename (EEXIST). */
+	struct meta_q q = {
+		.sql = "WITH gone AS (DELETE FROM attachments WHERE $5::boolean"
+		       " AND project_id = $1 AND snapshot_id = $2 AND name = $4 AND $3 <> $4"
+		       " RETURNING 1)"
+		       " UPDATE attachments SET name = $4, updated_at = now()"
+		       " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3"
+		       " AND (SELECT count(*) FROM gone) >= 0",
+		.nparams = 5, .values = values,
+	};
+	int r;
+
+	if (!m)
+		return meta_none(msg, msglen);
+	if (!snapshot_id || !from || !to || !*to) {
+		meta_set_msg(msg, msglen, "no snapshot id or name");
+		return -EINVAL;
+	}
+	if ((r = meta_exec(m, false, &q, msg, msglen)) < 0)
+		return r;
+	return meta_affected(&q, msg, msglen, "no such attachment");
+}
+
 int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *name,
 			   char *msg, size_t msglen)
 {
@@ -678,6 +726,14 @@ int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore
 	if ((rc = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return rc;
 	return meta_affected(&q, msg, msglen, "no such restore in the log");
+}
+
+/* A JSON string, or null for SQL NULL. */
+static struct json_object *meta_json_text(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return json_object_new_string(PQgetvalue(res, row, col));
 }
 
 int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char *msg, size_t msglen)

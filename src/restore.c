@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <pwd.h>
 
+#include <json-c/json.h>
+
 #include "api.h"
 #include "log.h"
 #include "meta.h"

@@ -205,8 +205,10 @@ uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 	case TREE_SNAPSHOT:
 		return TREE_INO_SNAPSHOTS;
 	case TREE_BRANCH:
+	case TREE_PREVIEW:
 		return TREE_INO_BRANCHES;
 	case TREE_ACTIVE_FILE:
+	case TREE_RESTORE:
 		return TREE_INO_ACTIVE;
 	case TREE_SNAPSHOT_FILE:
 	case TREE_ATTACHMENT:

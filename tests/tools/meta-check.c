@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "meta.h"
 
 static int failures;
@@ -45,7 +47,8 @@ static void fill_checkpoint(struct meta_checkpoint *c, const char *id, const cha
 static int check_checkpoints(struct meta *m, struct meta *other)
 {
 	struct meta_checkpoint c, got;
-	struct json_object *all = NULL, *rec, *v;
+	struct meta_record *recs = NULL;
+	size_t nrecs = 0;
 	char msg[512];
 	int r;
 
@@ -111,24 +114,20 @@ static int check_checkpoints(struct meta *m, struct meta *other)
 	meta_checkpoint_clear(&c);
 	CHECK(r == 0, "put 2: %d %s", r, msg);
 
-	r = meta_checkpoint_all(m, &all, msg, sizeof(msg));
-	CHECK(r == 0 && all, "all: %d %s", r, msg);
-	printf("all: %s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN));
-	CHECK(json_object_object_length(all) == 2, "two records");
-	CHECK(json_object_object_get_ex(all, "snap-1", &rec), "snap-1 listed");
-	CHECK(json_object_object_get_ex(rec, "has_schema", &v) && json_object_get_boolean(v),
-	      "snap-1 has a schema");
-	CHECK(json_object_object_get_ex(rec, "lsn", &v) && v == NULL, "snap-1 lsn is null");
-	CHECK(json_object_object_get_ex(all, "snap-2", &rec) &&
-	      json_object_object_get_ex(rec, "created_at", &v) && v == NULL &&
-	      json_object_object_get_ex(rec, "name", &v) &&
-	      strcmp(json_object_get_string(v), "v2") == 0, "snap-2 record");
-	json_object_put(all);
+	r = meta_checkpoint_list(m, &recs, &nrecs, msg, sizeof(msg));
+	CHECK(r == 0 && recs, "list: %d %s", r, msg);
+	CHECK(nrecs == 2, "two records");
+	CHECK(nrecs >= 1 && strcmp(recs[0].snapshot_id, "snap-1") == 0, "snap-1 listed");
+	CHECK(nrecs >= 1 && recs[0].has_schema, "snap-1 has a schema");
+	CHECK(nrecs >= 1 && recs[0].lsn[0] == '\0', "snap-1 has no lsn");
+	CHECK(nrecs >= 2 && strcmp(recs[1].snapshot_id, "snap-2") == 0 &&
+	      recs[1].created_at[0] == '\0' && strcmp(recs[1].name, "v2") == 0, "snap-2 record");
+	free(recs);
 
 	/* Another project sees none of it. */
-	r = meta_checkpoint_all(other, &all, msg, sizeof(msg));
-	CHECK(r == 0 && json_object_object_length(all) == 0, "other project empty");
-	json_object_put(all);
+	r = meta_checkpoint_list(other, &recs, &nrecs, msg, sizeof(msg));
+	CHECK(r == 0 && nrecs == 0, "other project empty");
+	free(recs);
 	r = meta_checkpoint_get(other, "snap-1", &got, msg, sizeof(msg));
 	CHECK(r == -ENOENT, "other project cannot read it: %d", r);
 	return 0;
@@ -277,7 +276,8 @@ static void *worker_main(void *arg)
 	int i;
 
 	for (i = 0; i < ROUNDS && !w->failed; i++) {
-		struct json_object *all = NULL;
+		struct meta_record *recs = NULL;
+		size_t nrecs = 0;
 
 		snprintf(name, sizeof(name), "t%d", w->n);
 		snprintf(content, sizeof(content), "thread %d round %d", w->n, i);
@@ -292,9 +292,9 @@ static void *worker_main(void *arg)
 		if (len != strlen(content) || memcmp(data, content, len) != 0)
 			w->failed = 1;
 		free(data);
-		if (meta_checkpoint_all(w->m, &all, msg, sizeof(msg)) < 0)
+		if (meta_checkpoint_list(w->m, &recs, &nrecs, msg, sizeof(msg)) < 0)
 			w->failed = 1;
-		json_object_put(all);
+		free(recs);
 	}
 	return NULL;
 }
@@ -327,6 +327,8 @@ static int check_no_store(void)
 {
 	struct meta_checkpoint c = { .snapshot_id = "s" };
 	struct json_object *j = NULL;
+	struct meta_record *recs = NULL;
+	size_t nrecs = 0;
 	struct meta_attachment *list = NULL;
 	size_t count, len;
 	char msg[128], *data;
@@ -337,7 +339,7 @@ static int check_no_store(void)
 	CHECK(meta_checkpoint_rename(NULL, "s", "n", msg, sizeof(msg)) == -ENOTSUP, "rename");
 	CHECK(meta_checkpoint_set_schema(NULL, "s", "x", msg, sizeof(msg)) == -ENOTSUP, "schema");
 	CHECK(meta_checkpoint_delete(NULL, "s", msg, sizeof(msg)) == -ENOTSUP, "delete");
-	CHECK(meta_checkpoint_all(NULL, &j, msg, sizeof(msg)) == -ENOTSUP, "all");
+	CHECK(meta_checkpoint_list(NULL, &recs, &nrecs, msg, sizeof(msg)) == -ENOTSUP, "all");
 	CHECK(meta_attachment_list(NULL, "s", &list, &count, msg, sizeof(msg)) == -ENOTSUP, "ls");
 	CHECK(meta_attachment_get(NULL, "s", "a", &data, &len, NULL, msg, sizeof(msg)) ==
 	      -ENOTSUP, "aget");
@@ -373,7 +375,8 @@ static int repl(const char *uri)
 	printf("open ok\n");
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
-		struct json_object *all = NULL;
+		struct meta_record *recs = NULL;
+		size_t nrecs = 0;
 		char *data = NULL;
 		size_t len = 0;
 		double t0 = now_ms();
@@ -391,8 +394,8 @@ static int repl(const char *uri)
 		}
 		free(data);
 		if (r == 0)
-			r = meta_checkpoint_all(m, &all, msg, sizeof(msg));
-		json_object_put(all);
+			r = meta_checkpoint_list(m, &recs, &nrecs, msg, sizeof(msg));
+		free(recs);
 		if (r == 0)
 			printf("ok %.0f\n", now_ms() - t0);
 		else

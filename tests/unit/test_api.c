@@ -19,6 +19,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <json-c/json.h>
+
 #include "api.h"
 #include "check.h"
 #include "errmap.h"

@@ -1,6 +1,8 @@
 /* The listing cache: TTL, one fetch for concurrent readers, and the race guard. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <string.h>
 
 #include "cache.h"
 #include "check.h"
@@ -15,7 +17,7 @@ struct fetcher {
 	const char *value;
 };
 
-static int fetch(void *data, const char *key, struct json_object **val)
+static int fetch(void *data, const char *key, struct shared **val)
 {
 	struct fetcher *f = data;
 
@@ -29,7 +31,7 @@ static int fetch(void *data, const char *key, struct json_object **val)
 	pthread_mutex_unlock(&f->lock);
 	if (f->fail)
 		return -f->fail;
-	*val = json_object_new_string(f->value);
+	*val = &shared_text_new(f->value, strlen(f->value))->base;
 	return 0;
 }
 
@@ -46,19 +48,19 @@ static void test_ttl(void)
 {
 	struct fetcher f = fetcher_init();
 	struct cache *c = cache_new(3600);
-	struct json_object *v = NULL;
+	struct shared *v = NULL;
 
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
-	CHECK_STR(json_object_get_string(v), "one");
-	json_object_put(v);
+	CHECK_STR(((struct shared_text *)v)->text, "one");
+	shared_put(v);
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
-	json_object_put(v);
+	shared_put(v);
 	CHECK_INT(f.calls, 1);
 
 	/* A TTL of zero means every read fetches. */
 	cache_set_ttl(c, 0);
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
-	json_object_put(v);
+	shared_put(v);
 	CHECK_INT(f.calls, 2);
 
 	/* Errors are passed on and not cached. */
@@ -68,7 +70,7 @@ static void test_ttl(void)
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), -EIO);
 	f.fail = 0;
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
-	json_object_put(v);
+	shared_put(v);
 	CHECK_INT(f.calls, 4);
 	cache_free(c);
 }
@@ -77,7 +79,7 @@ struct reader {
 	struct cache *c;
 	struct fetcher *f;
 	int res;
-	struct json_object *v;
+	struct shared *v;
 };
 
 static void *reader_main(void *arg)
@@ -113,8 +115,8 @@ static void test_single_flight(void)
 	CHECK_INT(r2.res, 0);
 	/* The second reader either waited for the first fetch or came after it was stored. */
 	CHECK_INT(f.calls, 1);
-	json_object_put(r1.v);
-	json_object_put(r2.v);
+	shared_put(r1.v);
+	shared_put(r2.v);
 	cache_free(c);
 }
 
@@ -124,7 +126,7 @@ static void test_race_guard(void)
 	struct fetcher f = fetcher_init();
 	struct cache *c = cache_new(3600);
 	struct reader r1 = { c, &f, -1, NULL };
-	struct json_object *v = NULL;
+	struct shared *v = NULL;
 	pthread_t t1;
 
 	f.hold = 1;
@@ -141,25 +143,90 @@ static void test_race_guard(void)
 	pthread_mutex_unlock(&f.lock);
 	pthread_join(t1, NULL);
 	CHECK_INT(r1.res, 0);
-	json_object_put(r1.v);
+	shared_put(r1.v);
 	CHECK(cache_peek(c, "snapshots") == NULL);
 	f.value = "fresh";
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
-	CHECK_STR(json_object_get_string(v), "fresh");
-	json_object_put(v);
+	CHECK_STR(((struct shared_text *)v)->text, "fresh");
+	shared_put(v);
 
 	/* cache_store replaces the value at once (a change made through the mount). */
-	v = json_object_new_string("stored");
+	v = &shared_text_new("stored", 6)->base;
 	cache_store(c, "snapshots", v);
-	json_object_put(v);
+	shared_put(v);
 	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
-	CHECK_STR(json_object_get_string(v), "stored");
-	json_object_put(v);
+	CHECK_STR(((struct shared_text *)v)->text, "stored");
+	shared_put(v);
+	cache_free(c);
+}
+
+/* Readers that waited for a fetch that failed get its errno: N readers of a failing server
+ * cost one failure, not N fetches one after another. */
+static void test_shared_failure(void)
+{
+	struct fetcher f = fetcher_init();
+	struct cache *c = cache_new(3600);
+	struct reader r[4];
+	pthread_t t[4];
+	int i;
+
+	f.hold = 1;
+	f.fail = ETIMEDOUT;
+	for (i = 0; i < 4; i++) {
+		r[i] = (struct reader){ c, &f, -1, NULL };
+		pthread_create(&t[i], NULL, reader_main, &r[i]);
+	}
+	/* One fetches; wait until the three others are waiting for it. */
+	while (cache_waiting(c, "snapshots") < 3)
+		sched_yield();
+	pthread_mutex_lock(&f.lock);
+	f.hold = 0;
+	pthread_cond_broadcast(&f.cond);
+	pthread_mutex_unlock(&f.lock);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT(r[i].res, -ETIMEDOUT);
+	}
+	CHECK_INT(f.calls, 1);
+	/* The failure is not kept: the next reader asks again. */
+	f.fail = 0;
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &r[0].v), 0);
+	shared_put(r[0].v);
+	CHECK_INT(f.calls, 2);
+	cache_free(c);
+}
+
+/* Many keys (a rendered file per inode) and trimming what nobody holds. */
+static void test_many_keys(void)
+{
+	struct fetcher f = fetcher_init();
+	struct cache *c = cache_new(3600);
+	struct shared *v = NULL;
+	char key[32];
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "file:%d", i);
+		CHECK_INT(cache_get(c, key, fetch, &f, &v), 0);
+		shared_put(v);
+	}
+	CHECK_INT(f.calls, 20000);
+	CHECK_INT(cache_get(c, "file:12345", fetch, &f, &v), 0);
+	shared_put(v);
+	CHECK_INT(f.calls, 20000);
+	cache_invalidate_prefix(c, "file:");
+	cache_trim(c);
+	CHECK(cache_peek(c, "file:12345") == NULL);
+	CHECK_INT(cache_get(c, "file:12345", fetch, &f, &v), 0);
+	shared_put(v);
+	CHECK_INT(f.calls, 20001);
 	cache_free(c);
 }
 
 int main(void)
 {
+	test_shared_failure();
+	test_many_keys();
 	test_ttl();
 	test_single_flight();
 	test_race_guard();

@@ -1,6 +1,8 @@
 /* What `cat active/restore` says before, during and after a restore. */
 #include <errno.h>
 
+#include <json-c/json.h>
+
 #include "check.h"
 #include "restore.h"
 

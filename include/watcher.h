@@ -1,0 +1,53 @@
+/* watcher: changes made elsewhere (console, API, other tools), found by polling the
+ * project's listings and comparing them with what was seen (diff.h).
+ *
+ * It polls fast while things change and slower while they don't, on its own thread, since
+ * kernel notifications must never come from a request handler. Changes made through the
+ * mount are told to it as they happen (watcher_local_*, watcher_seen), so they never come
+ * back as made elsewhere. */
+#ifndef NEONFS_WATCHER_H
+#define NEONFS_WATCHER_H
+
+#include <stdbool.h>
+
+struct project;
+struct events;
+struct watcher;
+
+/* What the watcher tells the tree about, after it let go of its own lock: a notification
+ * waits for a directory's lock, which a handler may hold while it waits for the watcher. */
+struct watcher_notify {
+	/* An entry went away (snapshot or branch @id, shown as @entry). */
+	void (*gone)(void *data, bool snapshot, const char *id, const char *entry);
+	/* An entry appeared or changed its name. */
+	void (*entry)(void *data, bool snapshot, const char *entry);
+	/* A branch changed: active/ may now be another branch. */
+	void (*active)(void *data);
+};
+
+struct watcher_config {
+	double poll_min, poll_max;   /* seconds */
+};
+
+struct watcher *watcher_new(struct project *p, struct events *ev,
+			    const struct watcher_config *cfg,
+			    const struct watcher_notify *notify, void *data);
+void watcher_free(struct watcher *w);
+
+/* Seeds what was seen from the current listings and starts the thread. 0 or -errno. */
+int watcher_start(struct watcher *w);
+void watcher_stop(struct watcher *w);
+
+/* A change through the mount is in flight: what a poll sees meanwhile is not taken for a
+ * change made elsewhere. */
+void watcher_local_begin(struct watcher *w);
+void watcher_local_end(struct watcher *w);
+
+/* A change through the mount: @id (a snapshot or branch) is now called @name and shown as
+ * @entry; @name NULL: it is gone. */
+void watcher_seen(struct watcher *w, bool snapshot, const char *id, const char *name,
+		  const char *entry);
+/* After a restore through the mount, the branches changed here: seen afresh. */
+void watcher_seen_refresh(struct watcher *w);
+
+#endif

@@ -1,0 +1,611 @@
+/* actions: what changes Neon or the checkpoint records, for a user's verb. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "api.h"
+#include "events.h"
+#include "log.h"
+#include "meta.h"
+#include "model.h"
+#include "names.h"
+#include "neon.h"
+#include "pg.h"
+#include "project.h"
+#include "restore.h"
+#include "schema.h"
+#include "watcher.h"
+
+#include "actions_internal.h"
+
+void action_done(struct actions *a, const struct change *c)
+{
+	const char *const *f = c->fields;
+
+	if (c->forget)
+		project_forget(a->p, c->forget);
+	if (c->attachments_of)
+		project_forget_attachments(a->p, c->attachments_of);
+	if (c->seen)
+		watcher_seen(a->watcher, c->seen == 1, c->seen_id, c->seen_name,
+			     c->seen_name ? names_entry(c->seen_name, c->seen_id) : NULL);
+	if (c->event)
+		events_emit(a->events, c->event, true, f[0], f[1], f[2], f[3], f[4], f[5],
+			    f[6], f[7], NULL);
+}
+
+struct actions *actions_new(const struct actions_config *cfg, struct project *p,
+			    struct events *ev, struct watcher *w, struct restore *r)
+{
+	struct actions *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->cfg = *cfg;
+	a->p = p;
+	a->events = ev;
+	a->watcher = w;
+	a->restore = r;
+	return a;
+}
+
+void actions_free(struct actions *a)
+{
+	free(a);
+}
+
+/* A new snapshot or branch called @name: one Neon accepts, and one no entry shows yet (an
+ * entry is a name or, for names that cannot be one, an id). */
+static int action_name_free(struct actions *a, bool snapshot, const char *name)
+{
+	struct model_list *l = NULL;
+	const char *what = snapshot ? "snapshots" : "branches";
+	int res;
+
+	if (!names_valid_remote(name) || !names_valid_entry(name)) {
+		log_err("%s/%s: not a name Neon accepts (1 to %d printable characters, no '/')",
+			what, name, NAMES_MAX);
+		return -EINVAL;
+	}
+	project_forget(a->p, snapshot ? PROJECT_SNAPSHOTS : PROJECT_BRANCHES);
+	res = snapshot ? project_snapshots(a->p, &l) : project_branches(a->p, &l);
+	if (res)
+		return res;
+	if (model_name_taken(l, name)) {
+		log_err("%s/%s: that name is taken", what, name);
+		res = -EEXIST;
+	}
+	model_list_put(l);
+	return res;
+}
+
+int action_wait(struct actions *a, const struct neon_answer *ans, const char *what)
+{
+	struct api_error err = { 0 };
+	int res = neon_answer_wait(project_api(a->p), ans, a->cfg.op_timeout, &err);
+
+	if (res)
+		log_err("%s: %s", what, err.message);
+	return res;
+}
+
+/* A branch Neon made for us gets a compute only when Neon did not make one with it: Neon
+ * refuses a second read-write compute on a branch. */
+int action_compute(struct actions *a, const struct neon_answer *made,
+			  const char *branch_id, const char *what)
+{
+	struct neon_answer *ans = NULL;
+	struct api_error err = { 0 };
+	int res;
+
+	if (neon_answer_has(made, "endpoints"))
+		return 0;
+	res = neon_create_endpoint(project_api(a->p), branch_id, &ans, &err);
+	if (res)
+		log_err("%s: compute for branch %s: %s", what, branch_id, err.message);
+	else
+		res = action_wait(a, ans, what);
+	project_forget(a->p, PROJECT_ENDPOINTS);
+	neon_answer_free(ans);
+	return res;
+}
+
+static int do_snapshot_create(struct actions *a, const char *name, char *id, size_t idlen)
+{
+	struct neon_answer *ans = NULL;
+	struct neon_object *obj = NULL;
+	struct api_error err = { 0 };
+	char branch_id[64], lsn[32] = "", msg[512] = "";
+	char *schema = NULL, *uri = NULL;
+	const struct neon_snapshot *s;
+	int res;
+
+	res = action_name_free(a, true, name);
+	if (res)
+		return res;
+	res = project_active_id(a->p, branch_id, sizeof(branch_id));
+	if (res) {
+		log_err("mkdir snapshots/%s: the active branch %s was not found", name,
+			project_active_name(a->p));
+		return res;
+	}
+	/* Schema and LSN in one transaction, then the snapshot at that LSN: the captured
+	 * text is exactly the snapshot's. Without a database connection, snapshot the head. */
+	if (project_uri(a->p, branch_id, &uri) == 0) {
+		res = schema_dump_uri(project_pool(a->p), uri, &schema, lsn, sizeof(lsn), msg,
+				      sizeof(msg));
+		if (res) {
+			log_warn("mkdir snapshots/%s: schema not captured: %s", name, msg);
+			free(schema);
+			schema = NULL;
+			lsn[0] = '\0';
+		}
+	}
+	res = neon_create_snapshot(project_api(a->p), branch_id, name, lsn[0] ? lsn : NULL, &ans,
+				   &err);
+	if (res) {
+		log_err("mkdir snapshots/%s: %s", name, err.message);
+		goto out;
+	}
+	res = neon_answer_object(ans, "snapshot", &obj);
+	if (res) {
+		log_err("mkdir snapshots/%s: the API's answer had no snapshot", name);
+		goto out;
+	}
+	s = &obj->u.snapshot;
+	project_forget(a->p, PROJECT_SNAPSHOTS);
+	res = action_wait(a, ans, "mkdir snapshot");
+	if (res)
+		goto out;
+	if (schema || project_meta(a->p)) {
+		struct meta_checkpoint c = { 0 };
+
+		snprintf(c.snapshot_id, sizeof(c.snapshot_id), "%s", s->id);
+		snprintf(c.name, sizeof(c.name), "%s", name);
+		snprintf(c.created_at, sizeof(c.created_at), "%s", s->created_at);
+		snprintf(c.lsn, sizeof(c.lsn), "%s", s->lsn[0] ? s->lsn : lsn);
+		c.schema = schema;
+		if (project_meta(a->p) &&
+		    meta_checkpoint_put(project_meta(a->p), &c, msg, sizeof(msg)) == 0) {
+			project_drop_kept_schema(a->p, s->id);
+		} else {
+			if (project_meta(a->p))
+				log_warn("mkdir snapshots/%s: checkpoint record not written: %s", name,
+					 msg);
+			/* Kept here until the meta database can take it. */
+			if (schema)
+				project_keep_schema(a->p, s->id, schema);
+		}
+	}
+	action_done(a, &(struct change){
+		.forget = PROJECT_SNAPSHOTS | PROJECT_RECORDS,
+		.event = "snapshot.created", .fields = { "id", s->id, "name", name },
+		.seen = 1, .seen_id = s->id, .seen_name = name,
+	});
+	log_info("snapshot %s (%s) created", name, s->id);
+	snprintf(id, idlen, "%s", s->id);
+out:
+	free(schema);
+	free(uri);
+	model_object_put(obj);
+	neon_answer_free(ans);
+	return res;
+}
+
+static int do_snapshot_delete(struct actions *a, const char *entry)
+{
+	struct model_list *l = NULL;
+	struct neon_answer *ans = NULL;
+	struct api_error err = { 0 };
+	const struct neon_snapshot *s;
+	char msg[512], id[64], name[NAMES_MAX + 1];
+	int res;
+
+	res = project_snapshots(a->p, &l);
+	if (res)
+		return res;
+	s = model_snapshot_by_entry(l, entry);
+	if (!s) {
+		model_list_put(l);
+		return -ENOENT;
+	}
+	snprintf(id, sizeof(id), "%s", s->id);
+	snprintf(name, sizeof(name), "%s", s->name);
+	model_list_put(l);
+	res = neon_delete_snapshot(project_api(a->p), id, &ans, &err);
+	project_forget(a->p, PROJECT_SNAPSHOTS);
+	if (res) {
+		log_err("rmdir snapshots/%s: %s", entry, err.message);
+		goto out;
+	}
+	res = action_wait(a, ans, "rmdir snapshot");
+	if (res)
+		goto out;
+	if (project_meta(a->p)) {
+		int mres = meta_checkpoint_delete(project_meta(a->p), id, msg, sizeof(msg));
+
+		if (mres && mres != -ENOENT)
+			log_warn("rmdir snapshots/%s: checkpoint record kept: %s", entry, msg);
+	}
+	project_drop_kept_schema(a->p, id);
+	action_done(a, &(struct change){
+		.forget = PROJECT_SNAPSHOTS, .attachments_of = id,
+		.event = "snapshot.deleted", .fields = { "id", id, "name", name },
+		.seen = 1, .seen_id = id, .seen_name = NULL,
+	});
+	log_info("snapshot %s (%s) deleted", entry, id);
+out:
+	neon_answer_free(ans);
+	return res;
+}
+
+static int do_snapshot_rename(struct actions *a, const char *from, const char *to)
+{
+	struct model_list *l = NULL;
+	struct neon_answer *ans = NULL;
+	struct api_error err = { 0 };
+	const struct neon_snapshot *s;
+	char msg[512], id[64];
+	int res;
+
+	res = project_snapshots(a->p, &l);
+	if (res)
+		return res;
+	s = model_snapshot_by_entry(l, from);
+	if (!s) {
+		model_list_put(l);
+		return -ENOENT;
+	}
+	snprintf(id, sizeof(id), "%s", s->id);
+	model_list_put(l);
+	if (strcmp(from, to) == 0)
+		return 0;
+	res = action_name_free(a, true, to);
+	if (res)
+		return res;
+	res = neon_rename_snapshot(project_api(a->p), id, to, &ans, &err);
+	project_forget(a->p, PROJECT_SNAPSHOTS);
+	if (res) {
+		log_err("mv snapshots/%s snapshots/%s: %s", from, to, err.message);
+		goto out;
+	}
+	if (project_meta(a->p)) {
+		int mres = meta_checkpoint_rename(project_meta(a->p), id, to, msg, sizeof(msg));
+
+		if (mres && mres != -ENOENT)
+			log_warn("mv snapshots/%s: checkpoint record keeps the old name: %s", from,
+				 msg);
+	}
+	action_done(a, &(struct change){
+		.forget = PROJECT_SNAPSHOTS | PROJECT_RECORDS,
+		.event = "snapshot.renamed", .fields = { "id", id, "name", to, "old_name", from },
+		.seen = 1, .seen_id = id, .seen_name = to,
+	});
+	log_info("snapshot %s renamed to %s", from, to);
+out:
+	neon_answer_free(ans);
+	return res;
+}
+
+static int do_branch_create(struct actions *a, const char *name, char *id, size_t idlen)
+{
+	struct neon_answer *ans = NULL;
+	struct neon_object *obj = NULL;
+	struct api_error err = { 0 };
+	char parent[64];
+	int res;
+
+	res = action_name_free(a, false, name);
+	if (res)
+		return res;
+	res = project_active_id(a->p, parent, sizeof(parent));
+	if (res)
+		return res;
+	res = neon_create_branch(project_api(a->p), parent, name, &ans, &err);
+	if (res) {
+		log_err("mkdir branches/%s: %s", name, err.message);
+		goto out;
+	}
+	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+	res = neon_answer_object(ans, "branch", &obj);
+	if (res) {
+		log_err("mkdir branches/%s: the API's answer had no branch", name);
+		goto out;
+	}
+	res = action_wait(a, ans, "mkdir branch");
+	if (res)
+		goto out;
+	action_done(a, &(struct change){
+		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
+		.event = "branch.created", .fields = { "id", obj->u.branch.id, "name", name },
+		.seen = 2, .seen_id = obj->u.branch.id, .seen_name = name,
+	});
+	log_info("branch %s (%s) created", name, obj->u.branch.id);
+	snprintf(id, idlen, "%s", obj->u.branch.id);
+out:
+	model_object_put(obj);
+	neon_answer_free(ans);
+	return res;
+}
+
+static int do_branch_delete(struct actions *a, const char *entry, bool preview)
+{
+	struct model_list *l = NULL;
+	struct neon_answer *ans = NULL;
+	struct api_error err = { 0 };
+	const struct neon_branch *b;
+	char id[64], name[NAMES_MAX + 1];
+	const char *why = NULL;
+	int res;
+
+	res = project_branches(a->p, &l);
+	if (res)
+		return res;
+	b = model_branch_by_entry(l, entry);
+	if (!b) {
+		res = -ENOENT;
+		goto out;
+	}
+	if (preview != (model_preview_of(b) != NULL)) {
+		/* rm of a branch directory, rmdir of a preview's link. */
+		log_err("delete branches/%s: %s", entry, preview ? "a branch is a directory: rmdir" :
+			"a preview branch is a link: rm");
+		res = preview ? -EISDIR : -ENOTDIR;
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s", b->id);
+	snprintf(name, sizeof(name), "%s", b->name);
+	if (strcmp(b->name, project_active_name(a->p)) == 0)
+		why = "active";
+	else if (b->is_default)
+		why = "default";
+	else if (b->is_protected)
+		why = "protected";
+	if (why) {
+		log_err("delete branches/%s: the %s branch cannot be deleted", entry, why);
+		res = -EPERM;
+		goto out;
+	}
+	if (model_children(l, id) > 0) {
+		log_err("delete branches/%s: it has child branches; delete those first", entry);
+		res = -EBUSY;
+		goto out;
+	}
+	model_list_put(l);
+	l = NULL;
+	res = neon_delete_branch(project_api(a->p), id, &ans, &err);
+	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+	if (res) {
+		log_err("delete branches/%s: %s", entry, err.message);
+		goto out;
+	}
+	res = action_wait(a, ans, "delete branch");
+	if (res)
+		goto out;
+	action_done(a, &(struct change){
+		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
+		.event = "branch.deleted", .fields = { "id", id, "name", name },
+		.seen = 2, .seen_id = id, .seen_name = NULL,
+	});
+	log_info("branch %s (%s) deleted", entry, id);
+out:
+	model_list_put(l);
+	neon_answer_free(ans);
+	return res;
+}
+
+/* The snapshot entry a preview's link target names: ../snapshots/<x>, or an absolute path
+ * ending in snapshots/<x>, with or without a trailing slash. */
+static int action_link_entry(const char *target, char *entry, size_t len)
+{
+	char t[PATH_MAX];
+	const char *slash;
+	size_t n;
+
+	snprintf(t, sizeof(t), "%s", target);
+	while ((n = strlen(t)) > 1 && t[n - 1] == '/')
+		t[n - 1] = '\0';
+	slash = strrchr(t, '/');
+	if (!slash || (size_t)(slash - t) < 9 || strncmp(slash - 9, "snapshots", 9) != 0 ||
+	    (slash - t > 9 && slash[-10] != '/') || !names_valid_entry(slash + 1))
+		return -EINVAL;
+	snprintf(entry, len, "%s", slash + 1);
+	return 0;
+}
+
+static int do_preview_create(struct actions *a, const char *target, const char *name,
+			  char *id, size_t idlen)
+{
+	struct model_list *l = NULL;
+	struct neon_answer *ans = NULL;
+	struct neon_object *obj = NULL;
+	struct api_error err = { 0 };
+	const struct neon_snapshot *s;
+	char entry[NAMES_MAX + 1], snap_id[64], active_id[64], branch_id[64] = "";
+	int res;
+
+	if (action_link_entry(target, entry, sizeof(entry))) {
+		log_err("ln -s %s branches/%s: a preview branch links to ../snapshots/<name>",
+			target, name);
+		return -EINVAL;
+	}
+	res = action_name_free(a, false, name);
+	if (res)
+		return res;
+	res = project_snapshots(a->p, &l);
+	if (res)
+		return res;
+	s = model_snapshot_by_entry(l, entry);
+	if (!s) {
+		log_err("ln -s %s branches/%s: no snapshot %s", target, name, entry);
+		model_list_put(l);
+		return -ENOENT;
+	}
+	snprintf(snap_id, sizeof(snap_id), "%s", s->id);
+	model_list_put(l);
+	res = project_active_id(a->p, active_id, sizeof(active_id));
+	if (res)
+		return res;
+	res = neon_preview(project_api(a->p), snap_id, active_id, name, &ans, &err);
+	if (res) {
+		log_err("ln -s %s branches/%s: %s", target, name, err.message);
+		goto out;
+	}
+	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+	res = neon_answer_object(ans, "branch", &obj);
+	if (res) {
+		log_err("ln -s branches/%s: the API's answer had no branch", name);
+		goto out;
+	}
+	snprintf(branch_id, sizeof(branch_id), "%s", obj->u.branch.id);
+	res = action_wait(a, ans, "preview branch");
+	if (!res)
+		res = action_compute(a, ans, branch_id, "ln -s preview branch");
+	if (res) {
+		/* The link was refused: a branch it cannot show must not stay behind. */
+		struct neon_answer *del = NULL;
+
+		if (neon_delete_branch(project_api(a->p), branch_id, &del, &err) == 0)
+			action_wait(a, del, "delete the unfinished preview branch");
+		else
+			log_err("ln -s branches/%s: the unfinished preview branch %s was not "
+				"deleted: %s", name, branch_id, err.message);
+		neon_answer_free(del);
+		project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+		goto out;
+	}
+	action_done(a, &(struct change){
+		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
+		.event = "branch.created",
+		.fields = { "id", branch_id, "name", name, "snapshot_id", snap_id },
+		.seen = 2, .seen_id = branch_id, .seen_name = name,
+	});
+	log_info("preview branch %s (%s) of snapshot %s created", name, branch_id, entry);
+	snprintf(id, idlen, "%s", branch_id);
+out:
+	model_object_put(obj);
+	neon_answer_free(ans);
+	return res;
+}
+
+bool action_restore_running(struct actions *a)
+{
+	return restore_running(a->restore);
+}
+
+int action_restore(struct actions *a, const char *buf, size_t len)
+{
+	struct model_list *snaps = NULL, *branches = NULL;
+	const struct neon_snapshot *s;
+	const struct neon_branch *b;
+	struct restore_request rr = { 0 };
+	char value[NAMES_MAX + 1], new_id[64] = "", snap_id[64], snap_name[NAMES_MAX + 1];
+	char branch_id[64], *uri = NULL;
+	int res;
+
+	res = names_parse_line(buf, len, value, sizeof(value));
+	if (res) {
+		log_err("restore: write one snapshot name or id on one line (got %zu bytes)", len);
+		return res;
+	}
+	if (restore_running(a->restore)) {
+		log_err("restore: another restore from this mount is running");
+		return -EBUSY;
+	}
+	project_forget(a->p, PROJECT_SNAPSHOTS);
+	res = project_snapshots(a->p, &snaps);
+	if (res)
+		return res;
+	s = model_snapshot_by_id(snaps, value);
+	if (!s)
+		s = model_snapshot_by_name(snaps, value);
+	if (!s) {
+		log_err("restore: no snapshot named %s", value);
+		model_list_put(snaps);
+		return -ENOENT;
+	}
+	snprintf(snap_id, sizeof(snap_id), "%s", s->id);
+	snprintf(snap_name, sizeof(snap_name), "%s", s->name);
+	model_list_put(snaps);
+	project_forget(a->p, PROJECT_BRANCHES);
+	res = project_active(a->p, &branches, &b);
+	if (res)
+		return res;
+	snprintf(branch_id, sizeof(branch_id), "%s", b->id);
+	model_list_put(branches);
+	res = project_uri(a->p, branch_id, &uri);
+	if (res)
+		return res;
+	rr.snapshot_id = snap_id;
+	rr.snapshot_name = snap_name;
+	rr.branch_name = project_active_name(a->p);
+	rr.branch_id = branch_id;
+	rr.verify_uri = uri;
+	rr.timeout_s = a->cfg.op_timeout;
+	rr.clean_old = a->cfg.clean_old_branches;
+	events_emit(a->events, "restore.started", true, "snapshot_id", snap_id,
+		    "snapshot_name", snap_name, "branch_id", branch_id, NULL);
+	watcher_local_begin(a->watcher);
+	res = restore_run(a->restore, &rr, new_id, sizeof(new_id));
+	project_forget(a->p, PROJECT_ALL);
+	watcher_seen_refresh(a->watcher);
+	watcher_local_end(a->watcher);
+	/* The same URI now reaches another branch: the old branch's entry changes too. */
+	project_forget_uri(a->p, branch_id);
+	action_done(a, &(struct change){
+		.event = res ? "restore.failed" : "restore.finished",
+		.fields = { "snapshot_id", snap_id, "snapshot_name", snap_name,
+			    "branch_id_before", branch_id, res ? NULL : "branch_id",
+			    res ? NULL : new_id },
+	});
+	free(uri);
+	return res;
+}
+
+/* Changes through the mount, told to the watcher while they are under way so that what it
+ * sees meanwhile is not taken for a change made elsewhere. */
+#define ACTION_LOCAL(call) do { \
+	int res_; \
+	watcher_local_begin(a->watcher); \
+	res_ = (call); \
+	watcher_local_end(a->watcher); \
+	return res_; \
+} while (0)
+
+int action_snapshot_create(struct actions *a, const char *name, char *id, size_t idlen)
+{
+	ACTION_LOCAL(do_snapshot_create(a, name, id, idlen));
+}
+
+int action_snapshot_delete(struct actions *a, const char *entry)
+{
+	ACTION_LOCAL(do_snapshot_delete(a, entry));
+}
+
+int action_snapshot_rename(struct actions *a, const char *from, const char *to)
+{
+	ACTION_LOCAL(do_snapshot_rename(a, from, to));
+}
+
+int action_branch_create(struct actions *a, const char *name, char *id, size_t idlen)
+{
+	ACTION_LOCAL(do_branch_create(a, name, id, idlen));
+}
+
+int action_branch_delete(struct actions *a, const char *entry, bool preview)
+{
+	ACTION_LOCAL(do_branch_delete(a, entry, preview));
+}
+
+int action_preview_create(struct actions *a, const char *target, const char *name,
+			  char *id, size_t idlen)
+{
+	ACTION_LOCAL(do_preview_create(a, target, name, id, idlen));
+}

@@ -1,0 +1,45 @@
+/* What the files of the actions module share; nothing outside actions*.c includes this. */
+#ifndef NEONFS_ACTIONS_INTERNAL_H
+#define NEONFS_ACTIONS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "actions.h"
+
+struct neon_answer;
+
+/* A temporary branch that reads a snapshot's schema is named with this, the snapshot id,
+ * the process and a counter: two mounts capturing at once never collide, and a remount
+ * knows what a killed neonfs left. */
+#define ACTION_TEMP_PREFIX "neonfs-schema-"
+
+struct actions {
+	struct actions_config cfg;
+	struct project *p;
+	struct events *events;
+	struct watcher *watcher;
+	struct restore *restore;
+	unsigned long temp_seq;
+};
+
+/* The side effects of a change made through the mount, all in one place. */
+struct change {
+	unsigned forget;               /* PROJECT_* caches it made stale */
+	const char *attachments_of;    /* a snapshot whose attachments changed */
+	const char *event;             /* the events line, or NULL */
+	const char *fields[8];         /* its name/value pairs; a NULL name ends them */
+	int seen;                      /* 1: a snapshot, 2: a branch the watcher must know of */
+	const char *seen_id;
+	const char *seen_name;         /* NULL: it is gone */
+};
+
+/* The side effects of a change, all in one place: caches, watcher, event. */
+void action_done(struct actions *a, const struct change *c);
+/* Waits for an answer's operations; logs why when they fail. */
+int action_wait(struct actions *a, const struct neon_answer *ans, const char *what);
+/* Gives a branch Neon made for us a compute, unless Neon made one with it. */
+int action_compute(struct actions *a, const struct neon_answer *made, const char *branch_id,
+		   const char *what);
+
+#endif

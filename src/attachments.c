@@ -1,0 +1,95 @@
+/* attachments: files kept with a checkpoint in the meta database, changed through the
+ * mount with the same side effects as every other action. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actions_internal.h"
+#include "api.h"
+#include "log.h"
+#include "meta.h"
+#include "model.h"
+#include "names.h"
+#include "neon.h"
+#include "pg.h"
+#include "project.h"
+#include "schema.h"
+#include "watcher.h"
+
+int action_attachment_create(struct actions *a, const char *snapshot_id, const char *name,
+			     bool exclusive)
+{
+	char msg[512] = "";
+	int res;
+
+	if (!project_meta(a->p)) {
+		log_err("create %s: attachments need a meta database (-o meta_url= or "
+			"NEONFS_META_URL)", name);
+		return -ENOTSUP;
+	}
+	res = meta_attachment_create(project_meta(a->p), snapshot_id, name, msg, sizeof(msg));
+	if (res == -EEXIST && !exclusive)
+		res = 0;    /* made meanwhile, by another mount: opened, not replaced */
+	if (res)
+		log_err("create %s in snapshot %s: %s", name, snapshot_id, msg);
+	action_done(a, &(struct change){ .attachments_of = snapshot_id });
+	return res;
+}
+
+int action_attachment_store(struct actions *a, const char *snapshot_id, const char *name,
+			    const char *data, size_t len)
+{
+	char msg[512] = "";
+	int res;
+
+	if (len > a->cfg.attachment_max) {
+		log_err("attachment %s: %zu bytes is over the limit of %zu (-o attachment_max=)",
+			name, len, a->cfg.attachment_max);
+		return -EFBIG;
+	}
+	if (!project_meta(a->p))
+		return -ENOTSUP;
+	res = meta_attachment_put(project_meta(a->p), snapshot_id, name, data ? data : "", len,
+				  msg, sizeof(msg));
+	if (res) {
+		log_err("attachment %s of snapshot %s not stored: %s", name, snapshot_id, msg);
+		return res;
+	}
+	action_done(a, &(struct change){ .attachments_of = snapshot_id });
+	return 0;
+}
+
+int action_attachment_delete(struct actions *a, const char *snapshot_id, const char *name)
+{
+	char msg[512] = "";
+	int res;
+
+	if (!project_meta(a->p))
+		return -ENOENT;    /* without a meta database a snapshot has no attachments */
+	res = meta_attachment_delete(project_meta(a->p), snapshot_id, name, msg, sizeof(msg));
+	if (res)
+		log_err("rm %s: %s", name, msg);
+	action_done(a, &(struct change){ .attachments_of = snapshot_id });
+	return res;
+}
+
+int action_attachment_rename(struct actions *a, const char *snapshot_id, const char *from,
+			     const char *to, bool noreplace)
+{
+	char msg[512] = "";
+	int res;
+
+	if (!project_meta(a->p))
+		return -ENOENT;
+	res = meta_attachment_rename(project_meta(a->p), snapshot_id, from, to, noreplace, msg,
+				     sizeof(msg));
+	if (res)
+		log_err("mv %s %s: %s", from, to, msg);
+	action_done(a, &(struct change){ .attachments_of = snapshot_id });
+	return res;
+}

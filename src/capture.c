@@ -1,0 +1,164 @@
+/* capture: the schema of a snapshot made elsewhere, read through a temporary branch only
+ * when a user asks for it (touch snapshots/<x>/schema), never on a read. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actions_internal.h"
+#include "api.h"
+#include "log.h"
+#include "meta.h"
+#include "model.h"
+#include "names.h"
+#include "neon.h"
+#include "pg.h"
+#include "project.h"
+#include "schema.h"
+#include "watcher.h"
+
+/* Deletes a temporary branch, whatever state the capture left it in. */
+static void action_drop_temporary(struct actions *a, const char *branch_id)
+{
+	struct neon_answer *ans = NULL;
+	struct api_error err = { 0 };
+
+	if (neon_delete_branch(project_api(a->p), branch_id, &ans, &err) == 0) {
+		action_wait(a, ans, "delete the temporary branch");
+		watcher_seen(a->watcher, false, branch_id, NULL, NULL);
+	} else if (err.err != ENOENT) {
+		log_err("temporary branch %s was not deleted: %s", branch_id, err.message);
+	}
+	neon_answer_free(ans);
+	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+}
+
+/* Reads @snap_id's schema through a temporary branch of it, then deletes that branch. */
+static int action_read_schema(struct actions *a, const char *snap_id, char **text)
+{
+	struct neon_answer *ans = NULL;
+	struct neon_object *obj = NULL;
+	struct api_error err = { 0 };
+	char active_id[64], name[NAMES_MAX + 1], branch_id[64] = "", msg[512] = "", *uri = NULL;
+	int res;
+
+	res = project_active_id(a->p, active_id, sizeof(active_id));
+	if (res)
+		return res;
+	snprintf(name, sizeof(name), ACTION_TEMP_PREFIX "%s-%ld-%lu", snap_id, (long)getpid(),
+		 __atomic_add_fetch(&a->temp_seq, 1, __ATOMIC_RELAXED));
+	log_info("schema of snapshot %s: reading it through the temporary branch %s", snap_id,
+		 name);
+	watcher_local_begin(a->watcher);
+	res = neon_preview(project_api(a->p), snap_id, active_id, name, &ans, &err);
+	if (res) {
+		log_err("schema of snapshot %s: %s", snap_id, err.message);
+		goto out;
+	}
+	res = neon_answer_object(ans, "branch", &obj);
+	if (res)
+		goto out;
+	snprintf(branch_id, sizeof(branch_id), "%s", obj->u.branch.id);
+	watcher_seen(a->watcher, false, branch_id, name, name);
+	res = action_wait(a, ans, "temporary branch for a snapshot's schema");
+	if (!res)
+		res = action_compute(a, ans, branch_id, "schema of a snapshot");
+	if (!res)
+		res = project_uri(a->p, branch_id, &uri);
+	if (!res) {
+		res = schema_dump_uri(project_pool(a->p), uri, text, NULL, 0, msg, sizeof(msg));
+		if (res)
+			log_err("schema of snapshot %s: %s", snap_id, msg);
+		pg_forget(project_pool(a->p), uri);
+	}
+out:
+	if (branch_id[0])
+		action_drop_temporary(a, branch_id);
+	if (branch_id[0])
+		project_forget_uri(a->p, branch_id);
+	watcher_local_end(a->watcher);
+	free(uri);
+	model_object_put(obj);
+	neon_answer_free(ans);
+	return res;
+}
+
+int action_schema_capture(struct actions *a, const char *snapshot_id)
+{
+	struct model_list *l = NULL;
+	const struct neon_snapshot *s;
+	struct meta_checkpoint c = { 0 }, rec = { 0 };
+	char msg[512] = "", *text = NULL;
+	int res;
+
+	res = project_snapshots(a->p, &l);
+	if (res)
+		return res;
+	s = model_snapshot_by_id(l, snapshot_id);
+	if (!s) {
+		model_list_put(l);
+		return -ENOENT;
+	}
+	snprintf(c.snapshot_id, sizeof(c.snapshot_id), "%s", s->id);
+	snprintf(c.name, sizeof(c.name), "%s", s->name);
+	snprintf(c.created_at, sizeof(c.created_at), "%s", s->created_at);
+	snprintf(c.lsn, sizeof(c.lsn), "%s", s->lsn);
+	model_list_put(l);
+	res = action_read_schema(a, c.snapshot_id, &text);
+	if (res)
+		return res;
+	c.schema = text;
+	if (!project_meta(a->p)) {
+		project_keep_schema(a->p, c.snapshot_id, text);
+	} else {
+		if (meta_checkpoint_get(project_meta(a->p), c.snapshot_id, &rec, msg, sizeof(msg)) == 0)
+			res = meta_checkpoint_set_schema(project_meta(a->p), c.snapshot_id, text, msg,
+							 sizeof(msg));
+		else
+			res = meta_checkpoint_put(project_meta(a->p), &c, msg, sizeof(msg));
+		meta_checkpoint_clear(&rec);
+		if (res) {
+			log_warn("schema of snapshot %s kept in memory only: %s", c.snapshot_id, msg);
+			project_keep_schema(a->p, c.snapshot_id, text);
+			res = 0;
+		}
+	}
+	action_done(a, &(struct change){ .forget = PROJECT_RECORDS });
+	log_info("schema of snapshot %s captured", c.snapshot_id);
+	free(text);
+	return 0;
+}
+
+void action_cleanup_temporary(struct actions *a)
+{
+	struct model_list *l = NULL;
+	size_t i, n, prefix = strlen(ACTION_TEMP_PREFIX);
+	char (*ids)[64] = NULL;
+	size_t nids = 0;
+	/* Another mount's capture lives at most as long as its operations may take. */
+	time_t older = time(NULL) - (time_t)a->cfg.op_timeout - 60;
+
+	if (project_branches(a->p, &l))
+		return;
+	n = model_count(l);
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	for (i = 0; ids && i < n; i++) {
+		const struct neon_branch *b = model_branch_at(l, i);
+
+		if (strncmp(b->name, ACTION_TEMP_PREFIX, prefix) == 0 &&
+		    (b->created == 0 || b->created < older ||
+		     strstr(b->name + prefix, "-") == NULL))
+			snprintf(ids[nids++], sizeof(ids[0]), "%s", b->id);
+	}
+	model_list_put(l);
+	for (i = 0; i < nids; i++) {
+		log_info("deleting the temporary branch %s that an earlier neonfs left", ids[i]);
+		action_drop_temporary(a, ids[i]);
+	}
+	free(ids);
+}
+

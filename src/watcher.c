@@ -1,0 +1,281 @@
+/* watcher: changes made elsewhere, found by polling and diffing (diff.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "diff.h"
+#include "events.h"
+#include "log.h"
+#include "neon.h"
+#include "project.h"
+#include "util.h"
+#include "watcher.h"
+
+struct watcher {
+	struct project *p;
+	struct events *events;
+	struct watcher_config cfg;
+	struct watcher_notify notify;
+	void *data;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct diff_seen *snapshots;
+	struct diff_seen *branches;
+	bool seeded;              /* the seen maps hold a real listing */
+	int local_busy;           /* changes through the mount in flight */
+	unsigned long local_gen;
+	pthread_t thread;
+	bool running;
+	bool stopping;
+};
+
+struct watcher *watcher_new(struct project *p, struct events *ev,
+			    const struct watcher_config *cfg,
+			    const struct watcher_notify *notify, void *data)
+{
+	struct watcher *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->p = p;
+	w->events = ev;
+	w->cfg = *cfg;
+	w->notify = *notify;
+	w->data = data;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->snapshots = diff_seen_new();
+	w->branches = diff_seen_new();
+	if (!w->snapshots || !w->branches) {
+		watcher_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void watcher_free(struct watcher *w)
+{
+	if (!w)
+		return;
+	watcher_stop(w);
+	diff_seen_free(w->snapshots);
+	diff_seen_free(w->branches);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void watcher_local_begin(struct watcher *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->local_busy++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void watcher_local_end(struct watcher *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->local_busy--;
+	w->local_gen++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void watcher_seen(struct watcher *w, bool snapshot, const char *id, const char *name,
+		  const char *entry)
+{
+	pthread_mutex_lock(&w->lock);
+	diff_seen_set(snapshot ? w->snapshots : w->branches, id, name, entry);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void watcher_seen_refresh(struct watcher *w)
+{
+	struct api_error err = { 0 };
+	struct model_list *branches = NULL;
+
+	if (neon_list(project_api(w->p), MODEL_BRANCHES, &branches, &err) != 0)
+		return;
+	pthread_mutex_lock(&w->lock);
+	diff_seen_reset(w->branches, branches);
+	pthread_mutex_unlock(&w->lock);
+	model_list_put(branches);
+}
+
+static void watcher_emit(struct watcher *w, const struct diff_change *c)
+{
+	const char *what = c->snapshot ? "snapshot" : "branch";
+	char kind[32];
+
+	switch (c->kind) {
+	case DIFF_CREATED:
+		snprintf(kind, sizeof(kind), "%s.created", what);
+		events_emit(w->events, kind, false, "id", c->id, "name", c->name, NULL);
+		break;
+	case DIFF_DELETED:
+		snprintf(kind, sizeof(kind), "%s.deleted", what);
+		events_emit(w->events, kind, false, "id", c->id, "name", c->old_name, NULL);
+		break;
+	case DIFF_RENAMED:
+		snprintf(kind, sizeof(kind), "%s.renamed", what);
+		events_emit(w->events, kind, false, "id", c->id, "name", c->name,
+			    "old_name", c->old_name, NULL);
+		break;
+	case DIFF_RESTORED:
+		events_emit(w->events, "restore.finished", false, "snapshot_id", c->snapshot_id,
+			    "snapshot_name", c->snapshot_name[0] ? c->snapshot_name : NULL,
+			    "branch_id", c->id, "branch_id_before", c->branch_id_before,
+			    "name", c->name, NULL);
+		break;
+	}
+}
+
+/* Tells the kernel, outside the lock. */
+static void watcher_tell(struct watcher *w, const struct diff_change *c)
+{
+	switch (c->kind) {
+	case DIFF_CREATED:
+	case DIFF_RESTORED:
+		w->notify.entry(w->data, c->snapshot, c->entry);
+		break;
+	case DIFF_DELETED:
+		w->notify.gone(w->data, c->snapshot, c->id, c->old_entry);
+		break;
+	case DIFF_RENAMED:
+		/* Not "gone": the inode lives on under its new name, and the kernel would mark
+		 * it dead. */
+		w->notify.entry(w->data, c->snapshot, c->old_entry);
+		w->notify.entry(w->data, c->snapshot, c->entry);
+		break;
+	}
+}
+
+/* One look at the project. Returns how many changes made elsewhere it found. */
+static int watcher_poll(struct watcher *w)
+{
+	struct model_list *snaps = NULL, *branches = NULL;
+	struct diff_change *sc = NULL, *bc = NULL;
+	struct api_error err = { 0 };
+	int ns = 0, nb = 0, i;
+	unsigned long gen;
+	bool busy;
+
+	pthread_mutex_lock(&w->lock);
+	gen = w->local_gen;
+	busy = w->local_busy > 0;
+	pthread_mutex_unlock(&w->lock);
+	if (busy)
+		return 0;
+	if (neon_list(project_api(w->p), MODEL_SNAPSHOTS, &snaps, &err) ||
+	    neon_list(project_api(w->p), MODEL_BRANCHES, &branches, &err)) {
+		log_debug("watch: %s", err.message);
+		goto out;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->local_busy > 0 || w->local_gen != gen) {
+		/* A change through the mount overlapped this look: look again next round. */
+		pthread_mutex_unlock(&w->lock);
+		goto out;
+	}
+	if (w->seeded) {
+		ns = diff_compute(w->snapshots, NULL, snaps, &sc);
+		nb = diff_compute(w->branches, w->snapshots, branches, &bc);
+		if (ns < 0 || nb < 0) {
+			pthread_mutex_unlock(&w->lock);
+			ns = nb = 0;
+			goto out;
+		}
+		for (i = 0; i < ns; i++)
+			watcher_emit(w, &sc[i]);
+		for (i = 0; i < nb; i++)
+			watcher_emit(w, &bc[i]);
+	}
+	/* Not seeded yet (the first listing failed): this is the start. */
+	diff_seen_reset(w->snapshots, snaps);
+	diff_seen_reset(w->branches, branches);
+	w->seeded = true;
+	pthread_mutex_unlock(&w->lock);
+	for (i = 0; i < ns; i++)
+		watcher_tell(w, &sc[i]);
+	for (i = 0; i < nb; i++)
+		watcher_tell(w, &bc[i]);
+	if (ns + nb) {
+		/* Readers get fresh listings now, not when the cache window ends. */
+		project_forget(w->p, PROJECT_ALL);
+		if (nb)
+			w->notify.active(w->data);
+		log_info("watch: %d change(s) made elsewhere", ns + nb);
+	}
+out:
+	free(sc);
+	free(bc);
+	model_list_put(snaps);
+	model_list_put(branches);
+	return ns + nb;
+}
+
+static void *watcher_run(void *data)
+{
+	struct watcher *w = data;
+	double interval = w->cfg.poll_min;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stopping) {
+		struct timespec until = util_deadline(interval);
+
+		while (!w->stopping &&
+		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+			;
+		if (w->stopping)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		if (watcher_poll(w) > 0)
+			interval = w->cfg.poll_min;
+		else
+			interval = interval * 2 > w->cfg.poll_max ? w->cfg.poll_max : interval * 2;
+		project_trim(w->p);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int watcher_start(struct watcher *w)
+{
+	struct model_list *snaps = NULL, *branches = NULL;
+	int res;
+
+	if (project_snapshots(w->p, &snaps) == 0 && project_branches(w->p, &branches) == 0) {
+		pthread_mutex_lock(&w->lock);
+		diff_seen_reset(w->snapshots, snaps);
+		diff_seen_reset(w->branches, branches);
+		w->seeded = true;
+		pthread_mutex_unlock(&w->lock);
+	}
+	model_list_put(snaps);
+	model_list_put(branches);
+	res = pthread_create(&w->thread, NULL, watcher_run, w);
+	if (res) {
+		log_err("cannot start the watcher thread: %s", strerror(res));
+		return -res;
+	}
+	w->running = true;
+	return 0;
+}
+
+void watcher_stop(struct watcher *w)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
