@@ -27,42 +27,16 @@
 #include <json-c/json.h>
 
 #include "api.h"
+#include "api_internal.h"
 #include "errmap.h"
 #include "log.h"
 
 
-#define API_POOL_MAX		8
 #define API_BODY_MAX		((size_t)64 << 20)
 #define API_BACKOFF_BASE_S	0.1
 #define API_BACKOFF_CAP_S	5.0
 #define API_RETRY_AFTER_MAX_S	3600.0
 #define API_CONNECT_TIMEOUT_S	10.0
-#define API_POLL_FIRST_S	0.02
-#define API_POLL_FACTOR		1.5
-#define API_POLL_CAP_S		1.0
-#define API_POLL_FRACTION	0.10
-#define API_BRANCH_PAGE		"1000"
-#define API_MAX_PAGES		10000
-
-struct api {
-	char *base_url;
-	char *auth_header;	/* "Authorization: Bearer ...", or NULL without a key */
-	char *project_id;
-	double request_timeout_s;
-	double retry_deadline_s;
-
-	pthread_mutex_t lock;	/* guards everything below */
-	struct api_stats stats;
-	CURL *idle[API_POOL_MAX];
-	int nidle;
-};
-
-/* A growable byte buffer, always NUL-terminated once it holds anything. */
-struct api_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
 
 /* The outcome of one HTTP exchange. */
 struct api_exchange {
@@ -88,7 +62,7 @@ static void api_global_init(void)
 	api_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static double api_now(void)
+double api_now(void)
 {
 	struct timespec ts;
 
@@ -97,7 +71,7 @@ static double api_now(void)
 }
 
 /* Absolute sleeps, so an interrupted sleep resumes without drifting. */
-static void api_sleep_until(double t)
+void api_sleep_until(double t)
 {
 	struct timespec ts;
 
@@ -135,7 +109,7 @@ static double api_random_unit(void)
 	return (double)(api_random() >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static void api_error_clear(struct api_error *err)
+void api_error_clear(struct api_error *err)
 {
 	if (err)
 		memset(err, 0, sizeof(*err));
@@ -150,8 +124,8 @@ static void api_sanitize(char *s)
 }
 
 __attribute__((format(printf, 5, 6)))
-static int api_fail(struct api_error *err, long status, int e, const char *code,
-		    const char *fmt, ...)
+int api_fail(struct api_error *err, long status, int e, const char *code,
+	     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -168,7 +142,7 @@ static int api_fail(struct api_error *err, long status, int e, const char *code,
 	return -e;
 }
 
-static int api_buf_append(struct api_buf *b, const char *p, size_t n)
+int api_buf_append(struct api_buf *b, const char *p, size_t n)
 {
 	if (n > API_BODY_MAX - b->len)
 		return -EFBIG;
@@ -190,12 +164,12 @@ static int api_buf_append(struct api_buf *b, const char *p, size_t n)
 	return 0;
 }
 
-static int api_buf_puts(struct api_buf *b, const char *s)
+int api_buf_puts(struct api_buf *b, const char *s)
 {
 	return api_buf_append(b, s, strlen(s));
 }
 
-static void api_buf_free(struct api_buf *b)
+void api_buf_free(struct api_buf *b)
 {
 	free(b->data);
 	memset(b, 0, sizeof(*b));
@@ -230,70 +204,6 @@ char *api_escape(const char *s)
 	}
 	*p = '\0';
 	return out;
-}
-
-static int api_buf_escaped(struct api_buf *b, const char *s)
-{
-	char *e = api_escape(s);
-	int res;
-
-	if (!e)
-		return -ENOMEM;
-	res = api_buf_puts(b, e);
-	free(e);
-	return res;
-}
-
-/* Builds a path from @fmt, where each %s is one path segment (escaped here).
- * -EINVAL for a missing or empty segment: it would address another resource. */
-static int api_path(char **out, const char *fmt, ...)
-{
-	struct api_buf b = { 0 };
-	va_list ap;
-	int res = 0;
-
-	*out = NULL;
-	va_start(ap, fmt);
-	for (; *fmt && !res; fmt++) {
-		if (fmt[0] == '%' && fmt[1] == 's') {
-			const char *seg = va_arg(ap, const char *);
-
-			fmt++;
-			if (!seg || !*seg)
-				res = -EINVAL;
-			else
-				res = api_buf_escaped(&b, seg);
-		} else {
-			res = api_buf_append(&b, fmt, 1);
-		}
-	}
-	va_end(ap);
-	if (res) {
-		api_buf_free(&b);
-		return res;
-	}
-	*out = b.data;
-	return 0;
-}
-
-/* Appends key=value to a query string; a NULL value is left out. */
-static int api_query_add(struct api_buf *q, const char *key, const char *value)
-{
-	int res;
-
-	if (!value)
-		return 0;
-	if (q->len) {
-		res = api_buf_puts(q, "&");
-		if (res)
-			return res;
-	}
-	res = api_buf_escaped(q, key);
-	if (!res)
-		res = api_buf_puts(q, "=");
-	if (!res)
-		res = api_buf_escaped(q, value);
-	return res;
 }
 
 struct api *api_new(const struct api_config *cfg)
@@ -703,10 +613,10 @@ static int api_failure(enum errmap_action action, const char *what, const char *
 
 /* One API call with retries until @deadline (absolute, api_now() clock).
  * @what says what neonfs was doing, for messages. */
-static int api_request(struct api *a, enum errmap_action action, const char *what,
-		       const char *method, const char *path, const char *query,
-		       struct json_object *body, double deadline, struct json_object **out,
-		       struct api_error *err)
+int api_request(struct api *a, enum errmap_action action, const char *what,
+		const char *method, const char *path, const char *query,
+		struct json_object *body, double deadline, struct json_object **out,
+		struct api_error *err)
 {
 	struct api_exchange x;
 	const char *q = query && *query ? "?" : "";
@@ -807,10 +717,10 @@ int api_call(struct api *a, int action, const char *method, const char *path,
 }
 
 /* Runs a call on an already built path and, with @field, keeps only that member. */
-static int api_do(struct api *a, enum errmap_action action, const char *what,
-		  const char *method, const char *path, const char *query,
-		  struct json_object *body, const char *field, struct json_object **out,
-		  struct api_error *err)
+int api_do(struct api *a, enum errmap_action action, const char *what,
+	   const char *method, const char *path, const char *query,
+	   struct json_object *body, const char *field, struct json_object **out,
+	   struct api_error *err)
 {
 	struct json_object *resp = NULL, *v;
 	int res;
@@ -837,664 +747,4 @@ static int api_do(struct api *a, enum errmap_action action, const char *what,
 		*out = json_object_get(v);
 	json_object_put(resp);
 	return 0;
-}
-
-static int api_path_fail(int res, const char *what, struct api_error *err)
-{
-	if (res == -EINVAL)
-		return api_fail(err, 0, EINVAL, NULL, "%s: missing or empty identifier", what);
-	return api_fail(err, 0, -res, NULL, "%s: %s", what, strerror(-res));
-}
-
-static int api_json_add(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (!o || !v || json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int api_json_push(struct json_object *arr, struct json_object *v)
-{
-	if (!arr || !v || json_object_array_add(arr, v) != 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int api_json_add_string(struct json_object *o, const char *key, const char *s)
-{
-	return s ? api_json_add(o, key, json_object_new_string(s)) : 0;
-}
-
-int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api_error *err)
-{
-	static const char what[] = "list snapshots";
-	char *path;
-	int res;
-
-	*snapshots = NULL;
-	res = api_path(&path, "/projects/%s/snapshots", a->project_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, "snapshots", snapshots, err);
-	free(path);
-	return res;
-}
-
-int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			const char *lsn, struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "create snapshot";
-	struct api_buf q = { 0 };
-	char *path;
-	int res;
-
-	*resp = NULL;
-	res = api_path(&path, "/projects/%s/branches/%s/snapshot", a->project_id, branch_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	/* The spec takes these as query parameters; there is no request body. */
-	res = api_query_add(&q, "name", name);
-	if (!res)
-		res = api_query_add(&q, "lsn", lsn);
-	if (res)
-		res = api_path_fail(res, what, err);
-	else
-		res = api_do(a, ERRMAP_SNAPSHOT_CREATE, what, "POST", path, q.data, NULL, NULL,
-			     resp, err);
-	api_buf_free(&q);
-	free(path);
-	return res;
-}
-
-int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
-			struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "rename snapshot";
-	struct json_object *body = NULL, *snap = NULL;
-	char *path = NULL;
-	int res;
-
-	*resp = NULL;
-	if (!name)
-		return api_fail(err, 0, EINVAL, NULL, "%s: no new name", what);
-	res = api_path(&path, "/projects/%s/snapshots/%s", a->project_id, snapshot_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	snap = json_object_new_object();
-	if (!snap || api_json_add_string(snap, "name", name) ||
-	    api_json_add(body, "snapshot", json_object_get(snap))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(snap);
-	json_object_put(body);
-	free(path);
-	return res;
-}
-
-int api_delete_snapshot(struct api *a, const char *snapshot_id,
-			struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "delete snapshot";
-	char *path;
-	int res;
-
-	*resp = NULL;
-	res = api_path(&path, "/projects/%s/snapshots/%s", a->project_id, snapshot_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_SNAPSHOT_DELETE, what, "DELETE", path, NULL, NULL, NULL, resp, err);
-	free(path);
-	return res;
-}
-
-int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *target_branch_id,
-			 bool finalize, const char *new_branch_name,
-			 struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "restore snapshot";
-	struct json_object *body = NULL;
-	char *path = NULL;
-	int res;
-
-	*resp = NULL;
-	/* The server's default target is the snapshot's source branch, which may be
-	 * a renamed leftover of an earlier restore: always name the target. */
-	if (!target_branch_id || !*target_branch_id)
-		return api_fail(err, 0, EINVAL, NULL, "%s: no target branch", what);
-	res = api_path(&path, "/projects/%s/snapshots/%s/restore", a->project_id, snapshot_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	if (api_json_add_string(body, "target_branch_id", target_branch_id) ||
-	    api_json_add(body, "finalize_restore", json_object_new_boolean(finalize)) ||
-	    api_json_add_string(body, "name", new_branch_name)) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_RESTORE, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(body);
-	free(path);
-	return res;
-}
-
-int api_finalize_restore(struct api *a, const char *branch_id, const char *old_branch_name,
-			 struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "finalize restore";
-	struct json_object *body = NULL;
-	char *path = NULL;
-	int res;
-
-	*resp = NULL;
-	res = api_path(&path, "/projects/%s/branches/%s/finalize_restore", a->project_id,
-		       branch_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	if (!body || api_json_add_string(body, "name", old_branch_name)) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	/* ERRMAP_ANY: a 404 here is an unknown branch, not an unknown snapshot. */
-	res = api_do(a, ERRMAP_ANY, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(body);
-	free(path);
-	return res;
-}
-
-int api_list_branches(struct api *a, struct json_object **branches, struct api_error *err)
-{
-	static const char what[] = "list branches";
-	struct json_object *all = NULL, *page = NULL;
-	struct api_buf q = { 0 };
-	char *path = NULL, *cursor = NULL;
-	int pages, res;
-
-	*branches = NULL;
-	res = api_path(&path, "/projects/%s/branches", a->project_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	all = json_object_new_array();
-	if (!all) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	for (pages = 1;; pages++) {
-		struct json_object *list, *pg, *next;
-		const char *next_cursor = NULL;
-		size_t i, n;
-
-		/* Oldest first: a branch created meanwhile lands on a later page
-		 * instead of shifting the ones not yet read. */
-		api_buf_free(&q);
-		res = api_query_add(&q, "limit", API_BRANCH_PAGE);
-		if (!res)
-			res = api_query_add(&q, "sort_by", "created_at");
-		if (!res)
-			res = api_query_add(&q, "sort_order", "asc");
-		if (!res)
-			res = api_query_add(&q, "cursor", cursor);
-		if (res) {
-			res = api_path_fail(res, what, err);
-			goto out;
-		}
-		json_object_put(page);
-		res = api_request(a, ERRMAP_READ, what, "GET", path, q.data, NULL,
-				  api_now() + a->retry_deadline_s, &page, err);
-		if (res)
-			goto out;
-		if (!json_object_object_get_ex(page, "branches", &list) ||
-		    !json_object_is_type(list, json_type_array)) {
-			res = api_fail(err, 0, EIO, NULL, "%s: the API's answer has no \"branches\"",
-				       what);
-			goto out;
-		}
-		n = json_object_array_length(list);
-		for (i = 0; i < n; i++) {
-			struct json_object *b = json_object_array_get_idx(list, i);
-
-			if (api_json_push(all, json_object_get(b))) {
-				res = api_path_fail(-ENOMEM, what, err);
-				goto out;
-			}
-		}
-		if (json_object_object_get_ex(page, "pagination", &pg) &&
-		    json_object_object_get_ex(pg, "next", &next) &&
-		    json_object_is_type(next, json_type_string))
-			next_cursor = json_object_get_string(next);
-		/* Stop on an empty page or a cursor that does not move, or we would loop. */
-		if (!next_cursor || !*next_cursor || n == 0 ||
-		    (cursor && strcmp(cursor, next_cursor) == 0))
-			break;
-		if (pages >= API_MAX_PAGES) {
-			res = api_fail(err, 0, EIO, NULL, "%s: more than %d pages", what,
-				       API_MAX_PAGES);
-			goto out;
-		}
-		free(cursor);
-		cursor = strdup(next_cursor);
-		if (!cursor) {
-			res = api_path_fail(-ENOMEM, what, err);
-			goto out;
-		}
-	}
-	*branches = all;
-	all = NULL;
-out:
-	json_object_put(page);
-	json_object_put(all);
-	api_buf_free(&q);
-	free(cursor);
-	free(path);
-	return res;
-}
-
-int api_get_branch(struct api *a, const char *branch_id, struct json_object **branch,
-		   struct api_error *err)
-{
-	static const char what[] = "get branch";
-	char *path;
-	int res;
-
-	*branch = NULL;
-	res = api_path(&path, "/projects/%s/branches/%s", a->project_id, branch_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, "branch", branch, err);
-	free(path);
-	return res;
-}
-
-int api_create_branch(struct api *a, const char *parent_id, const char *name,
-		      struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "create branch";
-	struct json_object *body = NULL, *br = NULL, *eps = NULL, *ep = NULL;
-	char *path = NULL;
-	int res;
-
-	*resp = NULL;
-	res = api_path(&path, "/projects/%s/branches", a->project_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	br = json_object_new_object();
-	eps = json_object_new_array();
-	ep = json_object_new_object();
-	/* A branch comes without a compute unless asked; it needs one to be queried. */
-	if (!body || !br || !eps || !ep ||
-	    api_json_add_string(br, "parent_id", parent_id) ||
-	    api_json_add_string(br, "name", name) ||
-	    api_json_add_string(ep, "type", "read_write") ||
-	    api_json_push(eps, json_object_get(ep)) ||
-	    api_json_add(body, "branch", json_object_get(br)) ||
-	    api_json_add(body, "endpoints", json_object_get(eps))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_BRANCH_CREATE, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(ep);
-	json_object_put(eps);
-	json_object_put(br);
-	json_object_put(body);
-	free(path);
-	return res;
-}
-
-int api_delete_branch(struct api *a, const char *branch_id,
-		      struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "delete branch";
-	char *path;
-	int res;
-
-	*resp = NULL;
-	res = api_path(&path, "/projects/%s/branches/%s", a->project_id, branch_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_BRANCH_DELETE, what, "DELETE", path, NULL, NULL, NULL, resp, err);
-	free(path);
-	return res;
-}
-
-/* GET /projects/{p}/branches/{b}/{leaf}, keeping the member named @leaf. */
-static int api_branch_list(struct api *a, const char *what, const char *branch_id,
-			   const char *leaf, struct json_object **out, struct api_error *err)
-{
-	char *path;
-	int res;
-
-	*out = NULL;
-	res = api_path(&path, "/projects/%s/branches/%s/%s", a->project_id, branch_id, leaf);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, leaf, out, err);
-	free(path);
-	return res;
-}
-
-int api_list_branch_endpoints(struct api *a, const char *branch_id,
-			      struct json_object **endpoints, struct api_error *err)
-{
-	return api_branch_list(a, "list endpoints", branch_id, "endpoints", endpoints, err);
-}
-
-int api_create_endpoint(struct api *a, const char *branch_id,
-			struct json_object **resp, struct api_error *err)
-{
-	static const char what[] = "create endpoint";
-	struct json_object *body = NULL, *ep = NULL;
-	char *path = NULL;
-	int res;
-
-	*resp = NULL;
-	if (!branch_id || !*branch_id)
-		return api_fail(err, 0, EINVAL, NULL, "%s: no branch", what);
-	res = api_path(&path, "/projects/%s/endpoints", a->project_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	ep = json_object_new_object();
-	if (!body || !ep || api_json_add_string(ep, "branch_id", branch_id) ||
-	    api_json_add_string(ep, "type", "read_write") ||
-	    api_json_add(body, "endpoint", json_object_get(ep))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_ANY, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(ep);
-	json_object_put(body);
-	free(path);
-	return res;
-}
-
-int api_list_databases(struct api *a, const char *branch_id,
-		       struct json_object **databases, struct api_error *err)
-{
-	return api_branch_list(a, "list databases", branch_id, "databases", databases, err);
-}
-
-int api_list_roles(struct api *a, const char *branch_id,
-		   struct json_object **roles, struct api_error *err)
-{
-	return api_branch_list(a, "list roles", branch_id, "roles", roles, err);
-}
-
-int api_connection_uri(struct api *a, const char *branch_id, const char *database,
-		       const char *role, char **uri, struct api_error *err)
-{
-	static const char what[] = "get connection URI";
-	struct json_object *v = NULL;
-	struct api_buf q = { 0 };
-	char *path = NULL;
-	int res;
-
-	*uri = NULL;
-	if (!database || !role)
-		return api_fail(err, 0, EINVAL, NULL, "%s: database and role are required", what);
-	res = api_path(&path, "/projects/%s/connection_uri", a->project_id);
-	if (!res)
-		res = api_query_add(&q, "branch_id", branch_id);
-	if (!res)
-		res = api_query_add(&q, "database_name", database);
-	if (!res)
-		res = api_query_add(&q, "role_name", role);
-	if (res) {
-		res = api_path_fail(res, what, err);
-		goto out;
-	}
-	/* The URI holds a password: it is returned, never logged. */
-	res = api_do(a, ERRMAP_READ, what, "GET", path, q.data, NULL, "uri", &v, err);
-	if (res)
-		goto out;
-	if (!json_object_is_type(v, json_type_string)) {
-		res = api_fail(err, 0, EIO, NULL, "%s: \"uri\" is not a string", what);
-		goto out;
-	}
-	*uri = strdup(json_object_get_string(v));
-	if (!*uri)
-		res = api_path_fail(-ENOMEM, what, err);
-out:
-	json_object_put(v);
-	api_buf_free(&q);
-	free(path);
-	return res;
-}
-
-static int api_get_operation_until(struct api *a, const char *operation_id, double deadline,
-				   struct json_object **operation, struct api_error *err)
-{
-	static const char what[] = "poll operation";
-	struct json_object *resp = NULL, *op;
-	char *path;
-	int res;
-
-	*operation = NULL;
-	res = api_path(&path, "/projects/%s/operations/%s", a->project_id, operation_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_request(a, ERRMAP_READ, what, "GET", path, NULL, NULL, deadline, &resp, err);
-	free(path);
-	if (res)
-		return res;
-	if (!json_object_object_get_ex(resp, "operation", &op) ||
-	    !json_object_is_type(op, json_type_object)) {
-		json_object_put(resp);
-		return api_fail(err, 0, EIO, NULL, "%s: the API's answer has no \"operation\"",
-				what);
-	}
-	*operation = json_object_get(op);
-	json_object_put(resp);
-	return 0;
-}
-
-int api_get_operation(struct api *a, const char *operation_id,
-		      struct json_object **operation, struct api_error *err)
-{
-	return api_get_operation_until(a, operation_id, api_now() + a->retry_deadline_s,
-				       operation, err);
-}
-
-static const char *api_op_field(struct json_object *op, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(op, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
-/* 0: all succeeded; 1: some still running; a negative errno (with *err) when one
- * ended badly. The first bad one in array order decides. */
-static int api_ops_outcome(struct json_object **ops, size_t n, struct api_error *err)
-{
-	int pending = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const char *status = api_op_field(ops[i], "status");
-		const char *action = api_op_field(ops[i], "action");
-		const char *id = api_op_field(ops[i], "id");
-		const char *text = api_op_field(ops[i], "error");
-		int e = errmap_operation(status);
-
-		if (e < 0) {
-			pending = 1;
-		} else if (e > 0) {
-			if (!action)
-				action = "operation";
-			if (!id)
-				id = "?";
-			if (text && *text)
-				return api_fail(err, 0, e, NULL,
-						"operation %s (%s) ended with status \"%s\": %s",
-						action, id, status, text);
-			return api_fail(err, 0, e, NULL, "operation %s (%s) ended with status \"%s\"",
-					action, id, status);
-		}
-	}
-	return pending;
-}
-
-static struct json_object *api_ops_array(struct json_object **ops, size_t n)
-{
-	struct json_object *arr = json_object_new_array();
-	size_t i;
-
-	for (i = 0; arr && i < n; i++) {
-		if (api_json_push(arr, json_object_get(ops[i]))) {
-			json_object_put(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-static int api_ops_timeout(struct json_object **ops, size_t n, double timeout_s,
-			   struct api_error *err)
-{
-	char list[400];
-	size_t i, used = 0;
-
-	list[0] = '\0';
-	for (i = 0; i < n && used < sizeof(list); i++) {
-		const char *status = api_op_field(ops[i], "status");
-		struct json_object *fc;
-		int w;
-
-		if (errmap_operation(status) >= 0)
-			continue;
-		w = snprintf(list + used, sizeof(list) - used, "%s%s %s %s", used ? ", " : "",
-			     api_op_field(ops[i], "action") ? api_op_field(ops[i], "action") :
-							      "operation",
-			     api_op_field(ops[i], "id") ? api_op_field(ops[i], "id") : "?",
-			     status ? status : "(no status)");
-		if (w > 0)
-			used += (size_t)w;
-		if (used < sizeof(list) &&
-		    json_object_object_get_ex(ops[i], "failures_count", &fc) &&
-		    json_object_get_int(fc) > 0) {
-			w = snprintf(list + used, sizeof(list) - used, " (%d failures)",
-				     json_object_get_int(fc));
-			if (w > 0)
-				used += (size_t)w;
-		}
-	}
-	return api_fail(err, 0, ETIMEDOUT, NULL,
-			"timed out after %.1f s waiting for operations still pending: %s",
-			timeout_s > 0 ? timeout_s : 0.0, list);
-}
-
-int api_wait_operations(struct api *a, struct json_object *operations, double timeout_s,
-			api_progress_fn progress, void *data,
-			struct json_object **latest, struct api_error *err)
-{
-	struct json_object **ops = NULL;
-	struct api_error local;
-	double start = api_now(), deadline = start + timeout_s;
-	double interval = API_POLL_FIRST_S, next, poll_deadline;
-	size_t i, n;
-	int res;
-
-	if (!err)
-		err = &local;
-	if (latest)
-		*latest = NULL;
-	api_error_clear(err);
-	if (!operations || !json_object_is_type(operations, json_type_array))
-		return api_fail(err, 0, EINVAL, NULL, "wait for operations: not an array");
-	n = json_object_array_length(operations);
-	if (n == 0) {
-		if (latest)
-			*latest = json_object_new_array();
-		return 0;
-	}
-	ops = calloc(n, sizeof(*ops));
-	if (!ops)
-		return api_fail(err, 0, ENOMEM, NULL, "wait for operations: out of memory");
-	for (i = 0; i < n; i++)
-		ops[i] = json_object_get(json_object_array_get_idx(operations, i));
-	for (i = 0; i < n; i++) {
-		if (!api_op_field(ops[i], "id")) {
-			res = api_fail(err, 0, EINVAL, NULL, "wait for operations: one has no id");
-			goto out;
-		}
-	}
-
-	/* Short operations are the common case: look early, then back off. */
-	res = api_ops_outcome(ops, n, err);
-	next = start + interval;
-	while (res > 0) {
-		struct json_object *arr;
-
-		api_sleep_until(next < deadline ? next : deadline);
-		for (i = 0; i < n; i++) {
-			struct json_object *op = NULL;
-
-			if (errmap_operation(api_op_field(ops[i], "status")) >= 0)
-				continue;
-			/* Bounded by our deadline so a flaky API cannot stretch the wait much,
-			 * but a hiccup right at the deadline still gets a short retry. */
-			poll_deadline = api_now() + API_POLL_CAP_S;
-			if (poll_deadline < deadline)
-				poll_deadline = deadline;
-			if (poll_deadline > api_now() + a->retry_deadline_s)
-				poll_deadline = api_now() + a->retry_deadline_s;
-			res = api_get_operation_until(a, api_op_field(ops[i], "id"), poll_deadline,
-						      &op, err);
-			if (res)
-				goto out;
-			json_object_put(ops[i]);
-			ops[i] = op;
-			/* Neon runs a mutation's operations one after another: while this one
-			 * runs, the later ones cannot have ended, so asking costs calls for
-			 * nothing. An operation that ended passes the turn to the next at once. */
-			if (errmap_operation(api_op_field(op, "status")) < 0)
-				break;
-		}
-		if (progress) {
-			arr = api_ops_array(ops, n);
-			if (arr) {
-				progress(data, arr);
-				json_object_put(arr);
-			}
-		}
-		res = api_ops_outcome(ops, n, err);
-		if (res > 0 && api_now() >= deadline) {
-			res = api_ops_timeout(ops, n, timeout_s, err);
-			break;
-		}
-		/* The wait can overshoot the operations' end by one interval: keep that a
-		 * small fraction of the time waited so far, as well as under the cap. */
-		interval *= API_POLL_FACTOR;
-		if (interval > API_POLL_FRACTION * (api_now() - start))
-			interval = API_POLL_FRACTION * (api_now() - start);
-		if (interval < API_POLL_FIRST_S)
-			interval = API_POLL_FIRST_S;
-		if (interval > API_POLL_CAP_S)
-			interval = API_POLL_CAP_S;
-		next = api_now() + interval;
-	}
-
-out:
-	if (res < 0)
-		log_warn("api: waiting for operations: %s", err->message);
-	if (latest)
-		*latest = api_ops_array(ops, n);
-	for (i = 0; i < n; i++)
-		json_object_put(ops[i]);
-	free(ops);
-	return res;
 }

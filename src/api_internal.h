@@ -1,0 +1,67 @@
+/* api_internal: what the api module's own files share; only src/api*.c include it.
+ *
+ * The module is split by concern: api.c is the transport (curl handles, one call
+ * with its retries, error bodies), api_calls.c the endpoints (and the builders of
+ * their paths, queries and bodies), api_wait.c the polling of operations. None of
+ * this is part of the module's interface, which stays in include/api.h. */
+#ifndef NEONFS_API_INTERNAL_H
+#define NEONFS_API_INTERNAL_H
+
+#include <stddef.h>
+#include <pthread.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "api.h"
+#include "errmap.h"
+
+#define API_POOL_MAX		8
+
+struct api {
+	char *base_url;
+	char *auth_header;	/* "Authorization: Bearer ...", or NULL without a key */
+	char *project_id;
+	double request_timeout_s;
+	double retry_deadline_s;
+
+	pthread_mutex_t lock;	/* guards everything below */
+	struct api_stats stats;
+	CURL *idle[API_POOL_MAX];
+	int nidle;
+};
+
+/* A growable byte buffer, always NUL-terminated once it holds anything. */
+struct api_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* api.c */
+double api_now(void);
+void api_sleep_until(double t);
+void api_error_clear(struct api_error *err);
+__attribute__((format(printf, 5, 6)))
+int api_fail(struct api_error *err, long status, int e, const char *code,
+	     const char *fmt, ...);
+int api_buf_append(struct api_buf *b, const char *p, size_t n);
+int api_buf_puts(struct api_buf *b, const char *s);
+void api_buf_free(struct api_buf *b);
+int api_request(struct api *a, enum errmap_action action, const char *what,
+		const char *method, const char *path, const char *query,
+		struct json_object *body, double deadline, struct json_object **out,
+		struct api_error *err);
+int api_do(struct api *a, enum errmap_action action, const char *what,
+	   const char *method, const char *path, const char *query,
+	   struct json_object *body, const char *field, struct json_object **out,
+	   struct api_error *err);
+
+/* api_calls.c */
+int api_path(char **out, const char *fmt, ...);
+int api_query_add(struct api_buf *q, const char *key, const char *value);
+int api_path_fail(int res, const char *what, struct api_error *err);
+int api_json_add(struct json_object *o, const char *key, struct json_object *v);
+int api_json_push(struct json_object *arr, struct json_object *v);
+int api_json_add_string(struct json_object *o, const char *key, const char *s);
+
+#endif
