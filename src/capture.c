@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,35 @@
 #include "project.h"
 #include "schema.h"
 #include "watcher.h"
+
+static void capture_host(char *host, size_t len)
+{
+	if (gethostname(host, len) != 0)
+		snprintf(host, len, "unknown");
+	host[len - 1] = '\0';
+}
+
+/* Is @name a temporary branch that nobody is using any more? Its name says which process
+ * on which host made it: one of this host whose process is gone is left over; one of
+ * another host is left over once no capture could still be running. */
+static bool capture_left_over(const char *name, time_t created, time_t older)
+{
+	const char *at = strrchr(name, '@'), *p;
+	char host[64];
+	long pid;
+
+	if (strncmp(name, ACTION_TEMP_PREFIX, strlen(ACTION_TEMP_PREFIX)) != 0)
+		return false;
+	capture_host(host, sizeof(host));
+	if (at && strcmp(at + 1, host) == 0) {
+		for (p = at; p > name && p[-1] >= '0' && p[-1] <= '9'; p--)
+			;
+		pid = strtol(p, NULL, 10);
+		if (pid > 0 && p[-1] == '-')
+			return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	}
+	return created != 0 && created < older;
+}
 
 /* Deletes a temporary branch, whatever state the capture left it in. */
 static void action_drop_temporary(struct actions *a, const char *branch_id)
@@ -44,13 +74,15 @@ static int action_read_schema(struct actions *a, const char *snap_id, char **tex
 	struct neon_object *obj = NULL;
 	struct api_error err = { 0 };
 	char active_id[64], name[NAMES_MAX + 1], branch_id[64] = "", msg[512] = "", *uri = NULL;
+	char host[64];
 	int res;
 
 	res = project_active_id(a->p, active_id, sizeof(active_id));
 	if (res)
 		return res;
-	snprintf(name, sizeof(name), ACTION_TEMP_PREFIX "%s-%ld-%lu", snap_id, (long)getpid(),
-		 __atomic_add_fetch(&a->temp_seq, 1, __ATOMIC_RELAXED));
+	capture_host(host, sizeof(host));
+	snprintf(name, sizeof(name), ACTION_TEMP_PREFIX "%s-%lu-%ld@%s", snap_id,
+		 __atomic_add_fetch(&a->temp_seq, 1, __ATOMIC_RELAXED), (long)getpid(), host);
 	log_info("schema of snapshot %s: reading it through the temporary branch %s", snap_id,
 		 name);
 	watcher_local_begin(a->watcher);
@@ -136,7 +168,7 @@ int action_schema_capture(struct actions *a, const char *snapshot_id)
 void action_cleanup_temporary(struct actions *a)
 {
 	struct model_list *l = NULL;
-	size_t i, n, prefix = strlen(ACTION_TEMP_PREFIX);
+	size_t i, n;
 	char (*ids)[64] = NULL;
 	size_t nids = 0;
 	/* Another mount's capture lives at most as long as its operations may take. */
@@ -149,9 +181,7 @@ void action_cleanup_temporary(struct actions *a)
 	for (i = 0; ids && i < n; i++) {
 		const struct neon_branch *b = model_branch_at(l, i);
 
-		if (strncmp(b->name, ACTION_TEMP_PREFIX, prefix) == 0 &&
-		    (b->created == 0 || b->created < older ||
-		     strstr(b->name + prefix, "-") == NULL))
+		if (capture_left_over(b->name, b->created, older))
 			snprintf(ids[nids++], sizeof(ids[0]), "%s", b->id);
 	}
 	model_list_put(l);

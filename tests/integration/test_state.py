@@ -10,9 +10,11 @@ import json
 import os
 import pwd
 import re
+import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -337,6 +339,15 @@ def test_schema_is_the_same_whatever_the_creation_order(fs, project):
 
 # ---- 3. a snapshot made elsewhere --------------------------------------------------------
 
+def mutations(stack):
+    return [r for r in stack.requests() if r["method"] != "GET"]
+
+
+def capture_schema(fs, *snapshot_path):
+    """touch snapshots/<x>/schema: the explicit action that reads a snapshot's schema."""
+    os.close(os.open(fs.p(*snapshot_path, "schema"), os.O_WRONLY | os.O_CREAT, 0o644))
+
+
 def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     first = mount_factory("cache_ttl=30", "poll_min=600", "poll_max=600")
     uri = first.read("active", "connection_uri").strip()
@@ -358,6 +369,16 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
 
     fs = mount_factory("cache_ttl=30", "api_timeout=5", "poll_min=600", "poll_max=600")
     project.clear_requests()
+    # Reads are free: the schema of a snapshot made elsewhere is not there until asked for,
+    # and nothing a reader does creates a branch or a compute.
+    assert sorted(os.listdir(fs.p("snapshots", "from-api"))) == ["id", "meta.json"]
+    with pytest.raises(FileNotFoundError):
+        fs.read("snapshots", "from-api", "schema")
+    meta = json.loads(fs.read("snapshots", "from-api", "meta.json"))
+    assert meta["checkpoint"] is None
+    assert mutations(project) == []
+
+    capture_schema(fs, "snapshots", "from-api")
     text = fs.read("snapshots", "from-api", "schema")
     assert "note" not in text
     assert text == expected, "\n".join(difflib.unified_diff(
@@ -371,7 +392,7 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     live = {b["id"] for b in api_branches(project).values()}
     assert all(e["branch_id"] in live for e in api_endpoints(project))
     assert sorted(os.listdir(fs.p("branches"))) == ["main"]
-    assert "connection_uri" not in os.listdir(fs.p("snapshots", "from-api"))
+    assert sorted(os.listdir(fs.p("snapshots", "from-api"))) == ["id", "meta.json", "schema"]
     # The result is kept with a checkpoint record.
     rows = meta_rows(project, "SELECT name, lsn, schema FROM checkpoints"
                               " WHERE project_id = %s AND snapshot_id = %s",
@@ -385,12 +406,38 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     other = mount_factory("cache_ttl=30", "poll_min=600", "poll_max=600")
     project.clear_requests()
     assert other.read("snapshots", "from-api", "schema") == text
-    assert restore_posts(project) == []
-    assert not [r for r in project.requests() if r["method"] != "GET"]
+    assert mutations(project) == []
+
+
+def test_reading_a_whole_mount_of_snapshots_made_elsewhere_changes_nothing(mount_factory,
+                                                                            project):
+    """ls -lR and cp -r of a mount whose snapshots were all made elsewhere make no
+    mutating API call, with a meta database and without one."""
+    main = api_branches(project)["main"]
+    for name in ("e1", "e2", "e3"):
+        status, resp = project.api("POST", "/projects/%s/branches/%s/snapshot" %
+                                   (pid(project), main["id"]), query={"name": name})
+        assert status == 200, resp
+        wait_idle(project)
+    for opts in (("cache_ttl=0",), ("cache_ttl=0", "no_meta")):
+        fs = mount_factory(*opts, "poll_min=600", "poll_max=600")
+        project.clear_requests()
+        out = subprocess.run(["ls", "-lR", fs.path], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        dest = tempfile.mkdtemp(prefix="neonfs-cp-")
+        try:
+            out = subprocess.run(["cp", "-r", fs.p("snapshots"), fs.p("branches"),
+                                  fs.p("active"), dest], capture_output=True, text=True)
+            assert out.returncode == 0, out.stderr
+            assert sorted(os.listdir(os.path.join(dest, "snapshots"))) == ["e1", "e2", "e3"]
+        finally:
+            shutil.rmtree(dest)
+        assert mutations(project) == [], (opts, mutations(project))
+        fs.unmount()
 
 
 def test_schema_of_an_api_snapshot_when_its_compute_cannot_start(mount_factory, project):
-    """A failed materialization returns an errno and still deletes its temporary branch."""
+    """A failed capture returns the table's errno and still deletes its temporary branch."""
     main = api_branches(project)["main"]
     status, resp = project.api("POST", "/projects/%s/branches/%s/snapshot" % (pid(project),
                                                                              main["id"]),
@@ -400,20 +447,50 @@ def test_schema_of_an_api_snapshot_when_its_compute_cannot_start(mount_factory, 
     fs = mount_factory("cache_ttl=0", "api_timeout=2", "poll_min=600", "poll_max=600")
     project.fault(method="POST", path=r"/endpoints$", status=500, count=-1)
     try:
-        err = expect_errno((errno.EIO, errno.EAGAIN, errno.ENOSPC, errno.EREMOTEIO), fs.read,
-                           "snapshots", "no-compute", "schema")
+        with pytest.raises(OSError) as e:
+            capture_schema(fs, "snapshots", "no-compute")
+        assert e.value.errno == errno.EIO, e.value
     finally:
         project.clear_faults()
     wait_idle(project)
-    assert set(api_branches(project)) == {"main"}, err
+    assert set(api_branches(project)) == {"main"}
     assert meta_rows(project, "SELECT count(*) FROM checkpoints WHERE snapshot_id = %s",
                      (resp["snapshot"]["id"],)) == [(0,)]
-    assert "temporary branch" in fs.output() or "schema of snapshot" in fs.output()
+    assert "schema of a snapshot" in fs.output()
+    assert "schema" not in os.listdir(fs.p("snapshots", "no-compute"))
     # Once computes start again, the schema is read and kept.
+    capture_schema(fs, "snapshots", "no-compute")
     text = fs.read("snapshots", "no-compute", "schema")
     assert set(api_branches(project)) == {"main"}
     assert meta_rows(project, "SELECT schema FROM checkpoints WHERE snapshot_id = %s",
                      (resp["snapshot"]["id"],)) == [(text,)]
+
+
+def test_a_temporary_branch_left_by_a_killed_neonfs_is_deleted_at_mount(mount_factory,
+                                                                         project):
+    """A capture interrupted by kill -9 leaves its temporary branch; the next mount deletes
+    it (it is the mount's own, by its name) and leaves every other branch alone."""
+    main = api_branches(project)["main"]
+    status, resp = project.api("POST", "/projects/%s/branches/%s/snapshot" % (pid(project),
+                                                                             main["id"]),
+                               query={"name": "s"})
+    assert status == 200, resp
+    wait_idle(project)
+    # The name a capture by a process of this host that is gone now would have given it.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    left = "neonfs-schema-%s-1-%d@%s" % (resp["snapshot"]["id"], gone.pid, socket.gethostname())
+    status, out = project.api("POST", "/projects/%s/snapshots/%s/restore" %
+                              (pid(project), resp["snapshot"]["id"]),
+                              body={"target_branch_id": main["id"], "finalize_restore": False,
+                                    "name": left})
+    assert status == 200, out
+    wait_idle(project)
+    assert left in api_branches(project)
+    fs = mount_factory("poll_min=600", "poll_max=600")
+    wait_idle(project)
+    assert set(api_branches(project)) == {"main"}
+    assert "temporary branch" in fs.output()
 
 
 # ---- 4. meta.json ------------------------------------------------------------------------
