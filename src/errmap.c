@@ -12,9 +12,6 @@
 
 #include "errmap.h"
 
-/* Not yet in errmap.h: the words that go with errmap_http(), so api.c can say
- * something useful when the server sent no message. */
-
 /* Whether a request may be sent again after this answer. */
 enum errmap_retry {
 	RETRY_NEVER = 0,
@@ -42,12 +39,36 @@ struct errmap_http_row {
  * - 504 maps to ETIMEDOUT, the same as a local timeout.
  * - 423/429 come before the LIMIT_EXCEEDED row so a rate limit that names
  *   itself "RATE_LIMIT_EXCEEDED" stays EAGAIN and is not read as a quota.
+ * - 401, 404, 408, 410 and 413 say exactly what happened, so they come before
+ *   every row that looks at the code or the message: those carry branch names
+ *   and ids ("branch root-copy not found"), and a word in a name must not turn
+ *   a missing branch into a refusal, nor a too large request into a quota.
+ *   The word rows are left to the statuses a refusal comes with (400, 403,
+ *   409, 422 and the rest of 4xx).
  */
 static const struct errmap_http_row errmap_http_table[] = {
 	{ ERRMAP_ANY, 200, 299, NULL, NULL, 0, RETRY_NEVER, "success" },
 	{ ERRMAP_ANY, 423, 423, NULL, NULL, EBUSY, RETRY_ALWAYS,
 	  "locked by another operation in progress" },
 	{ ERRMAP_ANY, 429, 429, NULL, NULL, EAGAIN, RETRY_ALWAYS, "too many requests" },
+
+	{ ERRMAP_ANY, 401, 401, NULL, NULL, EACCES, RETRY_NEVER,
+	  "the API key was not accepted" },
+	{ ERRMAP_RESTORE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "unknown snapshot" },
+	{ ERRMAP_SNAPSHOT_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such snapshot" },
+	{ ERRMAP_SNAPSHOT_RENAME, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such snapshot" },
+	{ ERRMAP_SNAPSHOT_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such branch" },
+	{ ERRMAP_BRANCH_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such parent branch" },
+	{ ERRMAP_BRANCH_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "no such branch" },
+	{ ERRMAP_ANY, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "not found" },
+	{ ERRMAP_ANY, 408, 408, NULL, NULL, ETIMEDOUT, RETRY_IDEMPOTENT,
+	  "the server timed out reading the request" },
+	{ ERRMAP_ANY, 410, 410, NULL, NULL, ENOENT, RETRY_NEVER, "gone" },
+	{ ERRMAP_ANY, 413, 413, NULL, NULL, EFBIG, RETRY_NEVER, "request too large" },
 
 	{ ERRMAP_BRANCH_DELETE, 400, 499, NULL, "child", EBUSY, RETRY_NEVER,
 	  "the branch has child branches" },
@@ -61,27 +82,9 @@ static const struct errmap_http_row errmap_http_table[] = {
 	{ ERRMAP_ANY, 400, 499, "LIMIT_EXCEEDED", NULL, EDQUOT, RETRY_NEVER,
 	  "project limit reached" },
 
-	{ ERRMAP_RESTORE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "unknown snapshot" },
-	{ ERRMAP_SNAPSHOT_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such snapshot" },
-	{ ERRMAP_SNAPSHOT_RENAME, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such snapshot" },
-	{ ERRMAP_SNAPSHOT_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such branch" },
-	{ ERRMAP_BRANCH_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such parent branch" },
-	{ ERRMAP_BRANCH_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "no such branch" },
-
 	{ ERRMAP_ANY, 400, 400, NULL, NULL, EINVAL, RETRY_NEVER, "bad request" },
-	{ ERRMAP_ANY, 401, 401, NULL, NULL, EACCES, RETRY_NEVER,
-	  "the API key was not accepted" },
 	{ ERRMAP_ANY, 403, 403, NULL, NULL, EPERM, RETRY_NEVER, "not permitted" },
-	{ ERRMAP_ANY, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "not found" },
-	{ ERRMAP_ANY, 408, 408, NULL, NULL, ETIMEDOUT, RETRY_IDEMPOTENT,
-	  "the server timed out reading the request" },
 	{ ERRMAP_ANY, 409, 409, NULL, NULL, EEXIST, RETRY_NEVER, "already exists" },
-	{ ERRMAP_ANY, 410, 410, NULL, NULL, ENOENT, RETRY_NEVER, "gone" },
-	{ ERRMAP_ANY, 413, 413, NULL, NULL, EFBIG, RETRY_NEVER, "request too large" },
 	{ ERRMAP_ANY, 422, 422, NULL, NULL, EINVAL, RETRY_NEVER, "invalid request" },
 	{ ERRMAP_ANY, 400, 499, NULL, NULL, EINVAL, RETRY_NEVER, "request refused" },
 

@@ -67,6 +67,31 @@ static void test_action_rows(void)
 	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 423, "", "child operation running"), EBUSY);
 }
 
+/* A status that says exactly what happened wins over words in the message: branch names and
+ * ids appear in messages, so "root", "default" or "child" may be part of a name. */
+static void test_status_beats_words(void)
+{
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 404, "", "branch root-copy not found"), ENOENT);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 404, "", "no branch named default-old"),
+		  ENOENT);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 404, "", "branch child-1 not found"), ENOENT);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 404, "", "protected-db: not found"), ENOENT);
+	CHECK_STR(errmap_http_reason(ERRMAP_BRANCH_DELETE, 404, "", "branch root-copy not found"),
+		  "no such branch");
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 410, "", "branch child-1 is gone"), ENOENT);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 401, "", "key may not delete the default branch"),
+		  EACCES);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 408, "", "timed out deleting child"), ETIMEDOUT);
+	/* A too large request is not a project quota, whatever its code says. */
+	CHECK_INT(errmap_http(ERRMAP_SNAPSHOT_CREATE, 413, "BODY_LIMIT_EXCEEDED", NULL), EFBIG);
+	CHECK_INT(errmap_http(ERRMAP_SNAPSHOT_CREATE, 404, "BRANCHES_LIMIT_EXCEEDED", NULL), ENOENT);
+	CHECK_INT(errmap_http(ERRMAP_ANY, 401, "LIMIT_EXCEEDED", NULL), EACCES);
+	/* The refusals the words are there for still read as such. */
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 409, "", "it has child branches"), EBUSY);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 422, "", "cannot delete the root branch"), EPERM);
+	CHECK_INT(errmap_http(ERRMAP_BRANCH_DELETE, 422, "", "the default branch"), EPERM);
+}
+
 static void test_transport(void)
 {
 	CHECK_INT(errmap_transport(CURLE_COULDNT_CONNECT), ECONNREFUSED);
@@ -146,6 +171,7 @@ int main(void)
 	test_generic_statuses();
 	test_quota();
 	test_action_rows();
+	test_status_beats_words();
 	test_transport();
 	test_operations();
 	test_retryable();
