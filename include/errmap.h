@@ -39,4 +39,14 @@ int errmap_operation_terminal(const char *status);
  * repeated blindly. */
 int errmap_retryable(long status, int curl_code, int idempotent);
 
+/* Errno for the SQLSTATE of a failed statement (ETIMEDOUT, EACCES, ENOENT, EROFS, EEXIST,
+ * EINVAL, ECONNREFUSED; EIO for the rest, and for NULL or anything not five characters).
+ * *conn_lost (may be NULL) is set to whether the state says the session is over: the
+ * server is shutting down or ended it, or the link failed. */
+int errmap_sqlstate(const char *sqlstate, int *conn_lost);
+
+/* Errno for libpq's message about a failure that came without a SQLSTATE, such as a
+ * connection that could not be made (ETIMEDOUT, ECONNREFUSED, EACCES, ENOENT; else EIO). */
+int errmap_pg_words(const char *msg);
+
 #endif

@@ -149,6 +149,64 @@ static const struct errmap_op_row errmap_op_table[] = {
 	{ "cancelling", 0, 0 },
 };
 
+struct errmap_sqlstate_row {
+	const char *state;	/* a whole SQLSTATE, or its first characters (a class) */
+	int err;
+	int conn_lost;		/* the session is over; the connection cannot be reused */
+};
+
+/* First match wins: whole states come before the classes they belong to. */
+static const struct errmap_sqlstate_row errmap_sqlstate_table[] = {
+	/* statement_timeout and lock_timeout: the server gave up waiting. */
+	{ "57014", ETIMEDOUT, 0 },
+	{ "55P03", ETIMEDOUT, 0 },
+	/* Wrong password, no pg_hba.conf entry, or no privilege on the object. */
+	{ "28P01", EACCES, 0 },
+	{ "28000", EACCES, 0 },
+	{ "42501", EACCES, 0 },
+	/* The database named in the connection string does not exist. */
+	{ "3D000", ENOENT, 0 },
+	/* A read-only transaction: the compute is read-only. */
+	{ "25006", EROFS, 0 },
+	/* A unique violation: the row (a name) is taken. */
+	{ "23505", EEXIST, 0 },
+	/* Starting up or shutting down (a restore restarts the compute): nobody is
+	 * listening yet, as with a refused connection. */
+	{ "57P03", ECONNREFUSED, 1 },
+	/* Data exceptions: a value the server would not take. */
+	{ "22", EINVAL, 0 },
+	/* The server ended the session (admin shutdown, crash, terminated backend)... */
+	{ "57P0", EIO, 1 },
+	/* ... or the link failed. */
+	{ "08", EIO, 1 },
+};
+
+struct errmap_pg_words_row {
+	const char *words;	/* substring of libpq's message, any case */
+	const char *and_words;	/* must be there too, or NULL */
+	int err;
+};
+
+/* libpq says why a connection failed only in words. First match wins: when libpq tried
+ * several addresses its message lists each failure, and a timeout on any of them is what
+ * the caller waited for. */
+static const struct errmap_pg_words_row errmap_pg_words_table[] = {
+	{ "timeout expired", NULL, ETIMEDOUT },
+	{ "timed out", NULL, ETIMEDOUT },
+	{ "connection refused", NULL, ECONNREFUSED },
+	/* Nowhere to connect to is, to the caller, the same as nobody listening. */
+	{ "could not translate host name", NULL, ECONNREFUSED },
+	{ "no route to host", NULL, ECONNREFUSED },
+	{ "network is unreachable", NULL, ECONNREFUSED },
+	/* A Unix socket path with no server behind it. */
+	{ "No such file or directory", NULL, ECONNREFUSED },
+	{ "authentication failed", NULL, EACCES },
+	{ "pg_hba.conf", NULL, EACCES },
+	{ "no password supplied", NULL, EACCES },
+	{ "permission denied", NULL, EACCES },
+	{ "database \"", "does not exist", ENOENT },
+};
+
 #define ERRMAP_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
 static int errmap_contains_nocase(const char *hay, const char *needle)
@@ -268,4 +326,40 @@ int errmap_retryable(long status, int curl_code, int idempotent)
 		}
 	}
 	return retry == RETRY_ALWAYS || (retry == RETRY_IDEMPOTENT && idempotent);
+}
+
+int errmap_sqlstate(const char *sqlstate, int *conn_lost)
+{
+	size_t i;
+
+	if (conn_lost)
+		*conn_lost = 0;
+	if (!sqlstate || strlen(sqlstate) != 5)
+		return EIO;
+	for (i = 0; i < ERRMAP_COUNT(errmap_sqlstate_table); i++) {
+		const struct errmap_sqlstate_row *r = &errmap_sqlstate_table[i];
+
+		if (strncmp(sqlstate, r->state, strlen(r->state)) == 0) {
+			if (conn_lost)
+				*conn_lost = r->conn_lost;
+			return r->err;
+		}
+	}
+	return EIO;
+}
+
+int errmap_pg_words(const char *msg)
+{
+	size_t i;
+
+	if (!msg)
+		return EIO;
+	for (i = 0; i < ERRMAP_COUNT(errmap_pg_words_table); i++) {
+		const struct errmap_pg_words_row *r = &errmap_pg_words_table[i];
+
+		if (errmap_contains_nocase(msg, r->words) &&
+		    (!r->and_words || errmap_contains_nocase(msg, r->and_words)))
+			return r->err;
+	}
+	return EIO;
 }

@@ -166,6 +166,84 @@ static void test_retryable(void)
 	CHECK(!errmap_retryable(0, CURLE_OK, 1));
 }
 
+/* Each row of the SQLSTATE table, and whether it says the session is over. */
+#define CHECK_SQLSTATE(state, err, lost) do { \
+	int lost_ = -1; \
+	CHECK_INT(errmap_sqlstate((state), &lost_), (err)); \
+	CHECK_INT(lost_, (lost)); \
+} while (0)
+
+static void test_sqlstate(void)
+{
+	CHECK_SQLSTATE("57014", ETIMEDOUT, 0);	/* statement timeout */
+	CHECK_SQLSTATE("55P03", ETIMEDOUT, 0);	/* lock timeout */
+	CHECK_SQLSTATE("28P01", EACCES, 0);
+	CHECK_SQLSTATE("28000", EACCES, 0);
+	CHECK_SQLSTATE("42501", EACCES, 0);
+	CHECK_SQLSTATE("3D000", ENOENT, 0);
+	CHECK_SQLSTATE("25006", EROFS, 0);
+	CHECK_SQLSTATE("23505", EEXIST, 0);
+	CHECK_SQLSTATE("22P02", EINVAL, 0);	/* class 22: invalid text representation */
+	CHECK_SQLSTATE("22001", EINVAL, 0);	/* string data right truncation */
+	/* Cannot connect now: refused, and the session is over. */
+	CHECK_SQLSTATE("57P03", ECONNREFUSED, 1);
+	CHECK_SQLSTATE("57P01", EIO, 1);	/* admin shutdown */
+	CHECK_SQLSTATE("57P02", EIO, 1);	/* crash shutdown */
+	CHECK_SQLSTATE("57P05", EIO, 1);	/* idle session timeout */
+	CHECK_SQLSTATE("08006", EIO, 1);	/* connection failure */
+	CHECK_SQLSTATE("08000", EIO, 1);
+	/* Other states are plain failures on a connection that still works. */
+	CHECK_SQLSTATE("42P01", EIO, 0);	/* undefined table */
+	CHECK_SQLSTATE("23503", EIO, 0);	/* foreign key violation: not "taken" */
+	CHECK_SQLSTATE("57000", EIO, 0);	/* class 57, but not a session end */
+	CHECK_SQLSTATE("XX000", EIO, 0);
+	CHECK_SQLSTATE("2", EIO, 0);		/* a class alone is no state */
+	CHECK_SQLSTATE("220", EIO, 0);
+	CHECK_SQLSTATE("0800", EIO, 0);
+	CHECK_SQLSTATE("080060", EIO, 0);
+	CHECK_SQLSTATE("", EIO, 0);
+	CHECK_SQLSTATE(NULL, EIO, 0);
+	CHECK_INT(errmap_sqlstate("57014", NULL), ETIMEDOUT);
+	CHECK_INT(errmap_sqlstate("08006", NULL), EIO);
+}
+
+/* libpq's messages, as it writes them, for failures without a SQLSTATE. */
+static void test_pg_words(void)
+{
+	CHECK_INT(errmap_pg_words("connection to server at \"10.0.0.1\", port 5432 failed: "
+				  "timeout expired"), ETIMEDOUT);
+	CHECK_INT(errmap_pg_words("could not receive data from server: Connection timed out"),
+		  ETIMEDOUT);
+	CHECK_INT(errmap_pg_words("connection to server at \"127.0.0.1\", port 1 failed: "
+				  "Connection refused\n\tIs the server running on that host?"),
+		  ECONNREFUSED);
+	CHECK_INT(errmap_pg_words("could not translate host name \"nowhere.invalid\" to address: "
+				  "Name or service not known"), ECONNREFUSED);
+	CHECK_INT(errmap_pg_words("connection to server at \"10.9.9.9\", port 5432 failed: "
+				  "No route to host"), ECONNREFUSED);
+	CHECK_INT(errmap_pg_words("connection to server at \"10.9.9.9\", port 5432 failed: "
+				  "Network is unreachable"), ECONNREFUSED);
+	CHECK_INT(errmap_pg_words("connection to server on socket \"/tmp/.s.PGSQL.5432\" "
+				  "failed: No such file or directory"), ECONNREFUSED);
+	CHECK_INT(errmap_pg_words("FATAL:  password authentication failed for user \"app\""),
+		  EACCES);
+	CHECK_INT(errmap_pg_words("FATAL:  no pg_hba.conf entry for host \"10.0.0.2\""), EACCES);
+	CHECK_INT(errmap_pg_words("fe_sendauth: no password supplied"), EACCES);
+	CHECK_INT(errmap_pg_words("connection to server on socket \"/run/pg/.s.PGSQL.5432\" "
+				  "failed: Permission denied"), EACCES);
+	CHECK_INT(errmap_pg_words("FATAL:  database \"gone\" does not exist"), ENOENT);
+	/* Either half alone is not a missing database. */
+	CHECK_INT(errmap_pg_words("FATAL:  role \"app\" does not exist"), EIO);
+	CHECK_INT(errmap_pg_words("database \"x\" is being accessed by other users"), EIO);
+	/* Several addresses tried: a timeout on any is what the caller waited for. */
+	CHECK_INT(errmap_pg_words("connection to server at \"::1\", port 5432 failed: "
+				  "Connection refused\nconnection to server at \"127.0.0.1\", "
+				  "port 5432 failed: timeout expired"), ETIMEDOUT);
+	CHECK_INT(errmap_pg_words("server closed the connection unexpectedly"), EIO);
+	CHECK_INT(errmap_pg_words(""), EIO);
+	CHECK_INT(errmap_pg_words(NULL), EIO);
+}
+
 int main(void)
 {
 	test_generic_statuses();
@@ -175,5 +253,7 @@ int main(void)
 	test_transport();
 	test_operations();
 	test_retryable();
+	test_sqlstate();
+	test_pg_words();
 	CHECK_DONE();
 }
