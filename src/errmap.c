@@ -207,6 +207,74 @@ static const struct errmap_pg_words_row errmap_pg_words_table[] = {
 	{ "database \"", "does not exist", ENOENT },
 };
 
+struct errmap_local_row {
+	enum errmap_local cond;
+	enum errmap_action action;	/* ERRMAP_ANY: every action without a row of its own */
+	int err;
+	const char *reason;
+};
+
+/* First match wins; each condition ends with its ERRMAP_ANY row, so every action has an
+ * answer. */
+static const struct errmap_local_row errmap_local_table[] = {
+	/* Without a meta database a snapshot has no attachments: an empty listing, not an
+	 * error, and lookup, open, rm and mv agree with that listing. */
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_LIST, 0, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_READ, ENOENT, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_WRITE, ENOENT, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_DELETE, ENOENT, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_RENAME, ENOENT, "no meta database, so no attachments" },
+	/* Creating one is a request this mount cannot carry out, not a missing file: ENOENT
+	 * would say the directory is gone. The words say how to get one. */
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_CREATE, ENOTSUP,
+	  "attachments need a meta database (-o meta_url= or NEONFS_META_URL)" },
+	/* Reads show what Neon has (meta.json, an empty records listing); the schema is then
+	 * captured from the database itself. */
+	{ ERRMAP_NO_META, ERRMAP_READ, 0, "no meta database, so no checkpoint records" },
+	/* The user's change happened on Neon; there is no record to follow it. */
+	{ ERRMAP_NO_META, ERRMAP_SNAPSHOT_DELETE, 0,
+	  "no meta database, so no checkpoint record to update" },
+	{ ERRMAP_NO_META, ERRMAP_SNAPSHOT_RENAME, 0,
+	  "no meta database, so no checkpoint record to update" },
+	{ ERRMAP_NO_META, ERRMAP_ANY, ENOTSUP, "no meta database" },
+
+	/* A lookup of the name an action would give that finds nothing: the name is free. */
+	{ ERRMAP_NAME_UNUSED, ERRMAP_SNAPSHOT_CREATE, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_SNAPSHOT_RENAME, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_BRANCH_CREATE, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_ATTACHMENT_CREATE, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_ATTACHMENT_RENAME, 0, "the name is free" },
+	/* A restore is given a snapshot's name or id; one nobody has is unknown. */
+	{ ERRMAP_NAME_UNUSED, ERRMAP_RESTORE, ENOENT, "unknown snapshot" },
+	/* Any other action looks up what it acts on, and that is not there. */
+	{ ERRMAP_NAME_UNUSED, ERRMAP_ANY, ENOENT, "no such entry" },
+
+	/* mv replaces an attachment, as rename(2) replaces a file: editors save through a
+	 * temporary name. With RENAME_NOREPLACE the caller asks as ERRMAP_ATTACHMENT_CREATE:
+	 * an existing attachment is never replaced by an exclusive create or rename. */
+	{ ERRMAP_NAME_TAKEN, ERRMAP_ATTACHMENT_RENAME, 0, "the attachment of that name is replaced" },
+	{ ERRMAP_NAME_TAKEN, ERRMAP_ATTACHMENT_CREATE, EEXIST, "an attachment of that name exists" },
+	/* Snapshots and branches are Neon objects: one never replaces another. */
+	{ ERRMAP_NAME_TAKEN, ERRMAP_ANY, EEXIST, "that name is taken" },
+
+	/* Creating or writing a snapshot's own file is opening a read-only file for writing,
+	 * which is EACCES whether the kernel asked to create or to open. Removing or renaming
+	 * it is an operation the file does not allow at all. */
+	{ ERRMAP_NAME_RESERVED, ERRMAP_ATTACHMENT_CREATE, EACCES,
+	  "that name belongs to the snapshot" },
+	{ ERRMAP_NAME_RESERVED, ERRMAP_ATTACHMENT_WRITE, EACCES,
+	  "that name belongs to the snapshot" },
+	{ ERRMAP_NAME_RESERVED, ERRMAP_ANY, EPERM, "that name belongs to the snapshot" },
+
+	/* Snapshots taken before the meta database was given, or by other tools, have no
+	 * record: deleting or renaming them has nothing to follow, and reads show what Neon
+	 * has. */
+	{ ERRMAP_NO_RECORD, ERRMAP_SNAPSHOT_DELETE, 0, "no checkpoint record to update" },
+	{ ERRMAP_NO_RECORD, ERRMAP_SNAPSHOT_RENAME, 0, "no checkpoint record to update" },
+	{ ERRMAP_NO_RECORD, ERRMAP_READ, 0, "no checkpoint record" },
+	{ ERRMAP_NO_RECORD, ERRMAP_ANY, ENOENT, "no checkpoint record" },
+};
+
 #define ERRMAP_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
 static int errmap_contains_nocase(const char *hay, const char *needle)
@@ -361,5 +429,23 @@ int errmap_pg_words(const char *msg)
 		    (!r->and_words || errmap_contains_nocase(msg, r->and_words)))
 			return r->err;
 	}
+	return EIO;
+}
+
+int errmap_local(enum errmap_action action, enum errmap_local cond, const char **reason)
+{
+	size_t i;
+
+	for (i = 0; i < ERRMAP_COUNT(errmap_local_table); i++) {
+		const struct errmap_local_row *r = &errmap_local_table[i];
+
+		if (r->cond == cond && (r->action == ERRMAP_ANY || r->action == action)) {
+			if (reason)
+				*reason = r->reason;
+			return r->err;
+		}
+	}
+	if (reason)
+		*reason = "unexpected condition";
 	return EIO;
 }

@@ -244,6 +244,78 @@ static void test_pg_words(void)
 	CHECK_INT(errmap_pg_words(NULL), EIO);
 }
 
+/* What a local condition means, action by action, with its words. */
+#define CHECK_LOCAL(action, cond, err, words) do { \
+	const char *reason_ = NULL; \
+	CHECK_INT(errmap_local((action), (cond), &reason_), (err)); \
+	CHECK_STR(reason_, (words)); \
+} while (0)
+
+static void test_local(void)
+{
+	/* No meta database: snapshots have no attachments, and say so consistently. */
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_LIST, ERRMAP_NO_META, 0,
+		    "no meta database, so no attachments");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_READ, ERRMAP_NO_META, ENOENT,
+		    "no meta database, so no attachments");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_WRITE, ERRMAP_NO_META, ENOENT,
+		    "no meta database, so no attachments");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_DELETE, ERRMAP_NO_META, ENOENT,
+		    "no meta database, so no attachments");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_RENAME, ERRMAP_NO_META, ENOENT,
+		    "no meta database, so no attachments");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_CREATE, ERRMAP_NO_META, ENOTSUP,
+		    "attachments need a meta database (-o meta_url= or NEONFS_META_URL)");
+	CHECK_LOCAL(ERRMAP_READ, ERRMAP_NO_META, 0, "no meta database, so no checkpoint records");
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_DELETE, ERRMAP_NO_META, 0,
+		    "no meta database, so no checkpoint record to update");
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_RENAME, ERRMAP_NO_META, 0,
+		    "no meta database, so no checkpoint record to update");
+	CHECK_LOCAL(ERRMAP_ANY, ERRMAP_NO_META, ENOTSUP, "no meta database");
+
+	/* A name nobody has is free for what would create it, and missing for the rest. */
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_CREATE, ERRMAP_NAME_UNUSED, 0, "the name is free");
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_RENAME, ERRMAP_NAME_UNUSED, 0, "the name is free");
+	CHECK_LOCAL(ERRMAP_BRANCH_CREATE, ERRMAP_NAME_UNUSED, 0, "the name is free");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_CREATE, ERRMAP_NAME_UNUSED, 0, "the name is free");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_RENAME, ERRMAP_NAME_UNUSED, 0, "the name is free");
+	CHECK_LOCAL(ERRMAP_RESTORE, ERRMAP_NAME_UNUSED, ENOENT, "unknown snapshot");
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_DELETE, ERRMAP_NAME_UNUSED, ENOENT, "no such entry");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_READ, ERRMAP_NAME_UNUSED, ENOENT, "no such entry");
+	CHECK_LOCAL(ERRMAP_ANY, ERRMAP_NAME_UNUSED, ENOENT, "no such entry");
+
+	/* A taken name: refused, except that mv over an attachment replaces it. */
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_CREATE, ERRMAP_NAME_TAKEN, EEXIST, "that name is taken");
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_RENAME, ERRMAP_NAME_TAKEN, EEXIST, "that name is taken");
+	CHECK_LOCAL(ERRMAP_BRANCH_CREATE, ERRMAP_NAME_TAKEN, EEXIST, "that name is taken");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_CREATE, ERRMAP_NAME_TAKEN, EEXIST,
+		    "an attachment of that name exists");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_RENAME, ERRMAP_NAME_TAKEN, 0,
+		    "the attachment of that name is replaced");
+	CHECK_LOCAL(ERRMAP_ANY, ERRMAP_NAME_TAKEN, EEXIST, "that name is taken");
+
+	/* A snapshot's own files are not attachments. */
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_CREATE, ERRMAP_NAME_RESERVED, EACCES,
+		    "that name belongs to the snapshot");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_WRITE, ERRMAP_NAME_RESERVED, EACCES,
+		    "that name belongs to the snapshot");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_DELETE, ERRMAP_NAME_RESERVED, EPERM,
+		    "that name belongs to the snapshot");
+	CHECK_LOCAL(ERRMAP_ATTACHMENT_RENAME, ERRMAP_NAME_RESERVED, EPERM,
+		    "that name belongs to the snapshot");
+	CHECK_LOCAL(ERRMAP_ANY, ERRMAP_NAME_RESERVED, EPERM, "that name belongs to the snapshot");
+
+	/* No checkpoint record: nothing to follow a change, Neon's fields alone to read. */
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_DELETE, ERRMAP_NO_RECORD, 0, "no checkpoint record to update");
+	CHECK_LOCAL(ERRMAP_SNAPSHOT_RENAME, ERRMAP_NO_RECORD, 0, "no checkpoint record to update");
+	CHECK_LOCAL(ERRMAP_READ, ERRMAP_NO_RECORD, 0, "no checkpoint record");
+	CHECK_LOCAL(ERRMAP_ANY, ERRMAP_NO_RECORD, ENOENT, "no checkpoint record");
+
+	/* A condition the table does not know is a failure, never a success. */
+	CHECK_LOCAL(ERRMAP_ANY, (enum errmap_local)99, EIO, "unexpected condition");
+	CHECK_INT(errmap_local(ERRMAP_ATTACHMENT_CREATE, ERRMAP_NO_META, NULL), ENOTSUP);
+}
+
 int main(void)
 {
 	test_generic_statuses();
@@ -255,5 +327,6 @@ int main(void)
 	test_retryable();
 	test_sqlstate();
 	test_pg_words();
+	test_local();
 	CHECK_DONE();
 }
