@@ -12,9 +12,6 @@
 
 #include "errmap.h"
 
-/* Not yet in errmap.h: the words that go with errmap_http(), so api.c can say
- * something useful when the server sent no message. */
-
 /* Whether a request may be sent again after this answer. */
 enum errmap_retry {
 	RETRY_NEVER = 0,
@@ -42,12 +39,36 @@ struct errmap_http_row {
  * - 504 maps to ETIMEDOUT, the same as a local timeout.
  * - 423/429 come before the LIMIT_EXCEEDED row so a rate limit that names
  *   itself "RATE_LIMIT_EXCEEDED" stays EAGAIN and is not read as a quota.
+ * - 401, 404, 408, 410 and 413 say exactly what happened, so they come before
+ *   every row that looks at the code or the message: those carry branch names
+ *   and ids ("branch root-copy not found"), and a word in a name must not turn
+ *   a missing branch into a refusal, nor a too large request into a quota.
+ *   The word rows are left to the statuses a refusal comes with (400, 403,
+ *   409, 422 and the rest of 4xx).
  */
 static const struct errmap_http_row errmap_http_table[] = {
 	{ ERRMAP_ANY, 200, 299, NULL, NULL, 0, RETRY_NEVER, "success" },
 	{ ERRMAP_ANY, 423, 423, NULL, NULL, EBUSY, RETRY_ALWAYS,
 	  "locked by another operation in progress" },
 	{ ERRMAP_ANY, 429, 429, NULL, NULL, EAGAIN, RETRY_ALWAYS, "too many requests" },
+
+	{ ERRMAP_ANY, 401, 401, NULL, NULL, EACCES, RETRY_NEVER,
+	  "the API key was not accepted" },
+	{ ERRMAP_RESTORE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "unknown snapshot" },
+	{ ERRMAP_SNAPSHOT_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such snapshot" },
+	{ ERRMAP_SNAPSHOT_RENAME, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such snapshot" },
+	{ ERRMAP_SNAPSHOT_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such branch" },
+	{ ERRMAP_BRANCH_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
+	  "no such parent branch" },
+	{ ERRMAP_BRANCH_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "no such branch" },
+	{ ERRMAP_ANY, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "not found" },
+	{ ERRMAP_ANY, 408, 408, NULL, NULL, ETIMEDOUT, RETRY_IDEMPOTENT,
+	  "the server timed out reading the request" },
+	{ ERRMAP_ANY, 410, 410, NULL, NULL, ENOENT, RETRY_NEVER, "gone" },
+	{ ERRMAP_ANY, 413, 413, NULL, NULL, EFBIG, RETRY_NEVER, "request too large" },
 
 	{ ERRMAP_BRANCH_DELETE, 400, 499, NULL, "child", EBUSY, RETRY_NEVER,
 	  "the branch has child branches" },
@@ -61,27 +82,9 @@ static const struct errmap_http_row errmap_http_table[] = {
 	{ ERRMAP_ANY, 400, 499, "LIMIT_EXCEEDED", NULL, EDQUOT, RETRY_NEVER,
 	  "project limit reached" },
 
-	{ ERRMAP_RESTORE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "unknown snapshot" },
-	{ ERRMAP_SNAPSHOT_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such snapshot" },
-	{ ERRMAP_SNAPSHOT_RENAME, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such snapshot" },
-	{ ERRMAP_SNAPSHOT_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such branch" },
-	{ ERRMAP_BRANCH_CREATE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER,
-	  "no such parent branch" },
-	{ ERRMAP_BRANCH_DELETE, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "no such branch" },
-
 	{ ERRMAP_ANY, 400, 400, NULL, NULL, EINVAL, RETRY_NEVER, "bad request" },
-	{ ERRMAP_ANY, 401, 401, NULL, NULL, EACCES, RETRY_NEVER,
-	  "the API key was not accepted" },
 	{ ERRMAP_ANY, 403, 403, NULL, NULL, EPERM, RETRY_NEVER, "not permitted" },
-	{ ERRMAP_ANY, 404, 404, NULL, NULL, ENOENT, RETRY_NEVER, "not found" },
-	{ ERRMAP_ANY, 408, 408, NULL, NULL, ETIMEDOUT, RETRY_IDEMPOTENT,
-	  "the server timed out reading the request" },
 	{ ERRMAP_ANY, 409, 409, NULL, NULL, EEXIST, RETRY_NEVER, "already exists" },
-	{ ERRMAP_ANY, 410, 410, NULL, NULL, ENOENT, RETRY_NEVER, "gone" },
-	{ ERRMAP_ANY, 413, 413, NULL, NULL, EFBIG, RETRY_NEVER, "request too large" },
 	{ ERRMAP_ANY, 422, 422, NULL, NULL, EINVAL, RETRY_NEVER, "invalid request" },
 	{ ERRMAP_ANY, 400, 499, NULL, NULL, EINVAL, RETRY_NEVER, "request refused" },
 
@@ -144,6 +147,132 @@ static const struct errmap_op_row errmap_op_table[] = {
 	{ "running", 0, 0 },
 	{ "failed", 0, 0 },
 	{ "cancelling", 0, 0 },
+};
+
+struct errmap_sqlstate_row {
+	const char *state;	/* a whole SQLSTATE, or its first characters (a class) */
+	int err;
+	int conn_lost;		/* the session is over; the connection cannot be reused */
+};
+
+/* First match wins: whole states come before the classes they belong to. */
+static const struct errmap_sqlstate_row errmap_sqlstate_table[] = {
+	/* statement_timeout and lock_timeout: the server gave up waiting. */
+	{ "57014", ETIMEDOUT, 0 },
+	{ "55P03", ETIMEDOUT, 0 },
+	/* Wrong password, no pg_hba.conf entry, or no privilege on the object. */
+	{ "28P01", EACCES, 0 },
+	{ "28000", EACCES, 0 },
+	{ "42501", EACCES, 0 },
+	/* The database named in the connection string does not exist. */
+	{ "3D000", ENOENT, 0 },
+	/* A read-only transaction: the compute is read-only. */
+	{ "25006", EROFS, 0 },
+	/* A unique violation: the row (a name) is taken. */
+	{ "23505", EEXIST, 0 },
+	/* Starting up or shutting down (a restore restarts the compute): nobody is
+	 * listening yet, as with a refused connection. */
+	{ "57P03", ECONNREFUSED, 1 },
+	/* Data exceptions: a value the server would not take. */
+	{ "22", EINVAL, 0 },
+	/* The server ended the session (admin shutdown, crash, terminated backend)... */
+	{ "57P0", EIO, 1 },
+	/* ... or the link failed. */
+	{ "08", EIO, 1 },
+};
+
+struct errmap_pg_words_row {
+	const char *words;	/* substring of libpq's message, any case */
+	const char *and_words;	/* must be there too, or NULL */
+	int err;
+};
+
+/* libpq says why a connection failed only in words. First match wins: when libpq tried
+ * several addresses its message lists each failure, and a timeout on any of them is what
+ * the caller waited for. */
+static const struct errmap_pg_words_row errmap_pg_words_table[] = {
+	{ "timeout expired", NULL, ETIMEDOUT },
+	{ "timed out", NULL, ETIMEDOUT },
+	{ "connection refused", NULL, ECONNREFUSED },
+	/* Nowhere to connect to is, to the caller, the same as nobody listening. */
+	{ "could not translate host name", NULL, ECONNREFUSED },
+	{ "no route to host", NULL, ECONNREFUSED },
+	{ "network is unreachable", NULL, ECONNREFUSED },
+	/* A Unix socket path with no server behind it. */
+	{ "No such file or directory", NULL, ECONNREFUSED },
+	{ "authentication failed", NULL, EACCES },
+	{ "pg_hba.conf", NULL, EACCES },
+	{ "no password supplied", NULL, EACCES },
+	{ "permission denied", NULL, EACCES },
+	{ "database \"", "does not exist", ENOENT },
+};
+
+struct errmap_local_row {
+	enum errmap_local cond;
+	enum errmap_action action;	/* ERRMAP_ANY: every action without a row of its own */
+	int err;
+	const char *reason;
+};
+
+/* First match wins; each condition ends with its ERRMAP_ANY row, so every action has an
+ * answer. */
+static const struct errmap_local_row errmap_local_table[] = {
+	/* Without a meta database a snapshot has no attachments: an empty listing, not an
+	 * error, and lookup, open, rm and mv agree with that listing. */
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_LIST, 0, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_READ, ENOENT, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_WRITE, ENOENT, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_DELETE, ENOENT, "no meta database, so no attachments" },
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_RENAME, ENOENT, "no meta database, so no attachments" },
+	/* Creating one is a request this mount cannot carry out, not a missing file: ENOENT
+	 * would say the directory is gone. The words say how to get one. */
+	{ ERRMAP_NO_META, ERRMAP_ATTACHMENT_CREATE, ENOTSUP,
+	  "attachments need a meta database (-o meta_url= or NEONFS_META_URL)" },
+	/* Reads show what Neon has (meta.json, an empty records listing); the schema is then
+	 * captured from the database itself. */
+	{ ERRMAP_NO_META, ERRMAP_READ, 0, "no meta database, so no checkpoint records" },
+	/* The user's change happened on Neon; there is no record to follow it. */
+	{ ERRMAP_NO_META, ERRMAP_SNAPSHOT_DELETE, 0,
+	  "no meta database, so no checkpoint record to update" },
+	{ ERRMAP_NO_META, ERRMAP_SNAPSHOT_RENAME, 0,
+	  "no meta database, so no checkpoint record to update" },
+	{ ERRMAP_NO_META, ERRMAP_ANY, ENOTSUP, "no meta database" },
+
+	/* A lookup of the name an action would give that finds nothing: the name is free. */
+	{ ERRMAP_NAME_UNUSED, ERRMAP_SNAPSHOT_CREATE, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_SNAPSHOT_RENAME, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_BRANCH_CREATE, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_ATTACHMENT_CREATE, 0, "the name is free" },
+	{ ERRMAP_NAME_UNUSED, ERRMAP_ATTACHMENT_RENAME, 0, "the name is free" },
+	/* A restore is given a snapshot's name or id; one nobody has is unknown. */
+	{ ERRMAP_NAME_UNUSED, ERRMAP_RESTORE, ENOENT, "unknown snapshot" },
+	/* Any other action looks up what it acts on, and that is not there. */
+	{ ERRMAP_NAME_UNUSED, ERRMAP_ANY, ENOENT, "no such entry" },
+
+	/* mv replaces an attachment, as rename(2) replaces a file: editors save through a
+	 * temporary name. With RENAME_NOREPLACE the caller asks as ERRMAP_ATTACHMENT_CREATE:
+	 * an existing attachment is never replaced by an exclusive create or rename. */
+	{ ERRMAP_NAME_TAKEN, ERRMAP_ATTACHMENT_RENAME, 0, "the attachment of that name is replaced" },
+	{ ERRMAP_NAME_TAKEN, ERRMAP_ATTACHMENT_CREATE, EEXIST, "an attachment of that name exists" },
+	/* Snapshots and branches are Neon objects: one never replaces another. */
+	{ ERRMAP_NAME_TAKEN, ERRMAP_ANY, EEXIST, "that name is taken" },
+
+	/* Creating or writing a snapshot's own file is opening a read-only file for writing,
+	 * which is EACCES whether the kernel asked to create or to open. Removing or renaming
+	 * it is an operation the file does not allow at all. */
+	{ ERRMAP_NAME_RESERVED, ERRMAP_ATTACHMENT_CREATE, EACCES,
+	  "that name belongs to the snapshot" },
+	{ ERRMAP_NAME_RESERVED, ERRMAP_ATTACHMENT_WRITE, EACCES,
+	  "that name belongs to the snapshot" },
+	{ ERRMAP_NAME_RESERVED, ERRMAP_ANY, EPERM, "that name belongs to the snapshot" },
+
+	/* Snapshots taken before the meta database was given, or by other tools, have no
+	 * record: deleting or renaming them has nothing to follow, and reads show what Neon
+	 * has. */
+	{ ERRMAP_NO_RECORD, ERRMAP_SNAPSHOT_DELETE, 0, "no checkpoint record to update" },
+	{ ERRMAP_NO_RECORD, ERRMAP_SNAPSHOT_RENAME, 0, "no checkpoint record to update" },
+	{ ERRMAP_NO_RECORD, ERRMAP_READ, 0, "no checkpoint record" },
+	{ ERRMAP_NO_RECORD, ERRMAP_ANY, ENOENT, "no checkpoint record" },
 };
 
 #define ERRMAP_COUNT(t) (sizeof(t) / sizeof((t)[0]))
@@ -265,4 +394,58 @@ int errmap_retryable(long status, int curl_code, int idempotent)
 		}
 	}
 	return retry == RETRY_ALWAYS || (retry == RETRY_IDEMPOTENT && idempotent);
+}
+
+int errmap_sqlstate(const char *sqlstate, int *conn_lost)
+{
+	size_t i;
+
+	if (conn_lost)
+		*conn_lost = 0;
+	if (!sqlstate || strlen(sqlstate) != 5)
+		return EIO;
+	for (i = 0; i < ERRMAP_COUNT(errmap_sqlstate_table); i++) {
+		const struct errmap_sqlstate_row *r = &errmap_sqlstate_table[i];
+
+		if (strncmp(sqlstate, r->state, strlen(r->state)) == 0) {
+			if (conn_lost)
+				*conn_lost = r->conn_lost;
+			return r->err;
+		}
+	}
+	return EIO;
+}
+
+int errmap_pg_words(const char *msg)
+{
+	size_t i;
+
+	if (!msg)
+		return EIO;
+	for (i = 0; i < ERRMAP_COUNT(errmap_pg_words_table); i++) {
+		const struct errmap_pg_words_row *r = &errmap_pg_words_table[i];
+
+		if (errmap_contains_nocase(msg, r->words) &&
+		    (!r->and_words || errmap_contains_nocase(msg, r->and_words)))
+			return r->err;
+	}
+	return EIO;
+}
+
+int errmap_local(enum errmap_action action, enum errmap_local cond, const char **reason)
+{
+	size_t i;
+
+	for (i = 0; i < ERRMAP_COUNT(errmap_local_table); i++) {
+		const struct errmap_local_row *r = &errmap_local_table[i];
+
+		if (r->cond == cond && (r->action == ERRMAP_ANY || r->action == action)) {
+			if (reason)
+				*reason = r->reason;
+			return r->err;
+		}
+	}
+	if (reason)
+		*reason = "unexpected condition";
+	return EIO;
 }

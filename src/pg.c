@@ -19,6 +19,7 @@
 
 #include <libpq-events.h>
 
+#include "errmap.h"
 #include "pg.h"
 
 #define PG_IDLE_MAX		4	/* idle connections kept per URI */
@@ -142,57 +143,6 @@ static struct pg_target *pg_find(struct pg_pool *p, const char *uri)
 	return NULL;
 }
 
-static int pg_errno_from_state(const char *state, bool *gone)
-{
-	if (strlen(state) != 5)
-		return EIO;
-	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0)
-		return ETIMEDOUT;	/* statement or lock timeout */
-	if (strcmp(state, "28P01") == 0 || strcmp(state, "28000") == 0 ||
-	    strcmp(state, "42501") == 0)
-		return EACCES;
-	if (strcmp(state, "3D000") == 0)
-		return ENOENT;
-	if (strcmp(state, "25006") == 0)
-		return EROFS;		/* read-only transaction (a read-only compute) */
-	if (strcmp(state, "23505") == 0)
-		return EEXIST;		/* unique violation */
-	if (strncmp(state, "22", 2) == 0)
-		return EINVAL;		/* data exception: a value the server would not take */
-	if (strcmp(state, "57P03") == 0) {
-		*gone = true;		/* the server is starting up or shutting down */
-		return ECONNREFUSED;
-	}
-	if (strncmp(state, "57P0", 4) == 0 || strncmp(state, "08", 2) == 0) {
-		*gone = true;		/* terminated by the server, or the link failed */
-		return EIO;
-	}
-	return EIO;
-}
-
-/* Connection failures come without a SQLSTATE; libpq's words are all there is. */
-static int pg_errno_from_words(const char *words)
-{
-	if (!words)
-		return EIO;
-	if (strcasestr(words, "timeout expired") || strcasestr(words, "timed out"))
-		return ETIMEDOUT;
-	if (strcasestr(words, "connection refused") ||
-	    strcasestr(words, "could not translate host name") ||
-	    strcasestr(words, "no route to host") ||
-	    strcasestr(words, "network is unreachable") ||
-	    strcasestr(words, "No such file or directory"))	/* no Unix socket */
-		return ECONNREFUSED;
-	if (strcasestr(words, "authentication failed") ||
-	    strcasestr(words, "pg_hba.conf") ||
-	    strcasestr(words, "no password supplied") ||
-	    strcasestr(words, "permission denied"))
-		return EACCES;
-	if (strcasestr(words, "database \"") && strcasestr(words, "does not exist"))
-		return ENOENT;
-	return EIO;
-}
-
 int pg_errno(PGconn *conn, const PGresult *res, bool *broken, char *msg, size_t msglen)
 {
 	const char *state = NULL, *words = NULL;
@@ -211,7 +161,14 @@ int pg_errno(PGconn *conn, const PGresult *res, bool *broken, char *msg, size_t 
 		words = conn ? "unknown database error" : "no database connection";
 
 	/* Words only when the server gave no SQLSTATE: connection failures, lost links. */
-	err = state ? pg_errno_from_state(state, &gone) : pg_errno_from_words(words);
+	if (state) {
+		int lost;
+
+		err = errmap_sqlstate(state, &lost);
+		gone = gone || lost;
+	} else {
+		err = errmap_pg_words(words);
+	}
 	if (broken)
 		*broken = gone;
 	pg_set_msg(msg, msglen, words);
