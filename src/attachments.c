@@ -11,6 +11,7 @@
 
 #include "actions_internal.h"
 #include "api.h"
+#include "errmap.h"
 #include "log.h"
 #include "meta.h"
 #include "model.h"
@@ -21,17 +22,25 @@
 #include "schema.h"
 #include "watcher.h"
 
+/* Without a meta database: what errmap's table says this action means, logged. */
+static int attachment_no_meta(enum errmap_action action, const char *name)
+{
+	const char *why;
+	int err = errmap_local(action, ERRMAP_NO_META, &why);
+
+	if (err)
+		log_err("%s: %s", name, why);
+	return -err;
+}
+
 int action_attachment_create(struct actions *a, const char *snapshot_id, const char *name,
 			     bool exclusive)
 {
 	char msg[512] = "";
 	int res;
 
-	if (!project_meta(a->p)) {
-		log_err("create %s: attachments need a meta database (-o meta_url= or "
-			"NEONFS_META_URL)", name);
-		return -ENOTSUP;
-	}
+	if (!project_meta(a->p))
+		return attachment_no_meta(ERRMAP_ATTACHMENT_CREATE, name);
 	res = meta_attachment_create(project_meta(a->p), snapshot_id, name, msg, sizeof(msg));
 	if (res == -EEXIST && !exclusive)
 		res = 0;    /* made meanwhile, by another mount: opened, not replaced */
@@ -53,7 +62,7 @@ int action_attachment_store(struct actions *a, const char *snapshot_id, const ch
 		return -EFBIG;
 	}
 	if (!project_meta(a->p))
-		return -ENOTSUP;
+		return attachment_no_meta(ERRMAP_ATTACHMENT_WRITE, name);
 	res = meta_attachment_put(project_meta(a->p), snapshot_id, name, data ? data : "", len,
 				  msg, sizeof(msg));
 	if (res) {
@@ -70,7 +79,7 @@ int action_attachment_delete(struct actions *a, const char *snapshot_id, const c
 	int res;
 
 	if (!project_meta(a->p))
-		return -ENOENT;    /* without a meta database a snapshot has no attachments */
+		return attachment_no_meta(ERRMAP_ATTACHMENT_DELETE, name);
 	res = meta_attachment_delete(project_meta(a->p), snapshot_id, name, msg, sizeof(msg));
 	if (res)
 		log_err("rm %s: %s", name, msg);
@@ -85,7 +94,7 @@ int action_attachment_rename(struct actions *a, const char *snapshot_id, const c
 	int res;
 
 	if (!project_meta(a->p))
-		return -ENOENT;
+		return attachment_no_meta(ERRMAP_ATTACHMENT_RENAME, from);
 	res = meta_attachment_rename(project_meta(a->p), snapshot_id, from, to, noreplace, msg,
 				     sizeof(msg));
 	if (res)
