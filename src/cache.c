@@ -169,10 +169,20 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	if (!cache_fresh(c, e) && e->fetching) {
-		unsigned long seen = e->fetches;
+	/* One fetcher at a time: a reader that finds a fetch under way waits for it, and
+	 * takes its value, or its failure; if the value was not kept (a change made through
+	 * the mount came in between) and another reader fetches by then, it waits again. */
+	for (;;) {
+		unsigned long seen;
 
-		/* Wait for the fetch under way, and take its outcome, good or bad. */
+		if (cache_fresh(c, e)) {
+			*val = shared_get(e->val);
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+		if (!e->fetching)
+			break;
+		seen = e->fetches;
 		e->waiters++;
 		while (e->fetching && e->fetches == seen)
 			pthread_cond_wait(&c->fetched, &c->lock);
@@ -182,11 +192,12 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data
 			pthread_mutex_unlock(&c->lock);
 			return res;
 		}
-	}
-	if (cache_fresh(c, e)) {
-		*val = shared_get(e->val);
-		pthread_mutex_unlock(&c->lock);
-		return 0;
+		if (e->fetches != seen && e->val) {
+			/* Just fetched: shared, even where the window is zero. */
+			*val = shared_get(e->val);
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
 	}
 	e->fetching = true;
 	gen = e->gen;

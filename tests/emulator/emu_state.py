@@ -276,6 +276,10 @@ class Emulator:
             "snapshot_limit": int(snapshot_limit),
             "branches_default_limit": int(branches_default_limit),
             "operations_default_limit": int(operations_default_limit),
+            # 1: a restore that is not finalized gives its new branch a read-write compute
+            # of its own, as Neon's guide describes for previews; 0: the branch comes
+            # without one and the client adds it.
+            "preview_compute": 0,
         }
         self.rng = random.Random(secrets.randbits(64))
         self.project_id = project_id or "%s-%s-%08d" % (
@@ -895,14 +899,21 @@ class Emulator:
                 self.branches[nb.id] = nb
                 specs = [("timeline_unarchive", nb.id, None), ("create_branch", nb.id, None)]
                 eps = []
+                own = []
                 if finalize:
                     nb.finalizing = True
                     eps = self.branch_endpoints(target.id)
                     specs += [("suspend_compute", target.id, e.id) for e in eps]
                     specs += [("start_compute", nb.id, e.id) for e in eps]
+                elif self.config["preview_compute"]:
+                    own = [self._new_endpoint(nb.id, "read_write", now)]
+                    eps = own
+                    specs += [("start_compute", nb.id, e.id) for e in own]
 
-                def commit(t, nb=nb, target=target, finalize=finalize):
+                def commit(t, nb=nb, target=target, finalize=finalize, own=own):
                     self._ready(nb, t)
+                    for e in own:
+                        e.state, e.pending_state, e.started, e.updated = "active", None, t, t
                     if finalize:
                         self._swap(nb, target, None, t)
 

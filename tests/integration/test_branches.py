@@ -45,7 +45,15 @@ def test_mkdir_branch_from_the_active_head(fs, project):
     assert os.listdir(fs.p("branches")) == ["main"]
 
 
-def test_preview_branch_from_a_snapshot_leaves_active_alone(fs, project):
+@pytest.fixture(params=[0, 1], ids=["compute-added", "compute-made-by-neon"])
+def preview_compute(request, project):
+    """Neon may give a preview branch its compute itself; a second one it refuses."""
+    project.config(preview_compute=request.param)
+    yield request.param
+    project.config(preview_compute=0)
+
+
+def test_preview_branch_from_a_snapshot_leaves_active_alone(fs, project, preview_compute):
     uri = fs.read("active", "connection_uri").strip()
     sql(uri, "DROP TABLE IF EXISTS p")
     sql(uri, "CREATE TABLE p (v int)")
@@ -54,8 +62,12 @@ def test_preview_branch_from_a_snapshot_leaves_active_alone(fs, project):
     sql(uri, "INSERT INTO p VALUES (2)")
     active_id = fs.read("active", "id")
 
+    project.clear_requests()
     os.symlink("../snapshots/v2", fs.p("branches", "preview-v2"))
     assert os.readlink(fs.p("branches", "preview-v2")) == "../snapshots/v2"
+    made = [r for r in project.requests() if r["method"] == "POST" and
+            r["path"].endswith("/endpoints")]
+    assert len(made) == (0 if preview_compute else 1), made
     assert stat.S_ISLNK(os.lstat(fs.p("branches", "preview-v2")).st_mode)
     remote = api_branches(project)
     preview = remote["preview-v2"]
@@ -122,3 +134,34 @@ def test_branch_without_compute_shows_no_connection_uri(mount_factory, project):
     assert not os.path.exists(fs.p("branches", "bare", "connection_uri"))
     meta = json.loads(fs.read("branches", "bare", "meta.json"))
     assert "error" in meta["live"]
+
+
+def api_branch(project, name, parent_id):
+    pid = project.env["NEON_PROJECT_ID"]
+    status, body = project.api("POST", "/projects/%s/branches" % pid,
+                               body={"branch": {"parent_id": parent_id, "name": name}})
+    assert status == 201, body
+    wait_idle(project)
+    return body["branch"]["id"]
+
+
+def test_every_entry_names_exactly_one_branch(mount_factory, project):
+    """A name that cannot be an entry is listed under the id; that id is then a taken name,
+    and each entry leads to the branch it showed."""
+    main = api_branches(project)["main"]["id"]
+    slashed = api_branch(project, "x/y", main)
+    fs = mount_factory("cache_ttl=0")
+    assert sorted(os.listdir(fs.p("branches"))) == sorted(["main", slashed])
+    assert fs.read("branches", slashed, "id").strip() == slashed
+    with pytest.raises(OSError) as e:
+        os.mkdir(fs.p("branches", slashed))
+    assert e.value.errno == errno.EEXIST
+    assert sorted(os.listdir(fs.p("branches"))) == sorted(["main", slashed])
+    # A branch elsewhere named as another's id: both are then shown by id, once each.
+    clash = api_branch(project, slashed, main)
+    entries = sorted(os.listdir(fs.p("branches")))
+    assert entries == sorted(["main", slashed, clash]), entries
+    os.rmdir(fs.p("branches", clash))
+    remaining = {b["id"] for b in api_branches(project).values()}
+    assert slashed in remaining and clash not in remaining
+
