@@ -49,11 +49,12 @@ struct main_opts {
 	char *positional[2];       /* [project-id] <mountpoint>, in the order given */
 	int npositional;
 	int too_many;
+	int has_fsname;
 };
 
 #define MAIN_OPT(t, p) { t, offsetof(struct main_opts, p), 1 }
 
-enum { MAIN_KEY_DISCARD = 100 };
+enum { MAIN_KEY_DISCARD = 100, MAIN_KEY_FSNAME };
 
 static const struct fuse_opt main_opt_spec[] = {
 	{ "project=%s", offsetof(struct main_opts, project), 0 },
@@ -74,6 +75,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
 	MAIN_OPT("clean_old_branches", clean_old_branches),
 	MAIN_OPT("no_meta", no_meta),
+	FUSE_OPT_KEY("fsname=", MAIN_KEY_FSNAME),
 	/* fstab noise, as sshfs accepts it */
 	FUSE_OPT_KEY("auto", MAIN_KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", MAIN_KEY_DISCARD),
@@ -93,6 +95,10 @@ static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 	(void)outargs;
 	if (key == MAIN_KEY_DISCARD)
 		return 0;
+	if (key == MAIN_KEY_FSNAME) {
+		o->has_fsname = 1;
+		return 1;
+	}
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
 	if (o->npositional == 2) {
@@ -314,6 +320,18 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "neonfs: no project: give it before the mountpoint, use -o project= "
 			"or set NEON_PROJECT_ID\n");
 		goto out_key;
+	}
+
+	/* The mount's source is the project, as an fstab line names it, so that findmnt, df
+	 * and systemd's mount units see what they were told to mount. */
+	if (!o.has_fsname) {
+		char fsname[300];
+
+		snprintf(fsname, sizeof(fsname), "-ofsname=%s", project);
+		if (strchr(project, ',') || fuse_opt_add_arg(&args, fsname) != 0) {
+			fprintf(stderr, "neonfs: bad project id %s\n", project);
+			goto out_key;
+		}
 	}
 
 	acfg.base_url = o.api_host ? o.api_host :
