@@ -5,6 +5,7 @@ None of these needs the local stack: every refusal here happens before neonfs ma
 import glob
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -156,3 +157,23 @@ def test_a_key_file_group_or_others_can_get_at_is_refused(mnt, tmp_path, mode):
 def test_a_key_file_that_is_not_a_regular_file_is_refused(mnt, tmp_path):
     r = run_neonfs("-f", "-o", "key_file=%s" % tmp_path, "p-one", mnt)
     assert_refused(r, mnt, "not a regular file")
+
+
+def test_example_systemd_units_verify(tmp_path):
+    """systemd-analyze verify with the build's neonfs where the units expect the installed one."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    units = os.path.join(REPO, "examples", "systemd")
+    names = sorted(os.listdir(units))
+    assert names == ["mnt-neon-db.automount", "mnt-neon-db.mount", "neonfs@.service"], names
+    for name in names:
+        with open(os.path.join(units, name)) as f:
+            text = f.read()
+        (tmp_path / name).write_text(text.replace("/usr/local/bin/neonfs", NEONFS))
+    man1 = tmp_path / "man" / "man1"
+    man1.mkdir(parents=True)
+    shutil.copy(os.path.join(BUILD, "neonfs.1"), str(man1))
+    r = subprocess.run(["systemd-analyze", "verify"] + ["./" + n for n in names], cwd=str(tmp_path),
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, MANPATH=str(tmp_path / "man")))
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stdout + r.stderr
