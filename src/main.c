@@ -50,11 +50,12 @@ struct main_opts {
 	int npositional;
 	int too_many;
 	int has_fsname;
+	int has_subtype;
 };
 
 #define MAIN_OPT(t, p) { t, offsetof(struct main_opts, p), 1 }
 
-enum { MAIN_KEY_DISCARD = 100, MAIN_KEY_FSNAME };
+enum { MAIN_KEY_DISCARD = 100, MAIN_KEY_FSNAME, MAIN_KEY_SUBTYPE };
 
 static const struct fuse_opt main_opt_spec[] = {
 	{ "project=%s", offsetof(struct main_opts, project), 0 },
@@ -76,6 +77,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	MAIN_OPT("clean_old_branches", clean_old_branches),
 	MAIN_OPT("no_meta", no_meta),
 	FUSE_OPT_KEY("fsname=", MAIN_KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", MAIN_KEY_SUBTYPE),
 	/* fstab noise, as sshfs accepts it */
 	FUSE_OPT_KEY("auto", MAIN_KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", MAIN_KEY_DISCARD),
@@ -95,8 +97,8 @@ static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 	(void)outargs;
 	if (key == MAIN_KEY_DISCARD)
 		return 0;
-	if (key == MAIN_KEY_FSNAME) {
-		o->has_fsname = 1;
+	if (key == MAIN_KEY_FSNAME || key == MAIN_KEY_SUBTYPE) {
+		*(key == MAIN_KEY_FSNAME ? &o->has_fsname : &o->has_subtype) = 1;
 		return 1;
 	}
 	if (key != FUSE_OPT_KEY_NONOPT)
@@ -322,8 +324,11 @@ int main(int argc, char *argv[])
 		goto out_key;
 	}
 
-	/* The mount's source is the project, as an fstab line names it, so that findmnt, df
-	 * and systemd's mount units see what they were told to mount. */
+	/* The mount's type is fuse.neonfs and its source the project, as an fstab line names
+	 * them, however neonfs was started, so that findmnt, df and systemd's mount units see
+	 * what they were told to mount. */
+	if (!o.has_subtype && fuse_opt_add_arg(&args, "-osubtype=neonfs") != 0)
+		goto out_key;
 	if (!o.has_fsname) {
 		char fsname[300];
 

@@ -7,6 +7,7 @@ neonfs there for their duration. Nothing reaches neonfs through the environment,
 the API host and the meta database all come through options, as on a real system.
 """
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -251,3 +252,17 @@ def test_other_users_read_only_what_the_modes_allow(shared_mount, project):
     assert sorted(os.listdir(m.p("branches"))) == [default]
     # And nothing reached Neon: no mutation of any kind was sent.
     assert [r for r in project.requests() if r["method"] != "GET"] == []
+
+
+def test_a_read_only_mount_refuses_changes_with_erofs(mount_factory, project):
+    m = mount_factory("ro", "fsname=neonfs-ro-test", "api_timeout=5", "poll_min=600", "poll_max=600")
+    assert m.read("active", "id").strip() == project.default_branch()["id"]
+    project.clear_requests()
+    for action in (lambda: os.mkdir(m.p("snapshots", "x")),
+                   lambda: open(m.p("active", "restore"), "w")):
+        with pytest.raises(OSError) as e:
+            action()
+        assert e.value.errno == errno.EROFS
+    assert [r for r in project.requests() if r["method"] != "GET"] == []
+    # A source given with -o fsname= is kept.
+    assert fstype(m.path) == ["fuse.neonfs", "neonfs-ro-test"]
