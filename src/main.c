@@ -114,7 +114,7 @@ static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 	return 0;
 }
 
-/* Keep in step with the OPTIONS of doc/neonfs.1.scd and README.md; a test compares them. */
+/* Keep in step with the OPTIONS of docs/neonfs.1.scd and README.md; a test compares them. */
 static void main_usage(const char *prog)
 {
 	printf("usage: %s [options] [project-id] <mountpoint>\n\n", prog);
@@ -153,7 +153,7 @@ static void main_usage(const char *prog)
  * group or others can get at is refused: the key gives full control of the account. */
 static char *main_read_key(const char *path)
 {
-	char buf[1024];
+	char buf[1024], *key;
 	struct stat st;
 	FILE *f;
 	size_t len;
@@ -194,7 +194,9 @@ static char *main_read_key(const char *path)
 		fprintf(stderr, "neonfs: key file %s is empty\n", path);
 		return NULL;
 	}
-	return strdup(buf);
+	key = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return key;
 }
 
 /* Whether a libpq connection string (URI or key=value) carries a password. */
