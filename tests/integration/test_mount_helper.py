@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from mountlib import NEONFS, Mount, wait_for
+from mountlib import NEONFS, SANITIZER, Mount, wait_for
 
 HELPER_DIR = "/usr/local/sbin"
 HELPER = os.path.join(HELPER_DIR, "neonfs")
@@ -230,6 +230,7 @@ def shared_mount(project):
         out = m.output()
         shutil.rmtree(top, ignore_errors=True)
         assert rc == 0, out[-4000:]
+        assert not SANITIZER.search(out), out[-8000:]
 
 
 def test_other_users_read_only_what_the_modes_allow(shared_mount, project):
