@@ -1,21 +1,26 @@
 /* neonfs: mount a Neon project so that its checkpoints are directories.
  *
- *   neonfs [-f] [-d] [-o option,...] <mountpoint>
+ *   neonfs [-f] [-d] [-o option,...] [project-id] <mountpoint>
  *
- * The API key comes from NEON_API_KEY or -o key_file=, never from the command line, so it
- * never shows in ps or /proc/<pid>/cmdline. Everything that can fail at start (the key,
- * the project, the active branch, the meta database) is checked before the mount is made
- * and before daemonizing, so errors reach the terminal. */
+ * The second form is what mount.fuse3 runs for `mount -t fuse.neonfs <project-id> <dir>`
+ * and for an fstab line. The API key comes from NEON_API_KEY or -o key_file=, and the meta
+ * database's password from the environment or a password file, never from the command
+ * line, where every user can read them in ps or /proc/<pid>/cmdline. Everything that can
+ * fail at start (the key, the project, the active branch, the meta database) is checked
+ * before the mount is made and before daemonizing, so errors reach the terminal. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <fuse_lowlevel.h>
+#include <libpq-fe.h>
 
 #include "api.h"
 #include "fs.h"
@@ -41,11 +46,16 @@ struct main_opts {
 	double poll_min;
 	double poll_max;
 	int no_meta;
+	char *positional[2];       /* [project-id] <mountpoint>, in the order given */
+	int npositional;
+	int too_many;
+	int has_fsname;
+	int has_subtype;
 };
 
 #define MAIN_OPT(t, p) { t, offsetof(struct main_opts, p), 1 }
 
-enum { MAIN_KEY_DISCARD = 100 };
+enum { MAIN_KEY_DISCARD = 100, MAIN_KEY_FSNAME, MAIN_KEY_SUBTYPE };
 
 static const struct fuse_opt main_opt_spec[] = {
 	{ "project=%s", offsetof(struct main_opts, project), 0 },
@@ -66,6 +76,8 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
 	MAIN_OPT("clean_old_branches", clean_old_branches),
 	MAIN_OPT("no_meta", no_meta),
+	FUSE_OPT_KEY("fsname=", MAIN_KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", MAIN_KEY_SUBTYPE),
 	/* fstab noise, as sshfs accepts it */
 	FUSE_OPT_KEY("auto", MAIN_KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", MAIN_KEY_DISCARD),
@@ -76,28 +88,51 @@ static const struct fuse_opt main_opt_spec[] = {
 	FUSE_OPT_END
 };
 
+/* Collects the words that are not options: libfuse takes only a mountpoint, and the
+ * project id before it is ours. The mountpoint is handed back to libfuse afterwards. */
 static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	(void)data; (void)arg; (void)outargs;
-	return key == MAIN_KEY_DISCARD ? 0 : 1;
+	struct main_opts *o = data;
+
+	(void)outargs;
+	if (key == MAIN_KEY_DISCARD)
+		return 0;
+	if (key == MAIN_KEY_FSNAME || key == MAIN_KEY_SUBTYPE) {
+		*(key == MAIN_KEY_FSNAME ? &o->has_fsname : &o->has_subtype) = 1;
+		return 1;
+	}
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (o->npositional == 2) {
+		o->too_many = 1;
+		return 0;
+	}
+	o->positional[o->npositional] = strdup(arg);
+	if (!o->positional[o->npositional])
+		return -1;
+	o->npositional++;
+	return 0;
 }
 
+/* Keep in step with the OPTIONS of docs/neonfs.1.scd and README.md; a test compares them. */
 static void main_usage(const char *prog)
 {
-	printf("usage: %s [options] <mountpoint>\n\n", prog);
+	printf("usage: %s [options] [project-id] <mountpoint>\n\n", prog);
 	printf("Mounts a Neon project: snapshots/, branches/, active/ and events.\n\n"
 	       "Environment:\n"
 	       "    NEON_API_KEY           API key (or -o key_file=)\n"
-	       "    NEON_PROJECT_ID        project id (or -o project=)\n"
-	       "    NEON_API_HOST          API base URL (default %s)\n"
+	       "    NEON_PROJECT_ID        project id (or -o project=, or the project-id argument)\n"
+	       "    NEON_API_HOST          API base URL (or -o api_host=; default %s)\n"
 	       "    NEONFS_META_URL        meta database for checkpoint records (or -o meta_url=)\n\n"
 	       "neonfs options:\n"
 	       "    -o project=ID          the Neon project to mount\n"
 	       "    -o branch=NAME         the active branch (default: the project's default branch)\n"
 	       "    -o database=NAME       the database schema and connection_uri speak for\n"
 	       "    -o role=NAME           the role in connection_uri (default: the database owner)\n"
-	       "    -o key_file=PATH       read the API key from PATH (first line)\n"
-	       "    -o meta_url=URI        postgresql:// URI of the meta database\n"
+	       "    -o key_file=PATH       read the API key from PATH (first line; mode 0600 or\n"
+	       "                           stricter)\n"
+	       "    -o api_host=URL        API base URL, for where the environment is not passed on\n"
+	       "    -o meta_url=URI        postgresql:// URI of the meta database, without a password\n"
 	       "    -o no_meta             mount without a meta database\n"
 	       "    -o cache_ttl=SECONDS   reuse listings this long (default 2)\n"
 	       "    -o attr_timeout=SECONDS  kernel attribute and entry cache (default 1)\n"
@@ -106,22 +141,45 @@ static void main_usage(const char *prog)
 	       "    -o pg_timeout=SECONDS  libpq connect and statement timeout (default 10)\n"
 	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
-	       "    -o poll_min=SECONDS,poll_max=SECONDS  remote-change poll bounds (default 1, 30)\n\n",
+	       "    -o poll_min=SECONDS    shortest remote-change poll interval (default 1)\n"
+	       "    -o poll_max=SECONDS    longest remote-change poll interval (default 30)\n\n",
 	       API_DEFAULT_BASE);
 	printf("FUSE options:\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
 
-/* The first line of @path, without its newline. */
+/* The first line of @path, without its newline. Like ssh with a private key, a file that
+ * group or others can get at is refused: the key gives full control of the account. */
 static char *main_read_key(const char *path)
 {
-	char buf[1024];
-	FILE *f = fopen(path, "r");
+	char buf[1024], *key;
+	struct stat st;
+	FILE *f;
 	size_t len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
+	if (fd < 0) {
+		fprintf(stderr, "neonfs: cannot read key file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	/* fstat of the open file, so what is checked is what is read. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "neonfs: key file %s is not a regular file\n", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & 077) {
+		fprintf(stderr, "neonfs: key file %s is open to group or others (mode %04o), and it "
+			"holds the API key to the whole Neon account; make it readable by its owner "
+			"only: chmod 600 %s\n", path, (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
 	if (!f) {
 		fprintf(stderr, "neonfs: cannot read key file %s: %s\n", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	if (!fgets(buf, sizeof(buf), f)) {
@@ -136,7 +194,29 @@ static char *main_read_key(const char *path)
 		fprintf(stderr, "neonfs: key file %s is empty\n", path);
 		return NULL;
 	}
-	return strdup(buf);
+	key = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return key;
+}
+
+/* Whether a libpq connection string (URI or key=value) carries a password. */
+static int main_has_password(const char *conninfo)
+{
+	PQconninfoOption *opts, *opt;
+	char *err = NULL;
+	int found = 0;
+
+	opts = PQconninfoParse(conninfo, &err);
+	if (!opts) {
+		/* Unparsable: meta_open will say why; nothing can be told about a password. */
+		PQfreemem(err);
+		return 0;
+	}
+	for (opt = opts; opt->keyword; opt++)
+		if (strcmp(opt->keyword, "password") == 0 && opt->val && *opt->val)
+			found = 1;
+	PQconninfoFree(opts);
+	return found;
 }
 
 static const char *main_env(const char *name)
@@ -162,11 +242,25 @@ int main(int argc, char *argv[])
 	struct meta *meta = NULL;
 	struct fs *fs = NULL;
 	char *key = NULL, msg[1024] = "";
-	const char *meta_url, *project;
-	int ret = 1;
+	const char *meta_url, *project, *source = NULL;
+	int ret = 1, i;
 
 	memset(&cl, 0, sizeof(cl));
 	if (fuse_opt_parse(&args, &o, main_opt_spec, main_opt_proc) == -1)
+		goto out_args;
+	if (o.too_many) {
+		fprintf(stderr, "usage: %s [options] [project-id] <mountpoint>\n"
+			"       %s --help for the options\n", argv[0], argv[0]);
+		goto out_args;
+	}
+	if (o.npositional == 2)
+		source = o.positional[0];
+	if (o.npositional > 0 &&
+	    fuse_opt_add_arg(&args, o.positional[o.npositional - 1]) != 0)
+		goto out_args;
+	/* The kernel checks every access against the modes shown, so that with allow_other
+	 * nobody but the owner reads connection_uri or changes anything. */
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &cl) != 0)
 		goto out_args;
@@ -187,8 +281,15 @@ int main(int argc, char *argv[])
 			"every user can read it; set NEON_API_KEY or use -o key_file=\n");
 		goto out_args;
 	}
+	if (o.meta_url && main_has_password(o.meta_url)) {
+		fprintf(stderr, "neonfs: -o meta_url= must not carry a password, which every user "
+			"can read on the command line; leave it out of the URI and put it in "
+			"~/.pgpass or a file named by PGPASSFILE (or passfile= in the URI), or give "
+			"the whole URI in NEONFS_META_URL\n");
+		goto out_args;
+	}
 	if (!cl.mountpoint) {
-		fprintf(stderr, "usage: %s [options] <mountpoint>\n"
+		fprintf(stderr, "usage: %s [options] [project-id] <mountpoint>\n"
 			"       %s --help for the options\n", argv[0], argv[0]);
 		goto out_args;
 	}
@@ -198,6 +299,19 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 
+	if (source && strncmp(source, "org:", 4) == 0) {
+		fprintf(stderr, "neonfs: %s: mounting an organization is not supported yet; mount "
+			"one project: neonfs [options] <project-id> <mountpoint>\n", source);
+		goto out_args;
+	}
+	if (source && !*source) {
+		fprintf(stderr, "neonfs: the project id is empty\n");
+		goto out_args;
+	}
+	if (source && o.project && strcmp(source, o.project) != 0) {
+		fprintf(stderr, "neonfs: two projects given: %s and -o project=%s\n", source, o.project);
+		goto out_args;
+	}
 	key = o.key_file ? main_read_key(o.key_file) :
 	      main_env("NEON_API_KEY") ? strdup(main_env("NEON_API_KEY")) : NULL;
 	if (!key) {
@@ -205,10 +319,26 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "neonfs: no API key: set NEON_API_KEY or use -o key_file=\n");
 		goto out_args;
 	}
-	project = o.project ? o.project : main_env("NEON_PROJECT_ID");
+	project = source ? source : o.project ? o.project : main_env("NEON_PROJECT_ID");
 	if (!project) {
-		fprintf(stderr, "neonfs: no project: use -o project= or set NEON_PROJECT_ID\n");
+		fprintf(stderr, "neonfs: no project: give it before the mountpoint, use -o project= "
+			"or set NEON_PROJECT_ID\n");
 		goto out_key;
+	}
+
+	/* The mount's type is fuse.neonfs and its source the project, as an fstab line names
+	 * them, however neonfs was started, so that findmnt, df and systemd's mount units see
+	 * what they were told to mount. */
+	if (!o.has_subtype && fuse_opt_add_arg(&args, "-osubtype=neonfs") != 0)
+		goto out_key;
+	if (!o.has_fsname) {
+		char fsname[300];
+
+		snprintf(fsname, sizeof(fsname), "-ofsname=%s", project);
+		if (strchr(project, ',') || fuse_opt_add_arg(&args, fsname) != 0) {
+			fprintf(stderr, "neonfs: bad project id %s\n", project);
+			goto out_key;
+		}
 	}
 
 	acfg.base_url = o.api_host ? o.api_host :
@@ -311,6 +441,8 @@ out_args:
 	free(o.key_file);
 	free(o.api_host);
 	free(o.api_key_arg);
+	for (i = 0; i < o.npositional; i++)
+		free(o.positional[i]);
 	fuse_opt_free_args(&args);
 	return ret;
 }
