@@ -172,4 +172,15 @@ char *model_branch_meta(const struct neon_branch *b, const struct model_live *li
 /* RFC 3339 since the epoch; 0 when empty or unreadable. */
 time_t model_time(const char *rfc3339);
 
+/* The checked getters every module that reads a field of Neon's JSON uses (the wire's error
+ * bodies and operations, the restore status), so a missing or mistyped field reads the same
+ * everywhere. @o may be NULL or not an object: that reads as missing. */
+/* The string at @key; NULL when missing or not a string. */
+const char *model_json_str(struct json_object *o, const char *key);
+/* @key read as json-c reads a boolean (non-zero numbers and non-empty strings are true);
+ * false when missing. */
+bool model_json_bool(struct json_object *o, const char *key);
+/* @key as an integer (json-c's reading of a number or a numeric string); @dflt when missing. */
+long long model_json_int(struct json_object *o, const char *key, long long dflt);
+
 #endif

@@ -30,6 +30,8 @@
 #include "api_internal.h"
 #include "errmap.h"
 #include "log.h"
+#include "model.h"
+#include "util.h"
 
 
 #define API_BODY_MAX		((size_t)64 << 20)
@@ -62,20 +64,12 @@ static void api_global_init(void)
 	api_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-double api_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Absolute sleeps, so an interrupted sleep resumes without drifting. */
+/* Absolute sleeps on util_now()'s clock, so an interrupted sleep resumes without drifting. */
 void api_sleep_until(double t)
 {
 	struct timespec ts;
 
-	if (t <= api_now())
+	if (t <= util_now())
 		return;
 	ts.tv_sec = (time_t)t;
 	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
@@ -97,7 +91,7 @@ static uint64_t api_random(void)
 	/* Only jitter and request ids depend on this, so splitmix64 over the
 	 * clock is good enough when the kernel has no entropy to spare. */
 	v = atomic_fetch_add(&fallback, UINT64_C(0x9e3779b97f4a7c15)) +
-	    (uint64_t)(api_now() * 1e9);
+	    (uint64_t)(util_now() * 1e9);
 	v = (v ^ (v >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	v = (v ^ (v >> 27)) * UINT64_C(0x94d049bb133111eb);
 	return v ^ (v >> 31);
@@ -489,10 +483,10 @@ out:
 
 static void api_copy_json_string(char *dst, size_t size, struct json_object *o, const char *key)
 {
-	struct json_object *v;
+	const char *v = model_json_str(o, key);
 
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		snprintf(dst, size, "%s", json_object_get_string(v));
+	if (v)
+		snprintf(dst, size, "%s", v);
 }
 
 /* Reads GeneralError {code, message}; a few proxies answer {error: {...}} or plain text. */
@@ -611,7 +605,7 @@ static int api_failure(enum errmap_action action, const char *what, const char *
 	return -e;
 }
 
-/* One API call with retries until @deadline (absolute, api_now() clock).
+/* One API call with retries until @deadline (absolute, util_now() clock).
  * @what says what neonfs was doing, for messages. */
 int api_request(struct api *a, enum errmap_action action, const char *what,
 		const char *method, const char *path, const char *query,
@@ -658,7 +652,7 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 	id_lo = (api_random() & UINT64_C(0x3fffffffffff0000)) | UINT64_C(0x8000000000000000);
 
 	for (attempt = 1;; attempt++) {
-		double start = api_now(), delay, cap;
+		double start = util_now(), delay, cap;
 		int retry;
 
 		snprintf(req_id, sizeof(req_id), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04"
@@ -673,7 +667,7 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 
 		if (x.cc == CURLE_OK && x.status >= 200 && x.status < 300) {
 			log_debug("api: %s %s%s%s -> %ld in %.0f ms [%s]", method, path, q, qs,
-				  x.status, (api_now() - start) * 1000.0, req_id);
+				  x.status, (util_now() - start) * 1000.0, req_id);
 			res = api_parse_body(&x.body, out, what, err);
 			goto out;
 		}
@@ -687,12 +681,12 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 		cap = backoff < API_BACKOFF_CAP_S ? backoff : API_BACKOFF_CAP_S;
 		delay = x.retry_after >= 0 ? x.retry_after : cap * api_random_unit();
 		backoff *= 2;
-		if (api_now() + delay > deadline)
+		if (util_now() + delay > deadline)
 			break;
 		api_describe(&x, action, why, sizeof(why));
 		log_info("api: %s %s%s%s: %s; retry %u in %.0f ms [%s]", method, path, q, qs, why,
 			 attempt, delay * 1000.0, req_id);
-		api_sleep_until(api_now() + delay);
+		api_sleep_until(util_now() + delay);
 	}
 	res = api_failure(action, what, method, path, query, &x, idempotent, attempt, req_id,
 			  err);
@@ -713,7 +707,7 @@ int api_call(struct api *a, int action, const char *method, const char *path,
 	snprintf(what, sizeof(what), "%s %s", method ? method : "(no method)",
 		 path ? path : "(no path)");
 	return api_request(a, (enum errmap_action)action, what, method, path, query, body,
-			   api_now() + a->retry_deadline_s, out, err);
+			   util_now() + a->retry_deadline_s, out, err);
 }
 
 /* Runs a call on an already built path and, with @field, keeps only that member. */
@@ -728,7 +722,7 @@ int api_do(struct api *a, enum errmap_action action, const char *what,
 	if (out)
 		*out = NULL;
 	res = api_request(a, action, what, method, path, query, body,
-			  api_now() + a->retry_deadline_s, &resp, err);
+			  util_now() + a->retry_deadline_s, &resp, err);
 	if (res)
 		return res;
 	if (!field) {

@@ -15,6 +15,8 @@
 #include "api.h"
 #include "api_internal.h"
 #include "errmap.h"
+#include "model.h"
+#include "util.h"
 
 #define API_BRANCH_PAGE		"1000"
 #define API_MAX_PAGES		10000
@@ -274,7 +276,7 @@ int api_list_branches(struct api *a, struct json_object **branches, struct api_e
 		goto out;
 	}
 	for (pages = 1;; pages++) {
-		struct json_object *list, *pg, *next;
+		struct json_object *list, *pg;
 		const char *next_cursor = NULL;
 		size_t i, n;
 
@@ -294,7 +296,7 @@ int api_list_branches(struct api *a, struct json_object **branches, struct api_e
 		}
 		json_object_put(page);
 		res = api_request(a, ERRMAP_READ, what, "GET", path, q.data, NULL,
-				  api_now() + a->retry_deadline_s, &page, err);
+				  util_now() + a->retry_deadline_s, &page, err);
 		if (res)
 			goto out;
 		if (!json_object_object_get_ex(page, "branches", &list) ||
@@ -312,10 +314,8 @@ int api_list_branches(struct api *a, struct json_object **branches, struct api_e
 				goto out;
 			}
 		}
-		if (json_object_object_get_ex(page, "pagination", &pg) &&
-		    json_object_object_get_ex(pg, "next", &next) &&
-		    json_object_is_type(next, json_type_string))
-			next_cursor = json_object_get_string(next);
+		if (json_object_object_get_ex(page, "pagination", &pg))
+			next_cursor = model_json_str(pg, "next");
 		/* Stop on an empty page or a cursor that does not move, or we would loop. */
 		if (!next_cursor || !*next_cursor || n == 0 ||
 		    (cursor && strcmp(cursor, next_cursor) == 0))

@@ -38,7 +38,6 @@ struct api_buf {
 };
 
 /* api.c */
-double api_now(void);
 void api_sleep_until(double t);
 void api_error_clear(struct api_error *err);
 __attribute__((format(printf, 5, 6)))

@@ -11,6 +11,8 @@
 #include "api_internal.h"
 #include "errmap.h"
 #include "log.h"
+#include "model.h"
+#include "util.h"
 
 #define API_POLL_FIRST_S	0.02
 #define API_POLL_FACTOR		1.5
@@ -47,17 +49,8 @@ static int api_get_operation_until(struct api *a, const char *operation_id, doub
 int api_get_operation(struct api *a, const char *operation_id,
 		      struct json_object **operation, struct api_error *err)
 {
-	return api_get_operation_until(a, operation_id, api_now() + a->retry_deadline_s,
+	return api_get_operation_until(a, operation_id, util_now() + a->retry_deadline_s,
 				       operation, err);
-}
-
-static const char *api_op_field(struct json_object *op, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(op, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
 }
 
 /* 0: all succeeded; 1: some still running; a negative errno (with *err) when one
@@ -68,10 +61,10 @@ static int api_ops_outcome(struct json_object **ops, size_t n, struct api_error 
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const char *status = api_op_field(ops[i], "status");
-		const char *action = api_op_field(ops[i], "action");
-		const char *id = api_op_field(ops[i], "id");
-		const char *text = api_op_field(ops[i], "error");
+		const char *status = model_json_str(ops[i], "status");
+		const char *action = model_json_str(ops[i], "action");
+		const char *id = model_json_str(ops[i], "id");
+		const char *text = model_json_str(ops[i], "error");
 		int e = errmap_operation(status);
 
 		if (e < 0) {
@@ -114,24 +107,21 @@ static int api_ops_timeout(struct json_object **ops, size_t n, double timeout_s,
 
 	list[0] = '\0';
 	for (i = 0; i < n && used < sizeof(list); i++) {
-		const char *status = api_op_field(ops[i], "status");
-		struct json_object *fc;
+		const char *status = model_json_str(ops[i], "status");
+		const char *action = model_json_str(ops[i], "action");
+		const char *id = model_json_str(ops[i], "id");
+		long long failures = model_json_int(ops[i], "failures_count", 0);
 		int w;
 
 		if (errmap_operation(status) >= 0)
 			continue;
 		w = snprintf(list + used, sizeof(list) - used, "%s%s %s %s", used ? ", " : "",
-			     api_op_field(ops[i], "action") ? api_op_field(ops[i], "action") :
-							      "operation",
-			     api_op_field(ops[i], "id") ? api_op_field(ops[i], "id") : "?",
+			     action ? action : "operation", id ? id : "?",
 			     status ? status : "(no status)");
 		if (w > 0)
 			used += (size_t)w;
-		if (used < sizeof(list) &&
-		    json_object_object_get_ex(ops[i], "failures_count", &fc) &&
-		    json_object_get_int(fc) > 0) {
-			w = snprintf(list + used, sizeof(list) - used, " (%d failures)",
-				     json_object_get_int(fc));
+		if (used < sizeof(list) && failures > 0) {
+			w = snprintf(list + used, sizeof(list) - used, " (%lld failures)", failures);
 			if (w > 0)
 				used += (size_t)w;
 		}
@@ -147,7 +137,7 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 {
 	struct json_object **ops = NULL;
 	struct api_error local;
-	double start = api_now(), deadline = start + timeout_s;
+	double start = util_now(), deadline = start + timeout_s;
 	double interval = API_POLL_FIRST_S, next, poll_deadline;
 	size_t i, n;
 	int res;
@@ -171,7 +161,7 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 	for (i = 0; i < n; i++)
 		ops[i] = json_object_get(json_object_array_get_idx(operations, i));
 	for (i = 0; i < n; i++) {
-		if (!api_op_field(ops[i], "id")) {
+		if (!model_json_str(ops[i], "id")) {
 			res = api_fail(err, 0, EINVAL, NULL, "wait for operations: one has no id");
 			goto out;
 		}
@@ -187,17 +177,17 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 		for (i = 0; i < n; i++) {
 			struct json_object *op = NULL;
 
-			if (errmap_operation(api_op_field(ops[i], "status")) >= 0)
+			if (errmap_operation(model_json_str(ops[i], "status")) >= 0)
 				continue;
 			/* Bounded by our deadline so a flaky API cannot stretch the wait much,
 			 * but a hiccup right at the deadline still gets a short retry. */
-			poll_deadline = api_now() + API_POLL_CAP_S;
+			poll_deadline = util_now() + API_POLL_CAP_S;
 			if (poll_deadline < deadline)
 				poll_deadline = deadline;
-			if (poll_deadline > api_now() + a->retry_deadline_s)
-				poll_deadline = api_now() + a->retry_deadline_s;
-			res = api_get_operation_until(a, api_op_field(ops[i], "id"), poll_deadline,
-						      &op, err);
+			if (poll_deadline > util_now() + a->retry_deadline_s)
+				poll_deadline = util_now() + a->retry_deadline_s;
+			res = api_get_operation_until(a, model_json_str(ops[i], "id"),
+						      poll_deadline, &op, err);
 			if (res)
 				goto out;
 			json_object_put(ops[i]);
@@ -205,7 +195,7 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 			/* Neon runs a mutation's operations one after another: while this one
 			 * runs, the later ones cannot have ended, so asking costs calls for
 			 * nothing. An operation that ended passes the turn to the next at once. */
-			if (errmap_operation(api_op_field(op, "status")) < 0)
+			if (errmap_operation(model_json_str(op, "status")) < 0)
 				break;
 		}
 		if (progress) {
@@ -216,20 +206,20 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 			}
 		}
 		res = api_ops_outcome(ops, n, err);
-		if (res > 0 && api_now() >= deadline) {
+		if (res > 0 && util_now() >= deadline) {
 			res = api_ops_timeout(ops, n, timeout_s, err);
 			break;
 		}
 		/* The wait can overshoot the operations' end by one interval: keep that a
 		 * small fraction of the time waited so far, as well as under the cap. */
 		interval *= API_POLL_FACTOR;
-		if (interval > API_POLL_FRACTION * (api_now() - start))
-			interval = API_POLL_FRACTION * (api_now() - start);
+		if (interval > API_POLL_FRACTION * (util_now() - start))
+			interval = API_POLL_FRACTION * (util_now() - start);
 		if (interval < API_POLL_FIRST_S)
 			interval = API_POLL_FIRST_S;
 		if (interval > API_POLL_CAP_S)
 			interval = API_POLL_CAP_S;
-		next = api_now() + interval;
+		next = util_now() + interval;
 	}
 
 out:

@@ -18,6 +18,7 @@
 #include "render.h"
 #include "restore.h"
 #include "tree.h"
+#include "util.h"
 #include "watcher.h"
 
 struct fs {
@@ -84,7 +85,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	};
 
 	if (!fs) {
-		snprintf(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		return NULL;
 	}
 	fs->project = project_open(&pc, api, meta, msg, msglen);
@@ -98,7 +99,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	if (fs->watcher && fs->restore)
 		fs->actions = actions_new(&ac, fs->project, fs->events, fs->watcher, fs->restore);
 	if (!fs->tree || !fs->events || !fs->restore || !fs->watcher || !fs->actions) {
-		snprintf(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
 	fs->ctx = (struct node_ctx){

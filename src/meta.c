@@ -16,6 +16,7 @@
 
 #include "meta.h"
 #include "pg.h"
+#include "util.h"
 
 #define META_CONNECT_TIMEOUT_S		5
 #define META_STATEMENT_TIMEOUT_S	30
@@ -80,15 +81,9 @@ static const struct {
 	{ 1, meta_migration_1 },
 };
 
-static void meta_set_msg(char *msg, size_t msglen, const char *text)
-{
-	if (msg && msglen)
-		snprintf(msg, msglen, "%s", text);
-}
-
 static int meta_none(char *msg, size_t msglen)
 {
-	meta_set_msg(msg, msglen, "no meta database");
+	util_msg(msg, msglen, "no meta database");
 	return -ENOTSUP;
 }
 
@@ -133,7 +128,7 @@ static int meta_affected(struct meta_q *q, char *msg, size_t msglen, const char 
 	PQclear(q->res);
 	q->res = NULL;
 	if (none) {
-		meta_set_msg(msg, msglen, what);
+		util_msg(msg, msglen, "%s", what);
 		return -ENOENT;
 	}
 	return 0;
@@ -216,7 +211,7 @@ struct meta *meta_open(const char *url, const char *project_id, double timeout_s
 	int r;
 
 	if (!url || !*url || !project_id || !*project_id) {
-		meta_set_msg(msg, msglen, "no meta database or project given");
+		util_msg(msg, msglen, "no meta database or project given");
 		return NULL;
 	}
 	m = calloc(1, sizeof(*m));
@@ -239,7 +234,7 @@ struct meta *meta_open(const char *url, const char *project_id, double timeout_s
 
 nomem:
 	meta_close(m);
-	meta_set_msg(msg, msglen, "out of memory");
+	util_msg(msg, msglen, "out of memory");
 	return NULL;
 }
 
@@ -273,7 +268,7 @@ int meta_checkpoint_put(struct meta *m, const struct meta_checkpoint *c, char *m
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!c || !*c->snapshot_id) {
-		meta_set_msg(msg, msglen, "no snapshot id");
+		util_msg(msg, msglen, "no snapshot id");
 		return -EINVAL;
 	}
 	values[0] = m->project_id;
@@ -303,7 +298,7 @@ int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_che
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !c) {
-		meta_set_msg(msg, msglen, "no snapshot id");
+		util_msg(msg, msglen, "no snapshot id");
 		return -EINVAL;
 	}
 	memset(c, 0, sizeof(*c));
@@ -311,7 +306,7 @@ int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_che
 		return r;
 	if (PQntuples(q.res) == 0) {
 		PQclear(q.res);
-		meta_set_msg(msg, msglen, "no record of this checkpoint");
+		util_msg(msg, msglen, "no record of this checkpoint");
 		return -ENOENT;
 	}
 	snprintf(c->snapshot_id, sizeof(c->snapshot_id), "%s", PQgetvalue(q.res, 0, 0));
@@ -322,7 +317,7 @@ int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_che
 		c->schema = strdup(PQgetvalue(q.res, 0, 4));
 		if (!c->schema) {
 			PQclear(q.res);
-			meta_set_msg(msg, msglen, "out of memory");
+			util_msg(msg, msglen, "out of memory");
 			return -ENOMEM;
 		}
 	}
@@ -342,7 +337,7 @@ static int meta_one_row(struct meta *m, const char *sql, const char *snapshot_id
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !value) {
-		meta_set_msg(msg, msglen, "no snapshot id or value");
+		util_msg(msg, msglen, "no snapshot id or value");
 		return -EINVAL;
 	}
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
@@ -384,7 +379,7 @@ int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, s
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id) {
-		meta_set_msg(msg, msglen, "no snapshot id");
+		util_msg(msg, msglen, "no snapshot id");
 		return -EINVAL;
 	}
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
@@ -392,7 +387,7 @@ int meta_checkpoint_delete(struct meta *m, const char *snapshot_id, char *msg, s
 	gone = PQntuples(q.res) == 1 && strcmp(PQgetvalue(q.res, 0, 0), "0") == 0;
 	PQclear(q.res);
 	if (gone) {
-		meta_set_msg(msg, msglen, "no record of this checkpoint");
+		util_msg(msg, msglen, "no record of this checkpoint");
 		return -ENOENT;
 	}
 	return 0;
@@ -427,7 +422,7 @@ int meta_checkpoint_list(struct meta *m, struct meta_record **list, size_t *coun
 	all = calloc(n ? (size_t)n : 1, sizeof(*all));
 	if (!all) {
 		PQclear(q.res);
-		meta_set_msg(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
@@ -460,7 +455,7 @@ int meta_attachment_list(struct meta *m, const char *snapshot_id,
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !list || !count) {
-		meta_set_msg(msg, msglen, "no snapshot id");
+		util_msg(msg, msglen, "no snapshot id");
 		return -EINVAL;
 	}
 	*list = NULL;
@@ -471,7 +466,7 @@ int meta_attachment_list(struct meta *m, const char *snapshot_id,
 	a = calloc(n > 0 ? (size_t)n : 1, sizeof(*a));
 	if (!a) {
 		PQclear(q.res);
-		meta_set_msg(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
@@ -520,7 +515,7 @@ int meta_attachment_get(struct meta *m, const char *snapshot_id, const char *nam
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !name || !data || !len) {
-		meta_set_msg(msg, msglen, "no snapshot id or name");
+		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
 	*data = NULL;
@@ -529,14 +524,14 @@ int meta_attachment_get(struct meta *m, const char *snapshot_id, const char *nam
 		return r;
 	if (PQntuples(q.res) == 0) {
 		PQclear(q.res);
-		meta_set_msg(msg, msglen, "no such attachment");
+		util_msg(msg, msglen, "no such attachment");
 		return -ENOENT;
 	}
 	n = (size_t)PQgetlength(q.res, 0, 0);
 	buf = malloc(n + 1);	/* NUL-terminated for callers that treat it as text */
 	if (!buf) {
 		PQclear(q.res);
-		meta_set_msg(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(buf, PQgetvalue(q.res, 0, 0), n);
@@ -573,11 +568,11 @@ int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *nam
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !name || !*name || (!data && len)) {
-		meta_set_msg(msg, msglen, "no snapshot id or name");
+		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
 	if (len > 0x3fffffff) {		/* what one bytea value can hold */
-		meta_set_msg(msg, msglen, "attachment too large");
+		util_msg(msg, msglen, "attachment too large");
 		return -EFBIG;
 	}
 	values[0] = m->project_id;
@@ -607,7 +602,7 @@ int meta_attachment_create(struct meta *m, const char *snapshot_id, const char *
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !name || !*name) {
-		meta_set_msg(msg, msglen, "no snapshot id or name");
+		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
 	/* Not retried: a second run after a lost answer would see its own row as taken. */
@@ -639,7 +634,7 @@ int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!snapshot_id || !from || !to || !*to) {
-		meta_set_msg(msg, msglen, "no snapshot id or name");
+		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
 	if ((r = meta_exec(m, false, &q, msg, msglen)) < 0)
@@ -673,7 +668,7 @@ int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *au
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!r || !audit_id) {
-		meta_set_msg(msg, msglen, "no restore given");
+		util_msg(msg, msglen, "no restore given");
 		return -EINVAL;
 	}
 	values[0] = m->project_id;
@@ -714,7 +709,7 @@ int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!r) {
-		meta_set_msg(msg, msglen, "no restore given");
+		util_msg(msg, msglen, "no restore given");
 		return -EINVAL;
 	}
 	snprintf(id, sizeof(id), "%lld", (long long)audit_id);
@@ -757,7 +752,7 @@ int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char 
 	if (!m)
 		return meta_none(msg, msglen);
 	if (!rows) {
-		meta_set_msg(msg, msglen, "no place for the rows");
+		util_msg(msg, msglen, "no place for the rows");
 		return -EINVAL;
 	}
 	*rows = NULL;
@@ -787,6 +782,6 @@ int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char 
 nomem:
 	json_object_put(arr);
 	PQclear(q.res);
-	meta_set_msg(msg, msglen, "out of memory");
+	util_msg(msg, msglen, "out of memory");
 	return -ENOMEM;
 }

@@ -90,7 +90,7 @@ static void arena_free(struct arena *a)
 
 /* ---- reading Neon's JSON ---- */
 
-static const char *model_str(struct json_object *o, const char *key)
+const char *model_json_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
@@ -99,11 +99,20 @@ static const char *model_str(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-static bool model_bool(struct json_object *o, const char *key)
+bool model_json_bool(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
 	return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+long long model_json_int(struct json_object *o, const char *key, long long dflt)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return dflt;
+	return (long long)json_object_get_int64(v);
 }
 
 time_t model_time(const char *rfc3339)
@@ -127,42 +136,42 @@ static const char *model_json(struct arena *a, struct json_object *o)
 /* The callers have checked that @o has a string id. */
 static void model_parse_snapshot(struct arena *a, struct json_object *o, struct neon_snapshot *s)
 {
-	s->id = arena_dup(a, model_str(o, "id"));
-	s->name = arena_dup(a, model_str(o, "name"));
+	s->id = arena_dup(a, model_json_str(o, "id"));
+	s->name = arena_dup(a, model_json_str(o, "name"));
 	s->entry = s->id;
-	s->created_at = arena_dup(a, model_str(o, "created_at"));
-	s->expires_at = arena_dup(a, model_str(o, "expires_at"));
-	s->lsn = arena_dup(a, model_str(o, "lsn"));
-	s->source_branch_id = arena_dup(a, model_str(o, "source_branch_id"));
-	s->created = model_time(model_str(o, "created_at"));
-	s->expires = model_time(model_str(o, "expires_at"));
+	s->created_at = arena_dup(a, model_json_str(o, "created_at"));
+	s->expires_at = arena_dup(a, model_json_str(o, "expires_at"));
+	s->lsn = arena_dup(a, model_json_str(o, "lsn"));
+	s->source_branch_id = arena_dup(a, model_json_str(o, "source_branch_id"));
+	s->created = model_time(model_json_str(o, "created_at"));
+	s->expires = model_time(model_json_str(o, "expires_at"));
 	s->json = model_json(a, o);
 }
 
 static void model_parse_branch(struct arena *a, struct json_object *o, struct neon_branch *b)
 {
-	b->id = arena_dup(a, model_str(o, "id"));
-	b->name = arena_dup(a, model_str(o, "name"));
+	b->id = arena_dup(a, model_json_str(o, "id"));
+	b->name = arena_dup(a, model_json_str(o, "name"));
 	b->entry = b->id;
-	b->parent_id = arena_dup(a, model_str(o, "parent_id"));
-	b->created_at = arena_dup(a, model_str(o, "created_at"));
-	b->updated_at = arena_dup(a, model_str(o, "updated_at"));
-	b->restore_status = arena_dup(a, model_str(o, "restore_status"));
-	b->restored_from = arena_dup(a, model_str(o, "restored_from"));
-	b->restored_as = arena_dup(a, model_str(o, "restored_as"));
-	b->created = model_time(model_str(o, "created_at"));
-	b->updated = model_time(model_str(o, "updated_at"));
-	b->is_default = model_bool(o, "default");
-	b->is_protected = model_bool(o, "protected");
+	b->parent_id = arena_dup(a, model_json_str(o, "parent_id"));
+	b->created_at = arena_dup(a, model_json_str(o, "created_at"));
+	b->updated_at = arena_dup(a, model_json_str(o, "updated_at"));
+	b->restore_status = arena_dup(a, model_json_str(o, "restore_status"));
+	b->restored_from = arena_dup(a, model_json_str(o, "restored_from"));
+	b->restored_as = arena_dup(a, model_json_str(o, "restored_as"));
+	b->created = model_time(model_json_str(o, "created_at"));
+	b->updated = model_time(model_json_str(o, "updated_at"));
+	b->is_default = model_json_bool(o, "default");
+	b->is_protected = model_json_bool(o, "protected");
 	b->json = model_json(a, o);
 }
 
 static void model_parse_endpoint(struct arena *a, struct json_object *o, struct neon_endpoint *e)
 {
-	e->id = arena_dup(a, model_str(o, "id"));
-	e->branch_id = arena_dup(a, model_str(o, "branch_id"));
-	e->type = arena_dup(a, model_str(o, "type"));
-	e->current_state = arena_dup(a, model_str(o, "current_state"));
+	e->id = arena_dup(a, model_json_str(o, "id"));
+	e->branch_id = arena_dup(a, model_json_str(o, "branch_id"));
+	e->type = arena_dup(a, model_json_str(o, "type"));
+	e->current_state = arena_dup(a, model_json_str(o, "current_state"));
 }
 
 /* ---- hash tables: open addressing, built once ---- */
@@ -314,7 +323,7 @@ static int model_list_parse(struct model_list *l, struct json_object *arr, size_
 
 	for (i = 0; i < total; i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i);
-		const char *id = json_object_is_type(o, json_type_object) ? model_str(o, "id") : NULL;
+		const char *id = json_object_is_type(o, json_type_object) ? model_json_str(o, "id") : NULL;
 
 		if (!id) {
 			log_warn("model: %s %zu of the listing has no string id; not shown",
@@ -609,7 +618,7 @@ int model_object_from_answer(struct json_object *answer, const char *key,
 		return -EINVAL;
 	if (!json_object_is_type(answer, json_type_object) ||
 	    !json_object_object_get_ex(answer, key, &obj) ||
-	    !json_object_is_type(obj, json_type_object) || !model_str(obj, "id"))
+	    !json_object_is_type(obj, json_type_object) || !model_json_str(obj, "id"))
 		return -EIO;
 	/* Measured first, so the strings live in the object's own allocation. */
 	model_object_parse(&a, &probe, obj);
@@ -637,13 +646,13 @@ void model_object_put(struct neon_object *o)
 
 static void model_copy(char *dst, size_t len, struct json_object *obj, const char *key)
 {
-	snprintf(dst, len, "%s", model_str(obj, key) ? model_str(obj, key) : "");
+	snprintf(dst, len, "%s", model_json_str(obj, key) ? model_json_str(obj, key) : "");
 }
 
 int model_operation_from_json(struct json_object *obj, struct neon_operation *op)
 {
 	memset(op, 0, sizeof(*op));
-	if (!json_object_is_type(obj, json_type_object) || !model_str(obj, "id"))
+	if (!json_object_is_type(obj, json_type_object) || !model_json_str(obj, "id"))
 		return -EIO;
 	model_copy(op->id, sizeof(op->id), obj, "id");
 	model_copy(op->action, sizeof(op->action), obj, "action");

@@ -166,15 +166,6 @@ void neon_answer_free(struct neon_answer *ans)
 	free(ans);
 }
 
-static const char *neon_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* The first object of @arr whose "name" is @name (any when @name is NULL). */
 static struct json_object *neon_named(struct json_object *arr, const char *name)
 {
@@ -183,7 +174,7 @@ static struct json_object *neon_named(struct json_object *arr, const char *name)
 
 	for (i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i);
-		const char *v = neon_str(o, "name");
+		const char *v = model_json_str(o, "name");
 
 		if (v && (!name || strcmp(v, name) == 0))
 			return o;
@@ -211,7 +202,7 @@ int neon_pick_database(struct api *a, const char *branch_id, const char *want_db
 		res = -ENOENT;
 		goto out;
 	}
-	snprintf(db, dblen, "%s", neon_str(d, "name"));
+	snprintf(db, dblen, "%s", model_json_str(d, "name"));
 	if (want_role) {
 		res = api_list_roles(a, branch_id, &roles, &err);
 		if (res) {
@@ -225,7 +216,9 @@ int neon_pick_database(struct api *a, const char *branch_id, const char *want_db
 		}
 		snprintf(role, rolelen, "%s", want_role);
 	} else {
-		snprintf(role, rolelen, "%s", neon_str(d, "owner_name") ? neon_str(d, "owner_name") : "");
+		const char *owner = model_json_str(d, "owner_name");
+
+		snprintf(role, rolelen, "%s", owner ? owner : "");
 	}
 out:
 	json_object_put(dbs);

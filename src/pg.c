@@ -21,6 +21,7 @@
 
 #include "errmap.h"
 #include "pg.h"
+#include "util.h"
 
 #define PG_IDLE_MAX		4	/* idle connections kept per URI */
 #define PG_IDLE_CHECK_S		2.0	/* idle longer than this: ping before reuse */
@@ -50,14 +51,6 @@ struct pg_pool {
 	struct pg_target *targets;
 };
 
-static double pg_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Rounds up to a whole number (no libm: the project links without it). */
 static long pg_round_up(double v)
 {
@@ -67,7 +60,7 @@ static long pg_round_up(double v)
 }
 
 /* Copies @text into @msg on one line: libpq's messages carry newlines and tabs. */
-static void pg_set_msg(char *msg, size_t msglen, const char *text)
+static void pg_msg_one_line(char *msg, size_t msglen, const char *text)
 {
 	size_t n = 0;
 	bool space = false;
@@ -171,7 +164,7 @@ int pg_errno(PGconn *conn, const PGresult *res, bool *broken, char *msg, size_t 
 	}
 	if (broken)
 		*broken = gone;
-	pg_set_msg(msg, msglen, words);
+	pg_msg_one_line(msg, msglen, words);
 	return err;
 }
 
@@ -199,7 +192,7 @@ static int pg_wait(PGconn *conn, short events, double deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
-		double left = deadline - pg_now();
+		double left = deadline - util_now();
 		int r, ms;
 
 		if (pfd.fd < 0)
@@ -228,11 +221,11 @@ int pg_exec_params(PGconn *conn, const char *sql, int nparams, const char *const
 
 	*res = NULL;
 	if (!conn) {
-		pg_set_msg(msg, msglen, "no database connection");
+		util_msg(msg, msglen, "no database connection");
 		return -EINVAL;
 	}
 	wait_ms = pg_wait_ms(conn);
-	deadline = pg_now() + (wait_ms > 0 ? wait_ms / 1000.0 : 1e9);
+	deadline = util_now() + (wait_ms > 0 ? wait_ms / 1000.0 : 1e9);
 
 	/* Non-blocking sends, so even a large parameter cannot wedge us on a full socket. */
 	if (PQsetnonblocking(conn, 1) != 0 ||
@@ -281,9 +274,8 @@ int pg_exec_params(PGconn *conn, const char *sql, int nparams, const char *const
 timeout:
 	/* The connection is mid-query now; pg_release sees it busy and closes it. */
 	PQclear(keep);
-	if (msg && msglen)
-		snprintf(msg, msglen, "no answer from the database server within %ld s",
-			 (wait_ms + 999) / 1000);
+	util_msg(msg, msglen, "no answer from the database server within %ld s",
+		 (wait_ms + 999) / 1000);
 	return -ETIMEDOUT;
 
 failed:
@@ -303,7 +295,7 @@ int pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *value
 /* Sends "SELECT 1" and waits at most @timeout_ms for the answer. */
 static bool pg_ping(PGconn *conn, int timeout_ms)
 {
-	double deadline = pg_now() + timeout_ms / 1000.0;
+	double deadline = util_now() + timeout_ms / 1000.0;
 	PGresult *res;
 	bool ok = true;
 
@@ -388,7 +380,7 @@ static PGconn *pg_connect(struct pg_pool *p, const char *uri, int *err, char *ms
 	conn = PQconnectdbParams(keys, values, 1);
 	if (!conn) {
 		*err = ENOMEM;
-		pg_set_msg(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -403,7 +395,7 @@ static PGconn *pg_connect(struct pg_pool *p, const char *uri, int *err, char *ms
 	    !PQsetInstanceData(conn, pg_event, wait_ms)) {
 		free(wait_ms);
 		*err = ENOMEM;
-		pg_set_msg(msg, msglen, "out of memory");
+		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
 	*wait_ms = p->statement_timeout_ms > 0 ?
@@ -438,7 +430,7 @@ static PGconn *pg_borrow(struct pg_pool *p, const char *uri, bool fresh, bool *r
 	PGconn *conn = NULL;
 	size_t nstale = 0, i, keep;
 	struct pg_target *t;
-	double now = pg_now(), idle_s = 0;
+	double now = util_now(), idle_s = 0;
 
 	*reused = false;
 	pthread_mutex_lock(&p->lock);
@@ -485,7 +477,7 @@ PGconn *pg_acquire(struct pg_pool *p, const char *uri, int *err, char *msg, size
 	*err = 0;
 	if (!p || !uri) {
 		*err = EINVAL;
-		pg_set_msg(msg, msglen, "no connection string");
+		util_msg(msg, msglen, "no connection string");
 		return NULL;
 	}
 	return pg_borrow(p, uri, false, &reused, err, msg, msglen);
@@ -537,7 +529,7 @@ void pg_release(struct pg_pool *p, const char *uri, PGconn *conn, bool broken)
 	}
 	if (t && t->nidle < PG_IDLE_MAX) {
 		t->idle[t->nidle].conn = conn;
-		t->idle[t->nidle].since = pg_now();
+		t->idle[t->nidle].since = util_now();
 		t->nidle++;
 	} else {
 		drop = conn;
@@ -578,7 +570,7 @@ int pg_run(struct pg_pool *p, const char *uri, bool retry, pg_work_fn fn, void *
 	int err = 0, r;
 
 	if (!p || !uri || !fn) {
-		pg_set_msg(msg, msglen, "no connection string");
+		util_msg(msg, msglen, "no connection string");
 		return -EINVAL;
 	}
 	for (;;) {

@@ -20,8 +20,10 @@
 #include "api.h"
 #include "log.h"
 #include "meta.h"
+#include "model.h"
 #include "pg.h"
 #include "restore.h"
+#include "util.h"
 
 struct restore {
 	struct api *api;
@@ -126,27 +128,13 @@ void restore_record_end(struct restore *r, int err, const char *branch_after, co
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* An unset time (no restore yet, or this one still running) is JSON null. */
 static struct json_object *restore_time(const struct timespec *ts)
 {
 	char buf[64];
-	struct tm tm;
 
-	if (ts->tv_sec == 0)
-		return NULL;
-	gmtime_r(&ts->tv_sec, &tm);
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, ts->tv_nsec / 1000000);
-	return json_object_new_string(buf);
-}
-
-static const char *restore_field(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	util_iso8601(ts, buf, sizeof(buf));
+	return buf[0] ? json_object_new_string(buf) : NULL;
 }
 
 static struct json_object *restore_str(const char *s)
@@ -189,11 +177,11 @@ char *restore_status(struct restore *r)
 	for (i = 0; i < n; i++) {
 		struct json_object *op = json_object_array_get_idx(r->operations, i);
 		struct json_object *line = json_object_new_object();
-		const char *error = restore_field(op, "error");
+		const char *error = model_json_str(op, "error");
 
-		json_object_object_add(line, "id", restore_str(restore_field(op, "id")));
-		json_object_object_add(line, "action", restore_str(restore_field(op, "action")));
-		json_object_object_add(line, "status", restore_str(restore_field(op, "status")));
+		json_object_object_add(line, "id", restore_str(model_json_str(op, "id")));
+		json_object_object_add(line, "action", restore_str(model_json_str(op, "action")));
+		json_object_object_add(line, "status", restore_str(model_json_str(op, "status")));
 		if (error && *error)
 			json_object_object_add(line, "error", json_object_new_string(error));
 		json_object_array_add(ops, line);
@@ -219,18 +207,10 @@ static void restore_progress(void *data, struct json_object *operations)
 	for (i = 0; i < n; i++) {
 		struct json_object *op = json_object_array_get_idx(operations, i);
 
-		log_debug("restore: operation %s (%s): %s", restore_field(op, "id"),
-			  restore_field(op, "action"), restore_field(op, "status"));
+		log_debug("restore: operation %s (%s): %s", model_json_str(op, "id"),
+			  model_json_str(op, "action"), model_json_str(op, "status"));
 	}
 	restore_record_operations(r, operations);
-}
-
-static double restore_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The restore is only done for users when their connection string answers a query. */
@@ -240,7 +220,7 @@ static int restore_verify(struct restore *r, const char *uri, double deadline,
 	double delay = 0.02;
 	int res = -ETIMEDOUT;
 
-	snprintf(msg, msglen, "the database did not answer through the connection string");
+	util_msg(msg, msglen, "the database did not answer through the connection string");
 	pg_forget(r->pool, uri);
 	for (;;) {
 		PGresult *res_q = NULL;
@@ -249,7 +229,7 @@ static int restore_verify(struct restore *r, const char *uri, double deadline,
 			PQclear(res_q);
 			return 0;
 		}
-		if (restore_now() + delay > deadline)
+		if (util_now() + delay > deadline)
 			break;
 		usleep((useconds_t)(delay * 1e6));
 		delay = delay * 1.5 > 0.5 ? 0.5 : delay * 1.5;
@@ -280,7 +260,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	int64_t audit_id = -1;
 	char msg[512] = "";
 	const char *new_id = NULL;
-	double deadline = restore_now() + req->timeout_s;
+	double deadline = util_now() + req->timeout_s;
 	int res;
 
 	res = restore_record_begin(r, req);
@@ -306,7 +286,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		goto fail;
 	}
 	if (json_object_object_get_ex(resp, "branch", &branch))
-		new_id = restore_field(branch, "id");
+		new_id = model_json_str(branch, "id");
 	json_object_object_get_ex(resp, "operations", &ops);
 	if (!new_id || !ops) {
 		res = -EIO;
@@ -314,7 +294,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		goto fail;
 	}
 	restore_record_operations(r, ops);
-	res = api_wait_operations(r->api, ops, deadline - restore_now(), restore_progress, r,
+	res = api_wait_operations(r->api, ops, deadline - util_now(), restore_progress, r,
 				  &latest, &err);
 	if (latest)
 		restore_record_operations(r, latest);
@@ -344,7 +324,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		/* Only now that the restored branch answered is the old one safe to drop. */
 		if (api_delete_branch(r->api, req->branch_id, &del, &derr) == 0 &&
 		    json_object_object_get_ex(del, "operations", &del_ops))
-			api_wait_operations(r->api, del_ops, deadline - restore_now(), NULL, NULL,
+			api_wait_operations(r->api, del_ops, deadline - util_now(), NULL, NULL,
 					    NULL, &derr);
 		if (derr.err)
 			log_warn("restore: the replaced branch %s was kept: %s", req->branch_id,

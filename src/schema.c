@@ -19,6 +19,7 @@
 
 #include "pg.h"
 #include "schema.h"
+#include "util.h"
 
 /* Phases: the coarse order of the text; dependencies may still pull a unit earlier. */
 enum {
@@ -488,12 +489,6 @@ struct schema_dump_state {
 	struct schema_map map;
 };
 
-static void schema_set_msg(char *msg, size_t msglen, const char *text)
-{
-	if (msg && msglen)
-		snprintf(msg, msglen, "%s", text);
-}
-
 static int schema_buf_add(struct schema_buf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -887,12 +882,12 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 
 	*text = NULL;
 	if (!conn) {
-		schema_set_msg(msg, msglen, "no database connection");
+		util_msg(msg, msglen, "no database connection");
 		return -EINVAL;
 	}
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
 		/* BEGIN would only warn, and our COMMIT would end the caller's transaction. */
-		schema_set_msg(msg, msglen, "connection is busy or inside a transaction");
+		util_msg(msg, msglen, "connection is busy or inside a transaction");
 		return -EBUSY;
 	}
 	/* One snapshot for every query, so the text is one consistent schema. */
@@ -911,7 +906,7 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 		if ((r = schema_query(conn, &st, schema_unit_queries[i], &res, msg, msglen)) < 0)
 			goto out;
 		if ((r = schema_add_units(&st, res)) < 0) {
-			schema_set_msg(msg, msglen, "cannot read the catalog rows");
+			util_msg(msg, msglen, "cannot read the catalog rows");
 			goto out;
 		}
 	}
@@ -943,7 +938,7 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 	return 0;
 
 nomem:
-	schema_set_msg(msg, msglen, "out of memory rendering the schema");
+	util_msg(msg, msglen, "out of memory rendering the schema");
 	r = -ENOMEM;
 out:
 	/* Leave the connection idle for the next borrower; a dead or busy one is closed by

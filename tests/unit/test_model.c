@@ -87,6 +87,30 @@ static void test_time(void)
 	CHECK_INT(model_time("yesterday"), 0);
 }
 
+/* The getters the wire and the restore status read fields with: a field of the wrong type
+ * reads as missing, never as a string to print. */
+static void test_json_getters(void)
+{
+	struct json_object *o = json_tokener_parse(
+		"{\"s\": \"x\", \"n\": 3, \"t\": true, \"f\": false, \"z\": null, \"a\": [1]}");
+
+	CHECK(o != NULL);
+	CHECK_STR(model_json_str(o, "s"), "x");
+	CHECK(model_json_str(o, "n") == NULL);
+	CHECK(model_json_str(o, "z") == NULL);
+	CHECK(model_json_str(o, "a") == NULL);
+	CHECK(model_json_str(o, "missing") == NULL);
+	CHECK(model_json_str(NULL, "s") == NULL);
+	CHECK(model_json_bool(o, "t"));
+	CHECK(!model_json_bool(o, "f"));
+	CHECK(!model_json_bool(o, "missing"));
+	CHECK(!model_json_bool(NULL, "t"));
+	CHECK_INT(model_json_int(o, "n", -1), 3);
+	CHECK_INT(model_json_int(o, "missing", -1), -1);
+	CHECK_INT(model_json_int(NULL, "n", -1), -1);
+	json_object_put(o);
+}
+
 static void test_entries(void)
 {
 	struct model_list *l = parse(MODEL_BRANCHES,
@@ -423,6 +447,7 @@ int main(void)
 {
 	test_parse();
 	test_time();
+	test_json_getters();
 	test_entries();
 	test_many();
 	test_previews();
