@@ -175,7 +175,8 @@ time_t model_time(const char *rfc3339);
 /* The checked getters every module that reads a field of Neon's JSON uses (the wire's error
  * bodies and operations, the restore status), so a missing or mistyped field reads the same
  * everywhere. @o may be NULL or not an object: that reads as missing. */
-/* The string at @key; NULL when missing or not a string. */
+/* The string at @key; NULL when missing, not a string, or holding a NUL (which C would
+ * read as a shorter, different string). */
 const char *model_json_str(struct json_object *o, const char *key);
 /* @key read as json-c reads a boolean (non-zero numbers and non-empty strings are true);
  * false when missing. */

@@ -94,9 +94,15 @@ const char *model_json_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
+	const char *s;
+
 	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
-	return json_object_get_string(v);
+	s = json_object_get_string(v);
+	/* A string with a NUL inside reads in C as its prefix, which is another string. */
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
 }
 
 bool model_json_bool(struct json_object *o, const char *key)

@@ -171,6 +171,25 @@ static void test_entries(void)
 	model_list_put(l);
 }
 
+/* A name with an embedded NUL would read as its prefix in C and collide with the object
+ * that has that prefix as its name: it is no name at all, and the object shows by id. */
+static void test_nul_in_names(void)
+{
+	struct json_object *arr = json_tokener_parse(
+		"[{\"id\": \"br-1\", \"name\": \"plain\"},"
+		" {\"id\": \"br-2\", \"name\": \"plain\\u0000tail\"},"
+		" {\"id\": \"br-3\\u0000x\", \"name\": \"odd\"}]");
+	struct model_list *l = model_list_from_json(MODEL_BRANCHES, arr);
+
+	json_object_put(arr);
+	CHECK_INT(model_count(l), 2);
+	CHECK_STR(model_branch_by_entry(l, "plain")->id, "br-1");
+	CHECK_STR(model_branch_by_entry(l, "br-2")->id, "br-2");
+	CHECK_STR(model_branch_by_id(l, "br-2")->name, "");
+	CHECK(model_branch_by_id(l, "br-3") == NULL);
+	model_list_put(l);
+}
+
 static void test_many(void)
 {
 	enum { N = 10000 };
@@ -449,6 +468,7 @@ int main(void)
 	test_time();
 	test_json_getters();
 	test_entries();
+	test_nul_in_names();
 	test_many();
 	test_previews();
 	test_endpoints();
