@@ -962,3 +962,40 @@ def test_restores_are_in_the_audit_log(fs, project):
     outcome, error, ended, branch_before = rows[1]
     assert outcome == "failed" and error and ended is not None
     assert branch_before == after
+
+
+def test_a_listing_that_cannot_be_read_completely_fails_and_is_not_kept(mount_factory,
+                                                                        project):
+    """With the meta database away, a snapshot's directory cannot be listed completely: it
+    fails rather than show the snapshot without its attachments (cp -r would drop them),
+    and the failure is not kept: once the database is back, the files are there."""
+    meta_url = project.env["NEONFS_META_URL"]
+    parts = urllib.parse.urlsplit(meta_url)
+    dbname = parts.path.lstrip("/")
+    admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    fs = mount_factory("cache_ttl=0", "attr_timeout=0", "poll_min=600", "poll_max=600")
+    os.mkdir(fs.p("snapshots", "v1"))
+    write_file(fs.p("snapshots", "v1", "state.json"), b"{}")
+    admin = psycopg2.connect(admin_url, connect_timeout=10)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("ALTER DATABASE %s ALLOW_CONNECTIONS false" % dbname)
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))
+        with pytest.raises(OSError) as e:
+            os.listdir(fs.p("snapshots", "v1"))
+        err = e.value.errno
+        assert err == errno.EIO, e.value
+        with pytest.raises(OSError) as e:
+            fs.read("snapshots", "v1", "meta.json")
+        assert e.value.errno == err
+        assert "cannot be" in fs.output()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("ALTER DATABASE %s ALLOW_CONNECTIONS true" % dbname)
+        admin.close()
+    assert sorted(os.listdir(fs.p("snapshots", "v1"))) == ["id", "meta.json", "schema",
+                                                          "state.json"]
+    assert json.loads(fs.read("snapshots", "v1", "meta.json"))["checkpoint"]["attachments"] == [
+        {"name": "state.json", "size": 2}]
