@@ -999,3 +999,46 @@ def test_a_listing_that_cannot_be_read_completely_fails_and_is_not_kept(mount_fa
                                                           "state.json"]
     assert json.loads(fs.read("snapshots", "v1", "meta.json"))["checkpoint"]["attachments"] == [
         {"name": "state.json", "size": 2}]
+
+
+RENAME_NOREPLACE = 1
+
+
+def rename_noreplace(src, dst):
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD = -100
+    if libc.renameat2(AT_FDCWD, src.encode(), AT_FDCWD, dst.encode(), RENAME_NOREPLACE) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def test_another_mounts_attachment_is_never_replaced_by_a_create(mount_factory, project):
+    """Two mounts on one meta database. The second's list of the snapshot's files is from
+    before the first made x.txt, so its kernel and its cache both say x.txt is not there:
+    only the database can refuse an O_EXCL create, keep a plain create from emptying the
+    file, and refuse mv -n onto it."""
+    a = mount_factory("cache_ttl=30", "poll_min=600", "poll_max=600")
+    os.mkdir(a.p("snapshots", "v1"))
+    b = mount_factory("cache_ttl=30", "poll_min=600", "poll_max=600")
+    assert "x.txt" not in os.listdir(b.p("snapshots", "v1"))
+    write_file(a.p("snapshots", "v1", "x.txt"), b"from a")
+    with pytest.raises(OSError) as e:
+        os.close(os.open(b.p("snapshots", "v1", "x.txt"), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                         0o644))
+    assert e.value.errno == errno.EEXIST
+    # A plain create of a file another mount made opens it; it does not empty it.
+    os.close(os.open(b.p("snapshots", "v1", "x.txt"), os.O_WRONLY | os.O_CREAT, 0o644))
+    assert read_bytes(a.p("snapshots", "v1", "x.txt")) == b"from a"
+    rows = meta_rows(project, "SELECT data FROM attachments WHERE name = 'x.txt'")
+    assert [bytes(r[0]) for r in rows] == [b"from a"]
+    write_file(b.p("snapshots", "v1", "y.txt"), b"from b")
+    with pytest.raises(OSError) as e:
+        rename_noreplace(b.p("snapshots", "v1", "y.txt"), b.p("snapshots", "v1", "z.txt"))
+        rename_noreplace(b.p("snapshots", "v1", "z.txt"), b.p("snapshots", "v1", "x.txt"))
+    assert e.value.errno == errno.EEXIST
+    assert read_bytes(a.p("snapshots", "v1", "x.txt")) == b"from a"
+    # A plain mv replaces, as rename(2) does.
+    os.rename(b.p("snapshots", "v1", "z.txt"), b.p("snapshots", "v1", "x.txt"))
+    assert read_bytes(b.p("snapshots", "v1", "x.txt")) == b"from b"
+    assert sorted(n for n in os.listdir(b.p("snapshots", "v1")) if n.endswith(".txt")) == [
+        "x.txt"]
