@@ -21,6 +21,7 @@ struct project;
 struct actions;
 struct events;
 struct restore;
+struct worker_pool;
 
 /* What every node operation may use: the mount's parts, each behind its own header. */
 struct node_ctx {
@@ -34,6 +35,7 @@ struct node_ctx {
 	time_t mounted;
 	size_t attachment_max;
 	double attr_timeout;   /* seconds the kernel may keep attributes and entries */
+	struct worker_pool *workers;   /* where long actions run (worker.h) */
 };
 
 /* The entries of a directory as of opendir, so a listing read in pieces is consistent. */
@@ -54,6 +56,7 @@ struct node_handle {
 	void *priv;
 	bool direct_io;      /* no page cache: the bytes change under a reader */
 	bool nonseekable;
+	unsigned refs;       /* ops.c's: the open file, and a long write still running */
 };
 
 /* What the opener is, for the one file that must tell (events and tail). */

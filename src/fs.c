@@ -20,6 +20,7 @@
 #include "tree.h"
 #include "util.h"
 #include "watcher.h"
+#include "worker.h"
 
 struct fs {
 	struct node_ctx ctx;
@@ -29,8 +30,12 @@ struct fs {
 	struct events *events;
 	struct restore *restore;
 	struct tree *tree;
+	struct worker_pool *workers;
 	struct fuse_session *se;
 };
+
+/* Long actions at once (mkdir, rmdir, restores, previews); more wait their turn. */
+#define FS_WORKERS 32
 
 struct node_ctx *fs_node_ctx(struct fs *fs)
 {
@@ -92,13 +97,15 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	if (!fs->project)
 		goto fail;
 	fs->tree = tree_new();
+	fs->workers = worker_pool_new(FS_WORKERS);
 	fs->events = events_new(1024);
 	fs->restore = restore_new(api, project_pool(fs->project), meta);
 	if (fs->events)
 		fs->watcher = watcher_new(fs->project, fs->events, &wc, &fs_watcher_notify, fs);
 	if (fs->watcher && fs->restore)
 		fs->actions = actions_new(&ac, fs->project, fs->events, fs->watcher, fs->restore);
-	if (!fs->tree || !fs->events || !fs->restore || !fs->watcher || !fs->actions) {
+	if (!fs->tree || !fs->workers || !fs->events || !fs->restore || !fs->watcher ||
+	    !fs->actions) {
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
@@ -106,7 +113,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 		.tree = fs->tree, .project = fs->project, .actions = fs->actions,
 		.events = fs->events, .restore = fs->restore, .uid = getuid(), .gid = getgid(),
 		.mounted = time(NULL), .attachment_max = cfg->attachment_max,
-		.attr_timeout = cfg->attr_timeout,
+		.attr_timeout = cfg->attr_timeout, .workers = fs->workers,
 	};
 	return fs;
 fail:
@@ -119,6 +126,8 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	fs_stop(fs);
+	/* Lets the long actions under way end before what they use goes. */
+	worker_pool_free(fs->workers);
 	actions_free(fs->actions);
 	watcher_free(fs->watcher);
 	restore_free(fs->restore);

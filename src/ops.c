@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "node.h"
 #include "ops.h"
 #include "reply.h"
+#include "worker.h"
 
 /* ---- answering the kernel ---- */
 
@@ -154,6 +156,185 @@ static void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const
 	e.attr_timeout = ops_timeout(c, child);
 	e.entry_timeout = c->attr_timeout;
 	fuse_reply_entry(req, &e);
+}
+
+/* ---- long actions: parked, answered from the worker pool ---- */
+
+/* mkdir, rmdir, ln -s, a restore ... wait on Neon's operations for seconds or minutes. They
+ * run on the worker pool, so no thread of the FUSE loop waits with them, and a caller
+ * that is interrupted (Ctrl-C, kill) is released at once with EINTR: the action itself goes
+ * on to its end, as a restore or snapshot Neon has accepted cannot be called back, and
+ * what it did shows in the tree, the log and events. */
+enum ops_answer { ANSWER_ERR, ANSWER_ENTRY, ANSWER_WRITE };
+
+struct ops_job {
+	struct ops_job *next;          /* in ops_jobs while its request is unanswered */
+	fuse_req_t req;
+	bool answered;
+	enum ops_answer answer;
+	int (*work)(struct ops_job *j);
+	const struct node_ops *o;
+	struct node_ctx *c;
+	struct tree_node node;         /* the directory, or the file written */
+	struct node_handle *h;         /* a write's open file (a reference held) */
+	unsigned int flags;
+	size_t size;
+	char *arg;                     /* the link target, or the bytes written */
+	char name[256];
+	char newname[256];
+	char what[300];                /* for the log */
+	struct tree_node child;        /* ANSWER_ENTRY */
+	ssize_t written;               /* ANSWER_WRITE */
+};
+
+static pthread_mutex_t ops_jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ops_job *ops_jobs;
+
+static void ops_handle_put(struct node_ctx *c, struct node_handle *h);
+
+/* The caller gave up (a signal): it gets EINTR now, and the action runs on. */
+static void ops_interrupted(fuse_req_t req, void *data)
+{
+	struct ops_job *j;
+
+	pthread_mutex_lock(&ops_jobs_lock);
+	for (j = ops_jobs; j; j = j->next) {
+		if (j == data && j->req == req && !j->answered) {
+			j->answered = true;
+			log_info("%s: the caller was interrupted; the action goes on to its end",
+				 j->what);
+			fuse_reply_err(req, EINTR);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ops_jobs_lock);
+}
+
+static void ops_job_free(struct ops_job *j)
+{
+	if (j->h)
+		ops_handle_put(j->c, j->h);
+	free(j->arg);
+	free(j);
+}
+
+static void ops_job_run(void *data)
+{
+	struct ops_job *j = data, **pp;
+	bool answered;
+	int res = j->work(j);
+
+	pthread_mutex_lock(&ops_jobs_lock);
+	for (pp = &ops_jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	answered = j->answered;
+	j->answered = true;
+	pthread_mutex_unlock(&ops_jobs_lock);
+	if (answered) {
+		if (res)
+			log_err("%s, after its caller was interrupted: %s", j->what, strerror(-res));
+		else
+			log_info("%s: done, after its caller was interrupted", j->what);
+	} else if (res) {
+		ops_fail(j->req, -res, "%s", j->what);
+	} else if (j->answer == ANSWER_ENTRY) {
+		ops_reply_entry(j->req, &j->child, j->name);
+	} else if (j->answer == ANSWER_WRITE) {
+		fuse_reply_write(j->req, (size_t)j->written);
+	} else {
+		fuse_reply_err(j->req, 0);
+	}
+	ops_job_free(j);
+}
+
+/* Parks @j's request and runs it on the pool (here, when the pool cannot take it). */
+static void ops_park(struct ops_job *j)
+{
+	pthread_mutex_lock(&ops_jobs_lock);
+	j->next = ops_jobs;
+	ops_jobs = j;
+	pthread_mutex_unlock(&ops_jobs_lock);
+	/* Registered outside the lock: an interrupt that came already is delivered here. */
+	fuse_req_interrupt_func(j->req, ops_interrupted, j);
+	if (worker_submit(j->c->workers, ops_job_run, j) != 0)
+		ops_job_run(j);
+}
+
+static struct ops_job *ops_job_new(fuse_req_t req, const struct tree_node *n,
+				   const struct node_ops *o, enum ops_answer answer,
+				   int (*work)(struct ops_job *j))
+{
+	struct ops_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		ops_fail(req, ENOMEM, "out of memory");
+		return NULL;
+	}
+	j->req = req;
+	j->c = ops_ctx(req);
+	j->node = *n;
+	j->o = o;
+	j->answer = answer;
+	j->work = work;
+	return j;
+}
+
+static int ops_work_mkdir(struct ops_job *j)
+{
+	return j->o->mkdir(j->c, &j->node, j->name, &j->child);
+}
+
+static int ops_work_rmdir(struct ops_job *j)
+{
+	return j->o->rmdir(j->c, &j->node, j->name);
+}
+
+static int ops_work_unlink(struct ops_job *j)
+{
+	return j->o->unlink(j->c, &j->node, j->name);
+}
+
+static int ops_work_symlink(struct ops_job *j)
+{
+	return j->o->symlink(j->c, &j->node, j->name, j->arg, &j->child);
+}
+
+static int ops_work_rename(struct ops_job *j)
+{
+	return j->o->rename(j->c, &j->node, j->name, j->newname, j->flags);
+}
+
+static int ops_work_write(struct ops_job *j)
+{
+	j->written = j->o->write(j->c, j->h, j->arg, j->size, 0);
+	return j->written < 0 ? (int)j->written : 0;
+}
+
+/* A job for @verb on @name in directory @p, parked; the node type's op must exist. */
+static void ops_long(fuse_req_t req, const struct tree_node *p, const struct node_ops *o,
+		     enum ops_answer answer, int (*work)(struct ops_job *j), const char *verb,
+		     const char *name, const char *newname, const char *arg, unsigned int flags)
+{
+	struct ops_job *j = ops_job_new(req, p, o, answer, work);
+
+	if (!j)
+		return;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if (newname)
+		snprintf(j->newname, sizeof(j->newname), "%s", newname);
+	j->flags = flags;
+	if (arg && !(j->arg = strdup(arg))) {
+		free(j);
+		ops_fail(req, ENOMEM, "out of memory");
+		return;
+	}
+	snprintf(j->what, sizeof(j->what), "%s %s%s%s in %s", verb, name, newname ? " to " : "",
+		 newname ? newname : "", o->what);
+	ops_park(j);
 }
 
 /* ---- the operations ---- */
@@ -315,8 +496,7 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	const struct node_ops *o;
-	struct tree_node p, child;
-	int res;
+	struct tree_node p;
 
 	(void)mode;
 	if (!ops_node(req, parent, &p))
@@ -326,19 +506,13 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		ops_refuse(req, &p, VERB_MKDIR, name);
 		return;
 	}
-	res = o->mkdir(ops_ctx(req), &p, name, &child);
-	if (res) {
-		ops_fail(req, -res, "mkdir %s in %s", name, o->what);
-		return;
-	}
-	ops_reply_entry(req, &child, name);
+	ops_long(req, &p, o, ANSWER_ENTRY, ops_work_mkdir, "mkdir", name, NULL, NULL, 0);
 }
 
 static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct node_ops *o;
 	struct tree_node p;
-	int res;
 
 	if (!ops_node(req, parent, &p))
 		return;
@@ -347,19 +521,13 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		ops_refuse(req, &p, VERB_RMDIR, name);
 		return;
 	}
-	res = o->rmdir(ops_ctx(req), &p, name);
-	if (res) {
-		ops_fail(req, -res, "rmdir %s in %s", name, o->what);
-		return;
-	}
-	fuse_reply_err(req, 0);
+	ops_long(req, &p, o, ANSWER_ERR, ops_work_rmdir, "rmdir", name, NULL, NULL, 0);
 }
 
 static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct node_ops *o;
 	struct tree_node p;
-	int res;
 
 	if (!ops_node(req, parent, &p))
 		return;
@@ -368,19 +536,13 @@ static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		ops_refuse(req, &p, VERB_UNLINK, name);
 		return;
 	}
-	res = o->unlink(ops_ctx(req), &p, name);
-	if (res) {
-		ops_fail(req, -res, "rm %s in %s", name, o->what);
-		return;
-	}
-	fuse_reply_err(req, 0);
+	ops_long(req, &p, o, ANSWER_ERR, ops_work_unlink, "rm", name, NULL, NULL, 0);
 }
 
 static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	const struct node_ops *o;
-	struct tree_node p, child;
-	int res;
+	struct tree_node p;
 
 	if (!ops_node(req, parent, &p))
 		return;
@@ -389,12 +551,7 @@ static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, con
 		ops_refuse(req, &p, VERB_SYMLINK, name);
 		return;
 	}
-	res = o->symlink(ops_ctx(req), &p, name, link, &child);
-	if (res) {
-		ops_fail(req, -res, "ln -s %s %s", link, name);
-		return;
-	}
-	ops_reply_entry(req, &child, name);
+	ops_long(req, &p, o, ANSWER_ENTRY, ops_work_symlink, "ln -s", name, NULL, link, 0);
 }
 
 static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -402,7 +559,6 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	const struct node_ops *o;
 	struct tree_node p;
-	int res;
 
 	if (!ops_node(req, parent, &p))
 		return;
@@ -419,17 +575,31 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ops_refuse(req, &p, VERB_RENAME, name);
 		return;
 	}
-	res = o->rename(ops_ctx(req), &p, name, newname, flags);
-	if (res) {
-		ops_fail(req, -res, "rename %s to %s in %s", name, newname, o->what);
-		return;
-	}
-	fuse_reply_err(req, 0);
+	ops_long(req, &p, o, ANSWER_ERR, ops_work_rename, "mv", name, newname, NULL, flags);
 }
 
 static struct node_handle *ops_handle(struct fuse_file_info *fi)
 {
 	return (struct node_handle *)(uintptr_t)fi->fh;
+}
+
+/* An open file lives until it is released and no long write holds it any more. */
+static struct node_handle *ops_handle_get(struct node_handle *h)
+{
+	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+	return h;
+}
+
+static void ops_handle_put(struct node_ctx *c, struct node_handle *h)
+{
+	const struct node_ops *o;
+
+	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	o = ops_for(h->node.kind);
+	if (o->release)
+		o->release(c, h);
+	free(h);
 }
 
 static void ops_set_handle(struct fuse_file_info *fi, struct node_handle *h)
@@ -464,6 +634,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	h->node = n;
+	h->refs = 1;
 	res = o->open(ops_ctx(req), &n, &who, h);
 	if (res) {
 		free(h);
@@ -509,6 +680,7 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 		return;
 	}
 	h->node = child;
+	h->refs = 1;
 	memset(&e, 0, sizeof(e));
 	res = ops_for(child.kind)->getattr(c, &child, &e.attr);
 	if (res) {
@@ -568,6 +740,25 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		ops_refuse(req, &h->node, VERB_WRITE, h->node.file);
 		return;
 	}
+	if (h->node.kind == TREE_RESTORE) {
+		/* A restore: parked, with its own copy of what was written. */
+		struct ops_job *j = ops_job_new(req, &h->node, o, ANSWER_WRITE, ops_work_write);
+
+		if (!j)
+			return;
+		j->arg = malloc(size ? size : 1);
+		if (!j->arg) {
+			free(j);
+			ops_fail(req, ENOMEM, "out of memory");
+			return;
+		}
+		memcpy(j->arg, buf, size);
+		j->size = size;
+		j->h = ops_handle_get(h);
+		snprintf(j->what, sizeof(j->what), "restore (write to active/restore)");
+		ops_park(j);
+		return;
+	}
 	n = o->write(ops_ctx(req), h, buf, size, off);
 	if (n < 0) {
 		ops_fail(req, (int)-n, "write %s", h->node.file[0] ? h->node.file : o->what);
@@ -598,13 +789,8 @@ static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_
 
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct node_handle *h = ops_handle(fi);
-	const struct node_ops *o = ops_for(h->node.kind);
-
 	(void)ino;
-	if (o->release)
-		o->release(ops_ctx(req), h);
-	free(h);
+	ops_handle_put(ops_ctx(req), ops_handle(fi));
 	fuse_reply_err(req, 0);
 }
 
