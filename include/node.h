@@ -127,6 +127,8 @@ extern const struct node_ops node_file_ops;          /* id, meta.json, schema, c
 
 /* Helpers the node types share. */
 void node_fill(const struct node_ctx *c, struct stat *st, uint64_t ino, mode_t mode, time_t t);
+/* A read of @size bytes at @off from @len bytes at @src, into @buf: the count copied. */
+ssize_t node_copy_out(const char *src, size_t len, char *buf, size_t size, off_t off);
 /* The handle of an attachment just created (empty, nothing to load). */
 int node_attachment_open_new(struct node_ctx *c, const struct tree_node *n,
 			     struct node_handle *h);

@@ -124,18 +124,13 @@ static ssize_t attachment_read(struct node_ctx *c, struct node_handle *h, char *
 			       size_t size, off_t off)
 {
 	struct attachment_handle *a = h->priv;
+	ssize_t n;
 
 	(void)c;
 	pthread_mutex_lock(&a->lock);
-	if (off < 0 || (size_t)off >= a->len) {
-		size = 0;
-	} else {
-		if (size > a->len - (size_t)off)
-			size = a->len - (size_t)off;
-		memcpy(buf, a->buf + off, size);
-	}
+	n = node_copy_out(a->buf, a->len, buf, size, off);
 	pthread_mutex_unlock(&a->lock);
-	return (ssize_t)size;
+	return n;
 }
 
 static ssize_t attachment_write(struct node_ctx *c, struct node_handle *h, const char *buf,

@@ -50,3 +50,13 @@ int node_dir_add(struct node_dir *d, const char *name, uint64_t ino, mode_t mode
 	d->n++;
 	return 0;
 }
+
+ssize_t node_copy_out(const char *src, size_t len, char *buf, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off >= len)
+		return 0;
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	memcpy(buf, src + off, size);
+	return (ssize_t)size;
+}

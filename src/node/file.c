@@ -112,12 +112,7 @@ static ssize_t file_read(struct node_ctx *c, struct node_handle *h, char *buf, s
 	struct shared_text *t = h->priv;
 
 	(void)c;
-	if (off < 0 || (size_t)off >= t->len)
-		return 0;
-	if (size > t->len - (size_t)off)
-		size = t->len - (size_t)off;
-	memcpy(buf, t->text + off, size);
-	return (ssize_t)size;
+	return node_copy_out(t->text, t->len, buf, size, off);
 }
 
 static void file_release(struct node_ctx *c, struct node_handle *h)

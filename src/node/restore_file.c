@@ -65,12 +65,7 @@ static ssize_t restore_read(struct node_ctx *c, struct node_handle *h, char *buf
 	struct restore_handle *r = h->priv;
 
 	(void)c;
-	if (off < 0 || (size_t)off >= r->len)
-		return 0;
-	if (size > r->len - (size_t)off)
-		size = r->len - (size_t)off;
-	memcpy(buf, r->status + off, size);
-	return (ssize_t)size;
+	return node_copy_out(r->status, r->len, buf, size, off);
 }
 
 static ssize_t restore_write(struct node_ctx *c, struct node_handle *h, const char *buf,
