@@ -39,6 +39,10 @@ void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *
 /* poll(): registers @ph to be notified when a line arrives; returns POLLIN when ready. */
 unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_pollhandle *ph);
 
+/* How many have the file open: while someone follows it, changes made elsewhere are looked
+ * for even when nothing else uses the mount. */
+size_t events_readers(struct events *ev);
+
 /* Wakes every blocked reader so the mount can stop. */
 void events_shutdown(struct events *ev);
 

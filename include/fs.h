@@ -21,6 +21,7 @@ struct fs_config {
 	bool clean_old_branches;   /* delete the replaced branch after a verified restore */
 	size_t attachment_max;     /* bytes per attachment */
 	double poll_min, poll_max; /* bounds of the remote-change poll interval */
+	bool watch_always;         /* poll even while the mount is idle */
 };
 
 struct fs;

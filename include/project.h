@@ -93,6 +93,10 @@ enum {
 void project_forget(struct project *p, unsigned what);
 void project_forget_attachments(struct project *p, const char *snapshot_id);
 void project_forget_uri(struct project *p, const char *branch_id);
+/* The mount used this project just now (any request), and how long ago that was. */
+void project_touch(struct project *p);
+double project_idle_for(struct project *p);
+
 /* Drops cache entries nobody holds, so memory follows what is in use. */
 void project_trim(struct project *p);
 

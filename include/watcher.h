@@ -27,6 +27,7 @@ struct watcher_notify {
 
 struct watcher_config {
 	double poll_min, poll_max;   /* seconds */
+	bool always;                 /* poll even while nobody uses the mount (-o watch=always) */
 };
 
 struct watcher *watcher_new(struct project *p, struct events *ev,

@@ -372,6 +372,18 @@ void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *
 	pthread_mutex_unlock(&ev->lock);
 }
 
+size_t events_readers(struct events *ev)
+{
+	struct events_reader *rd;
+	size_t n = 0;
+
+	pthread_mutex_lock(&ev->lock);
+	for (rd = ev->readers; rd; rd = rd->next)
+		n++;
+	pthread_mutex_unlock(&ev->lock);
+	return n;
+}
+
 void events_shutdown(struct events *ev)
 {
 	if (!ev)

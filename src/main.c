@@ -45,6 +45,7 @@ struct main_opts {
 	unsigned long attachment_max;
 	double poll_min;
 	double poll_max;
+	char *watch;
 	int no_meta;
 	char *positional[2];       /* [project-id] <mountpoint>, in the order given */
 	int npositional;
@@ -74,6 +75,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "attachment_max=%lu", offsetof(struct main_opts, attachment_max), 0 },
 	{ "poll_min=%lf", offsetof(struct main_opts, poll_min), 0 },
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
+	{ "watch=%s", offsetof(struct main_opts, watch), 0 },
 	MAIN_OPT("clean_old_branches", clean_old_branches),
 	MAIN_OPT("no_meta", no_meta),
 	FUSE_OPT_KEY("fsname=", MAIN_KEY_FSNAME),
@@ -142,7 +144,9 @@ static void main_usage(const char *prog)
 	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
 	       "    -o poll_min=SECONDS    shortest remote-change poll interval (default 1)\n"
-	       "    -o poll_max=SECONDS    longest remote-change poll interval (default 30)\n\n",
+	       "    -o poll_max=SECONDS    longest remote-change poll interval (default 30)\n"
+	       "    -o watch=auto|always   look for remote changes only while the mount is used or\n"
+	       "                           events is followed (auto, the default), or always\n\n",
 	       API_DEFAULT_BASE);
 	printf("FUSE options:\n");
 	fuse_cmdline_help();
@@ -298,6 +302,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "neonfs: timeouts must be positive and poll_min <= poll_max\n");
 		goto out_args;
 	}
+	if (o.watch && strcmp(o.watch, "auto") != 0 && strcmp(o.watch, "always") != 0) {
+		fprintf(stderr, "neonfs: -o watch= takes auto or always, not %s\n", o.watch);
+		goto out_args;
+	}
 
 	if (source && strncmp(source, "org:", 4) == 0) {
 		fprintf(stderr, "neonfs: %s: mounting an organization is not supported yet; mount "
@@ -376,6 +384,7 @@ int main(int argc, char *argv[])
 	fcfg.attachment_max = o.attachment_max;
 	fcfg.poll_min = o.poll_min;
 	fcfg.poll_max = o.poll_max;
+	fcfg.watch_always = o.watch && strcmp(o.watch, "always") == 0;
 	fs = fs_new(&fcfg, api, meta, msg, sizeof(msg));
 	if (!fs) {
 		fprintf(stderr, "neonfs: %s\n", msg);
@@ -441,6 +450,7 @@ out_args:
 	free(o.key_file);
 	free(o.api_host);
 	free(o.api_key_arg);
+	free(o.watch);
 	for (i = 0; i < o.npositional; i++)
 		free(o.positional[i]);
 	fuse_opt_free_args(&args);

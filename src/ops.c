@@ -19,6 +19,7 @@
 #include "fs.h"
 #include "log.h"
 #include "node.h"
+#include "project.h"
 #include "ops.h"
 #include "reply.h"
 #include "worker.h"
@@ -128,6 +129,7 @@ static bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
 {
 	int res = tree_get(ops_ctx(req)->tree, ino, n);
 
+	project_touch(ops_ctx(req)->project);
 	if (res)
 		ops_fail(req, -res, "inode %lu is not one neonfs gave out", (unsigned long)ino);
 	return res == 0;

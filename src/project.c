@@ -37,6 +37,7 @@ struct project {
 	char role[128];
 	pthread_mutex_t kept_lock;
 	struct kept_schema *kept;
+	double used;             /* util_now() of the last request; read and written atomically */
 };
 
 /* What a fetch of a rendered file needs besides the key. */
@@ -360,6 +361,21 @@ void project_forget_uri(struct project *p, const char *branch_id)
 	cache_invalidate(p->cache, key);
 }
 
+void project_touch(struct project *p)
+{
+	double now = util_now();
+
+	__atomic_store(&p->used, &now, __ATOMIC_RELAXED);
+}
+
+double project_idle_for(struct project *p)
+{
+	double used;
+
+	__atomic_load(&p->used, &used, __ATOMIC_RELAXED);
+	return util_now() - used;
+}
+
 void project_trim(struct project *p)
 {
 	cache_trim(p->cache);
@@ -457,6 +473,7 @@ struct project *project_open(const struct project_config *cfg, struct api *api,
 	}
 	p->api = api;
 	p->meta = meta;
+	p->used = util_now();
 	pthread_mutex_init(&p->kept_lock, NULL);
 	p->cache = cache_new(cfg->cache_ttl);
 	p->pool = pg_pool_new(cfg->pg_timeout, cfg->pg_timeout);

@@ -219,6 +219,14 @@ out:
 	return ns + nb;
 }
 
+/* Changes made elsewhere are looked for only while someone follows events or used the
+ * mount within poll_max (or always, with -o watch=always). */
+static bool watcher_wanted(struct watcher *w)
+{
+	return w->cfg.always || events_readers(w->events) > 0 ||
+	       project_idle_for(w->p) <= w->cfg.poll_max;
+}
+
 static void *watcher_run(void *data)
 {
 	struct watcher *w = data;
@@ -234,10 +242,15 @@ static void *watcher_run(void *data)
 		if (w->stopping)
 			break;
 		pthread_mutex_unlock(&w->lock);
-		if (watcher_poll(w) > 0)
+		if (!watcher_wanted(w)) {
+			/* Idle is free: nobody looks, so nothing is asked of Neon. The next access
+			 * revalidates through the cache window, and polling resumes. */
+			interval = w->cfg.poll_max;
+		} else if (watcher_poll(w) > 0) {
 			interval = w->cfg.poll_min;
-		else
+		} else {
 			interval = interval * 2 > w->cfg.poll_max ? w->cfg.poll_max : interval * 2;
+		}
 		project_trim(w->p);
 		pthread_mutex_lock(&w->lock);
 	}

@@ -908,3 +908,39 @@ def test_backup_watcher_backs_up_each_new_snapshot_across_a_restore(fs, project,
             rc = proc.wait()
         proc.stdout.close()
     assert rc == 0, out.decode()
+
+
+# ---- idle is free ----
+
+def snapshot_listings(stack):
+    path = "/projects/%s/snapshots" % pid(stack)
+    return [r for r in stack.requests() if r["method"] == "GET" and r["path"] == path]
+
+
+def test_an_idle_mount_makes_no_api_call_until_someone_follows_events(mount_factory, project):
+    """Nobody uses the mount: the watcher asks Neon nothing (idle is free). Someone opens
+    events: it looks for changes made elsewhere again, and finds them."""
+    m = mount_factory("poll_min=0.2", "poll_max=0.5", "cache_ttl=30", "attr_timeout=30")
+    assert os.listdir(m.p("snapshots")) == []
+    # Idle for more than poll_max: from then on, nothing is asked of Neon. The window
+    # watched is ten polling intervals, the longest the watcher sleeps.
+    wait_for(lambda: time.time() - max([r["t"] for r in project.requests()] or [0]) > 1.0,
+             10, "the mount to go idle")
+    project.clear_requests()
+    window_end = time.monotonic() + 10 * 0.5
+    while time.monotonic() < window_end:
+        assert project.requests() == [], project.requests()
+        time.sleep(0.25)
+    # A follower of events brings polling back, and the change made meanwhile shows.
+    sid = api_snapshot(project, "while-idle")
+    project.clear_requests()
+    with Reader(m) as rd:
+        wait_for(lambda: snapshot_listings(project), POLL_BOUND, "the watcher to poll again")
+        check(rd.until(lambda e: e["kind"] == "snapshot.created"), "snapshot.created", False,
+              id=sid, name="while-idle")
+
+
+def test_watch_always_polls_an_idle_mount(mount_factory, project):
+    mount_factory("watch=always", "poll_min=0.2", "poll_max=0.5")
+    project.clear_requests()
+    wait_for(lambda: len(snapshot_listings(project)) >= 3, POLL_BOUND, "polls of an idle mount")
