@@ -117,14 +117,57 @@ int action_compute(struct actions *a, const struct neon_answer *made,
 	return res;
 }
 
+/* Keeps what mkdir captured with the snapshot it made: in its record, or in memory until
+ * the meta database can take it. */
+static void action_keep_checkpoint(struct actions *a, const struct neon_snapshot *s,
+				   const char *name, const char *lsn, char *schema)
+{
+	struct meta_checkpoint c = { 0 };
+	char msg[512] = "";
+
+	if (!schema && !project_meta(a->p))
+		return;
+	snprintf(c.snapshot_id, sizeof(c.snapshot_id), "%s", s->id);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	snprintf(c.created_at, sizeof(c.created_at), "%s", s->created_at);
+	snprintf(c.lsn, sizeof(c.lsn), "%s", s->lsn[0] ? s->lsn : lsn);
+	c.schema = schema;
+	if (project_meta(a->p) && meta_checkpoint_put(project_meta(a->p), &c, msg, sizeof(msg)) == 0) {
+		project_drop_kept_schema(a->p, s->id);
+		return;
+	}
+	if (project_meta(a->p))
+		log_warn("mkdir snapshots/%s: checkpoint record not written: %s", name, msg);
+	if (schema)
+		project_keep_schema(a->p, s->id, schema);
+}
+
+/* The snapshot a create whose answer never came made, if it made one: the name was free
+ * before the request, so a snapshot by that name now is this request's. */
+static struct model_list *action_adopt(struct actions *a, const char *name,
+				       const struct neon_snapshot **s)
+{
+	struct model_list *l = NULL;
+
+	project_forget(a->p, PROJECT_SNAPSHOTS);
+	if (project_snapshots(a->p, &l))
+		return NULL;
+	*s = model_snapshot_by_name(l, name);
+	if (*s)
+		return l;
+	model_list_put(l);
+	return NULL;
+}
+
 static int do_snapshot_create(struct actions *a, const char *name, char *id, size_t idlen)
 {
 	struct neon_answer *ans = NULL;
 	struct neon_object *obj = NULL;
+	struct model_list *adopted = NULL;
 	struct api_error err = { 0 };
 	char branch_id[64], lsn[32] = "", msg[512] = "";
 	char *schema = NULL, *uri = NULL;
-	const struct neon_snapshot *s;
+	const struct neon_snapshot *s = NULL;
 	int res;
 
 	res = action_name_free(a, true, name);
@@ -150,50 +193,41 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 	}
 	res = neon_create_snapshot(project_api(a->p), branch_id, name, lsn[0] ? lsn : NULL, &ans,
 				   &err);
-	if (res) {
+	if (res && err.http_status == 0 && (adopted = action_adopt(a, name, &s)) != NULL) {
+		/* Sent, done by Neon, and its answer lost on the way back. */
+		log_warn("mkdir snapshots/%s: the answer was lost (%s), but Neon made the snapshot "
+			 "(%s)", name, err.message, s->id);
+		res = 0;
+	} else if (res) {
 		log_err("mkdir snapshots/%s: %s", name, err.message);
 		goto out;
-	}
-	res = neon_answer_object(ans, "snapshot", &obj);
-	if (res) {
-		log_err("mkdir snapshots/%s: the API's answer had no snapshot", name);
-		goto out;
-	}
-	s = &obj->u.snapshot;
-	project_forget(a->p, PROJECT_SNAPSHOTS);
-	res = action_wait(a, ans, "mkdir snapshot");
-	if (res)
-		goto out;
-	if (schema || project_meta(a->p)) {
-		struct meta_checkpoint c = { 0 };
-
-		snprintf(c.snapshot_id, sizeof(c.snapshot_id), "%s", s->id);
-		snprintf(c.name, sizeof(c.name), "%s", name);
-		snprintf(c.created_at, sizeof(c.created_at), "%s", s->created_at);
-		snprintf(c.lsn, sizeof(c.lsn), "%s", s->lsn[0] ? s->lsn : lsn);
-		c.schema = schema;
-		if (project_meta(a->p) &&
-		    meta_checkpoint_put(project_meta(a->p), &c, msg, sizeof(msg)) == 0) {
-			project_drop_kept_schema(a->p, s->id);
-		} else {
-			if (project_meta(a->p))
-				log_warn("mkdir snapshots/%s: checkpoint record not written: %s", name,
-					 msg);
-			/* Kept here until the meta database can take it. */
-			if (schema)
-				project_keep_schema(a->p, s->id, schema);
+	} else {
+		res = neon_answer_object(ans, "snapshot", &obj);
+		if (res) {
+			log_err("mkdir snapshots/%s: the API's answer had no snapshot", name);
+			goto out;
 		}
+		s = &obj->u.snapshot;
+		project_forget(a->p, PROJECT_SNAPSHOTS);
+		res = action_wait(a, ans, "mkdir snapshot");
+		if (res && res != -ETIMEDOUT)
+			goto out;
 	}
+	/* Kept even when Neon's operations outlast op_timeout: the snapshot exists, and what
+	 * was captured for it must not be lost. */
+	action_keep_checkpoint(a, s, name, lsn, schema);
 	action_done(a, &(struct change){
 		.forget = PROJECT_SNAPSHOTS | PROJECT_RECORDS,
 		.event = "snapshot.created", .fields = { "id", s->id, "name", name },
 		.seen = 1, .seen_id = s->id, .seen_name = name,
 	});
-	log_info("snapshot %s (%s) created", name, s->id);
+	if (res == 0)
+		log_info("snapshot %s (%s) created", name, s->id);
 	snprintf(id, idlen, "%s", s->id);
 out:
 	free(schema);
 	free(uri);
+	model_list_put(adopted);
 	model_object_put(obj);
 	neon_answer_free(ans);
 	return res;

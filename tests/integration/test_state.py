@@ -1042,3 +1042,38 @@ def test_another_mounts_attachment_is_never_replaced_by_a_create(mount_factory, 
     assert read_bytes(b.p("snapshots", "v1", "x.txt")) == b"from b"
     assert sorted(n for n in os.listdir(b.p("snapshots", "v1")) if n.endswith(".txt")) == [
         "x.txt"]
+
+
+def test_mkdir_whose_answer_was_lost_keeps_its_schema(mount_factory, project):
+    """Neon made the snapshot but the answer never came back: the snapshot is the one this
+    mkdir asked for, so it keeps the schema captured for it, and mkdir says it exists."""
+    fs = mount_factory("cache_ttl=0", "api_timeout=3", "poll_min=600", "poll_max=600")
+    uri = fs.read("active", "connection_uri").strip()
+    empty_database(uri)
+    sql(uri, "CREATE TABLE lost (id int)")
+    project.fault(method="POST", path=r"/snapshot$", drop="after", count=1)
+    os.mkdir(fs.p("snapshots", "lost-answer"))
+    wait_idle(project)
+    assert os.listdir(fs.p("snapshots")) == ["lost-answer"]
+    assert "CREATE TABLE public.lost" in fs.read("snapshots", "lost-answer", "schema")
+    meta = json.loads(fs.read("snapshots", "lost-answer", "meta.json"))
+    assert meta["checkpoint"]["has_schema"] is True and meta["checkpoint"]["lsn"]
+
+
+def test_mkdir_whose_operations_outlast_op_timeout_keeps_its_schema(mount_factory, project):
+    """mkdir gives up waiting (ETIMEDOUT) but Neon goes on: the snapshot shows, with the
+    schema captured for it, once Neon is done."""
+    fs = mount_factory("cache_ttl=0", "op_timeout=1", "poll_min=600", "poll_max=600")
+    uri = fs.read("active", "connection_uri").strip()
+    empty_database(uri)
+    sql(uri, "CREATE TABLE slow (id int)")
+    project.config(operation_ms=3000)
+    try:
+        with pytest.raises(OSError) as e:
+            os.mkdir(fs.p("snapshots", "slow"))
+        assert e.value.errno == errno.ETIMEDOUT
+        wait_idle(project)
+    finally:
+        project.config(operation_ms=300)
+    assert os.listdir(fs.p("snapshots")) == ["slow"]
+    assert "CREATE TABLE public.slow" in fs.read("snapshots", "slow", "schema")
