@@ -55,6 +55,9 @@ bool action_restore_running(struct actions *a);
 int action_schema_capture(struct actions *a, const char *snapshot_id);
 /* Deletes temporary branches a killed neonfs left behind. Called at mount. */
 void action_cleanup_temporary(struct actions *a);
+/* Deletes the checkpoint records (and attachments) of snapshots Neon no longer has: what an
+ * rmdir whose record could not be deleted, or a deletion made elsewhere, left. At mount. */
+void action_cleanup_records(struct actions *a);
 
 /* Attachments: files kept with a checkpoint in the meta database. */
 int action_attachment_create(struct actions *a, const char *snapshot_id, const char *name,

@@ -192,3 +192,40 @@ void action_cleanup_temporary(struct actions *a)
 	free(ids);
 }
 
+
+void action_cleanup_records(struct actions *a)
+{
+	struct meta_record *recs = NULL;
+	struct model_list *snaps = NULL;
+	struct api_error err = { 0 };
+	char msg[512] = "";
+	size_t n = 0, i;
+
+	if (!project_meta(a->p))
+		return;
+	/* Records first: a record is written only once its snapshot exists, so each of these
+	 * has its snapshot in the listing that follows, unless Neon no longer has it. */
+	if (meta_checkpoint_list(project_meta(a->p), &recs, &n, msg, sizeof(msg)) != 0) {
+		log_warn("checkpoint records not checked: %s", msg);
+		return;
+	}
+	if (neon_list(project_api(a->p), MODEL_SNAPSHOTS, &snaps, &err) != 0) {
+		log_warn("checkpoint records not checked: %s", err.message);
+		free(recs);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (model_snapshot_by_id(snaps, recs[i].snapshot_id))
+			continue;
+		if (meta_checkpoint_delete(project_meta(a->p), recs[i].snapshot_id, msg,
+					   sizeof(msg)) == 0)
+			log_info("the checkpoint record and attachments of snapshot %s (%s), which "
+				 "Neon no longer has, were deleted", recs[i].name, recs[i].snapshot_id);
+		else
+			log_warn("the checkpoint record of snapshot %s, which Neon no longer has, "
+				 "stays: %s", recs[i].snapshot_id, msg);
+	}
+	model_list_put(snaps);
+	free(recs);
+	project_forget(a->p, PROJECT_RECORDS);
+}

@@ -143,6 +143,7 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 {
 	fs->se = se;
 	action_cleanup_temporary(fs->actions);
+	action_cleanup_records(fs->actions);
 	return watcher_start(fs->watcher);
 }
 

@@ -1077,3 +1077,32 @@ def test_mkdir_whose_operations_outlast_op_timeout_keeps_its_schema(mount_factor
         project.config(operation_ms=300)
     assert os.listdir(fs.p("snapshots")) == ["slow"]
     assert "CREATE TABLE public.slow" in fs.read("snapshots", "slow", "schema")
+
+
+def test_a_record_an_rmdir_could_not_delete_goes_at_the_next_mount(mount_factory, project):
+    """rmdir deleted the snapshot, but the meta database did not answer for its record:
+    the next mount finds a record of a snapshot Neon no longer has and deletes it, with
+    its attachments."""
+    fs = mount_factory("pg_timeout=2", "poll_min=600", "poll_max=600")
+    os.mkdir(fs.p("snapshots", "gone"))
+    write_file(fs.p("snapshots", "gone", "state.json"), b"{}")
+    sid = fs.read("snapshots", "gone", "id").strip()
+    locker = psycopg2.connect(project.env["NEONFS_META_URL"], connect_timeout=10)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE checkpoints IN EXCLUSIVE MODE")
+        os.rmdir(fs.p("snapshots", "gone"))
+    finally:
+        locker.rollback()
+        locker.close()
+    assert "checkpoint record kept" in fs.output()
+    assert meta_rows(project, "SELECT count(*) FROM checkpoints WHERE snapshot_id = %s",
+                     (sid,)) == [(1,)]
+    fs.unmount()
+    again = mount_factory("poll_min=600", "poll_max=600")
+    assert os.listdir(again.p("snapshots")) == []
+    assert meta_rows(project, "SELECT count(*) FROM checkpoints WHERE snapshot_id = %s",
+                     (sid,)) == [(0,)]
+    assert meta_rows(project, "SELECT count(*) FROM attachments WHERE snapshot_id = %s",
+                     (sid,)) == [(0,)]
+    assert "which Neon no longer has, were deleted" in again.output()
