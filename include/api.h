@@ -19,6 +19,7 @@ struct api_config {
 	const char *project_id;
 	double request_timeout_s; /* one HTTP exchange; default 30 */
 	double retry_deadline_s;  /* all retries of one call; default 60 */
+	double rate_per_minute;   /* the mount's API budget (budget.h); <= 0: none */
 };
 
 struct api_error {
@@ -35,6 +36,10 @@ struct api_stats {
 };
 
 struct api *api_new(const struct api_config *cfg);
+
+/* Marks the calling thread's calls as background (the watcher's polls): they are shed
+ * first when the budget runs short, and never wait for it. */
+void api_set_background(bool background);
 void api_free(struct api *a);
 const char *api_project_id(const struct api *a);
 void api_get_stats(struct api *a, struct api_stats *st);

@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "api.h"
+#include "budget.h"
 #include "api_internal.h"
 #include "errmap.h"
 #include "log.h"
@@ -64,22 +65,6 @@ static void api_global_init(void)
 	api_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* Absolute sleeps on util_now()'s clock, so an interrupted sleep resumes without drifting. */
-void api_sleep_until(double t)
-{
-	struct timespec ts;
-
-	if (t <= util_now())
-		return;
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
 
 static uint64_t api_random(void)
 {
@@ -244,6 +229,7 @@ struct api *api_new(const struct api_config *cfg)
 	}
 	a->request_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 30.0;
 	a->retry_deadline_s = cfg->retry_deadline_s > 0 ? cfg->retry_deadline_s : 60.0;
+	a->budget = budget_new(cfg->rate_per_minute);
 	return a;
 
 fail_free:
@@ -262,6 +248,7 @@ void api_free(struct api *a)
 	for (i = 0; i < a->nidle; i++)
 		curl_easy_cleanup(a->idle[i]);
 	pthread_mutex_destroy(&a->lock);
+	budget_free(a->budget);
 	if (a->auth_header) {
 		/* Do not leave the key lying around in freed memory. */
 		memset(a->auth_header, 0, strlen(a->auth_header));
@@ -607,6 +594,14 @@ static int api_failure(enum errmap_action action, const char *what, const char *
 
 /* One API call with retries until @deadline (absolute, util_now() clock).
  * @what says what neonfs was doing, for messages. */
+/* Set by the watcher's thread for its own calls. */
+static __thread bool api_background;
+
+void api_set_background(bool background)
+{
+	api_background = background;
+}
+
 int api_request(struct api *a, enum errmap_action action, const char *what,
 		const char *method, const char *path, const char *query,
 		struct json_object *body, double deadline, struct json_object **out,
@@ -658,6 +653,15 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 		snprintf(req_id, sizeof(req_id), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04"
 			 PRIx64 "-%012" PRIx64, id_hi >> 32, (id_hi >> 16) & 0xffff, id_hi & 0xffff,
 			 id_lo >> 48, (id_lo & UINT64_C(0xffffffffffff)) | (attempt & 0xffff));
+		if (budget_take(a->budget, api_background, deadline) != 0) {
+			res = api_fail(err, 0, EAGAIN, NULL, "%s: the API budget (-o api_rate=) has no "
+				       "room for this call before its deadline", what);
+			if (api_background)
+				log_debug("api: %s %s: shed: the budget has no room", method, path);
+			else
+				log_err("api: %s %s: %s", method, path, err->message);
+			goto out;
+		}
 		res = api_exchange_run(a, method, url, body_text, req_id, idempotent, &x);
 		if (res) {
 			res = api_fail(err, 0, -res, NULL, "%s: %s", what, strerror(-res));
@@ -680,13 +684,16 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 		/* Full jitter: spreads out clients that failed at the same moment. */
 		cap = backoff < API_BACKOFF_CAP_S ? backoff : API_BACKOFF_CAP_S;
 		delay = x.retry_after >= 0 ? x.retry_after : cap * api_random_unit();
+		/* Rate limited: the whole mount slows down, not just this call. */
+		if (x.cc == CURLE_OK && x.status == 429)
+			budget_pause(a->budget, x.retry_after >= 0 ? x.retry_after : cap);
 		backoff *= 2;
 		if (util_now() + delay > deadline)
 			break;
 		api_describe(&x, action, why, sizeof(why));
 		log_info("api: %s %s%s%s: %s; retry %u in %.0f ms [%s]", method, path, q, qs, why,
 			 attempt, delay * 1000.0, req_id);
-		api_sleep_until(util_now() + delay);
+		util_sleep_until(util_now() + delay);
 	}
 	res = api_failure(action, what, method, path, query, &x, idempotent, attempt, req_id,
 			  err);

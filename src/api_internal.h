@@ -23,6 +23,7 @@ struct api {
 	char *project_id;
 	double request_timeout_s;
 	double retry_deadline_s;
+	struct budget *budget;	/* every call's token; NULL: no budget */
 
 	pthread_mutex_t lock;	/* guards everything below */
 	struct api_stats stats;
@@ -37,8 +38,6 @@ struct api_buf {
 	size_t cap;
 };
 
-/* api.c */
-void api_sleep_until(double t);
 void api_error_clear(struct api_error *err);
 __attribute__((format(printf, 5, 6)))
 int api_fail(struct api_error *err, long status, int e, const char *code,

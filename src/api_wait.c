@@ -173,7 +173,7 @@ int api_wait_operations(struct api *a, struct json_object *operations, double ti
 	while (res > 0) {
 		struct json_object *arr;
 
-		api_sleep_until(next < deadline ? next : deadline);
+		util_sleep_until(next < deadline ? next : deadline);
 		for (i = 0; i < n; i++) {
 			struct json_object *op = NULL;
 

@@ -41,6 +41,7 @@ struct main_opts {
 	double op_timeout;
 	double pg_timeout;
 	double api_timeout;
+	double api_rate;
 	int clean_old_branches;
 	unsigned long attachment_max;
 	double poll_min;
@@ -72,6 +73,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "op_timeout=%lf", offsetof(struct main_opts, op_timeout), 0 },
 	{ "pg_timeout=%lf", offsetof(struct main_opts, pg_timeout), 0 },
 	{ "api_timeout=%lf", offsetof(struct main_opts, api_timeout), 0 },
+	{ "api_rate=%lf", offsetof(struct main_opts, api_rate), 0 },
 	{ "attachment_max=%lu", offsetof(struct main_opts, attachment_max), 0 },
 	{ "poll_min=%lf", offsetof(struct main_opts, poll_min), 0 },
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
@@ -140,6 +142,8 @@ static void main_usage(const char *prog)
 	       "    -o attr_timeout=SECONDS  kernel attribute and entry cache (default 1)\n"
 	       "    -o op_timeout=SECONDS  wait this long for Neon operations (default 300)\n"
 	       "    -o api_timeout=SECONDS retry transient API failures this long (default 60)\n"
+	       "    -o api_rate=N          API calls a minute, for the whole mount (default 600;\n"
+	       "                           0: no budget); polls give way to calls users wait for\n"
 	       "    -o pg_timeout=SECONDS  libpq connect and statement timeout (default 10)\n"
 	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
@@ -235,7 +239,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct main_opts o = {
 		.cache_ttl = 2, .attr_timeout = 1, .op_timeout = 300, .pg_timeout = 10,
-		.api_timeout = 60, .attachment_max = 16u << 20, .poll_min = 1, .poll_max = 30,
+		.api_timeout = 60, .api_rate = 600, .attachment_max = 16u << 20, .poll_min = 1, .poll_max = 30,
 	};
 	struct fuse_cmdline_opts cl;
 	struct fuse_loop_config *loop = NULL;
@@ -302,6 +306,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "neonfs: timeouts must be positive and poll_min <= poll_max\n");
 		goto out_args;
 	}
+	if (o.api_rate < 0) {
+		fprintf(stderr, "neonfs: -o api_rate= takes a number of calls a minute (0: no budget)\n");
+		goto out_args;
+	}
 	if (o.watch && strcmp(o.watch, "auto") != 0 && strcmp(o.watch, "always") != 0) {
 		fprintf(stderr, "neonfs: -o watch= takes auto or always, not %s\n", o.watch);
 		goto out_args;
@@ -355,6 +363,7 @@ int main(int argc, char *argv[])
 	acfg.project_id = project;
 	acfg.request_timeout_s = 30;
 	acfg.retry_deadline_s = o.api_timeout;
+	acfg.rate_per_minute = o.api_rate;
 	api = api_new(&acfg);
 	if (!api) {
 		fprintf(stderr, "neonfs: cannot set up the API client\n");

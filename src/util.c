@@ -1,6 +1,7 @@
 /* util: the small helpers every module needs, in one place. */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,4 +52,21 @@ struct timespec util_deadline(double seconds)
 	until.tv_sec += (time_t)whole + until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	return until;
+}
+
+/* Absolute sleeps on util_now()'s clock, so an interrupted sleep resumes without drifting. */
+void util_sleep_until(double t)
+{
+	struct timespec ts;
+
+	if (t <= util_now())
+		return;
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }

@@ -232,6 +232,8 @@ static void *watcher_run(void *data)
 	struct watcher *w = data;
 	double interval = w->cfg.poll_min;
 
+	/* Polls are what the budget sheds first when calls users wait for need it. */
+	api_set_background(true);
 	pthread_mutex_lock(&w->lock);
 	while (!w->stopping) {
 		struct timespec until = util_deadline(interval);

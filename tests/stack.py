@@ -182,6 +182,11 @@ class Stack:
     def config(self, **kw):
         return self._admin_ok("POST", "/config", kw)["config"]
 
+    def rate(self, reset=False):
+        """Peak request counts the emulator saw (a minute, a second per route) and how many
+        it answered 429."""
+        return self._admin_ok("DELETE" if reset else "GET", "/rate")
+
     def state(self):
         return self._admin_ok("GET", "/state")
 
@@ -202,7 +207,7 @@ class Stack:
         self.clear_faults()
         self.config(operation_ms=operation_ms, snapshot_limit=snapshot_limit,
                     branches_default_limit=10000, operations_default_limit=10,
-                    preview_compute=0)
+                    preview_compute=0, rate_per_minute=0, rate_per_second=0)
         self.wait_idle()
         self.clear_requests()
 

@@ -280,6 +280,9 @@ class Emulator:
             # of its own, as Neon's guide describes for previews; 0: the branch comes
             # without one and the client adds it.
             "preview_compute": 0,
+            # Neon's rate limits (0: off): requests a minute per key, a second per route.
+            "rate_per_minute": 0,
+            "rate_per_second": 0,
         }
         self.rng = random.Random(secrets.randbits(64))
         self.project_id = project_id or "%s-%s-%08d" % (

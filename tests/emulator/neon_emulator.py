@@ -7,6 +7,7 @@ also creates the PostgreSQL cluster it needs.
 """
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -130,6 +131,50 @@ class RequestLog:
             return n
 
 
+class RateLimiter:
+    """Neon's rate limits as its docs give them: requests a minute per API key, and a burst
+    limit a second per route. 0 turns a limit off. Past either, 429 with Retry-After. It
+    also keeps the peak counts seen (a sliding minute, a sliding second per route), so a
+    test can check that a client stayed under them."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.minute = collections.deque()
+        self.seconds = {}
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.minute.clear()
+            self.seconds = {}
+            self.peak_minute = 0
+            self.peak_second = 0
+            self.limited = 0
+
+    def admit(self, now, route, per_minute, per_second):
+        """True when the request may go on; counts it either way."""
+        with self.lock:
+            while self.minute and self.minute[0] <= now - 60:
+                self.minute.popleft()
+            sec = self.seconds.setdefault(route, collections.deque())
+            while sec and sec[0] <= now - 1:
+                sec.popleft()
+            if (per_minute and len(self.minute) >= per_minute) or \
+                    (per_second and len(sec) >= per_second):
+                self.limited += 1
+                return False
+            self.minute.append(now)
+            sec.append(now)
+            self.peak_minute = max(self.peak_minute, len(self.minute))
+            self.peak_second = max(self.peak_second, len(sec))
+            return True
+
+    def stats(self):
+        with self.lock:
+            return {"peak_per_minute": self.peak_minute, "peak_per_second": self.peak_second,
+                    "limited": self.limited}
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -168,6 +213,7 @@ class App:
         self.port = port
         self.faults = Faults()
         self.requests = RequestLog()
+        self.rate = RateLimiter()
         self.server = None
         self.stop = threading.Event()
         self.down_until = 0.0
@@ -232,6 +278,13 @@ class App:
             "projects_limit": 100, "branches_limit": 5000, "max_autoscaling_limit": 8,
             "auth_accounts": [], "plan": "launch",
         }
+
+    def route_key(self, method, path):
+        """What Neon's per-route burst limit counts by: the method and the path's shape."""
+        for m, rx, fn, body, mutation in self.routes:
+            if m == method and rx.match(path):
+                return method + " " + rx.pattern
+        return method + " " + path
 
     def find_route(self, method, path):
         path_known = False
@@ -339,9 +392,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
-    def send_json(self, status, body, request_id=None):
+    def send_json(self, status, body, request_id=None, headers=()):
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
         if body is not None:
             self.send_header("Content-Type", "application/json")
         if request_id:
@@ -378,6 +433,14 @@ class Handler(BaseHTTPRequestHandler):
             entry["body"] = json.loads(raw) if raw else None
         except ValueError:
             entry["body"] = raw.decode("utf-8", "replace")
+        cfg = app.emu.config
+        if not app.rate.admit(started, app.route_key(method, path), cfg["rate_per_minute"],
+                              cfg["rate_per_second"]):
+            entry["status"] = 429
+            self.finish_log(app, entry, started)
+            return self.send_json(429, {"code": "", "message": "rate limit exceeded: too many "
+                                        "requests", "request_id": request_id}, request_id,
+                                  headers=[("Retry-After", "1")])
         fault = app.faults.take(method, path)
         if fault:
             entry["fault"] = fault
@@ -468,6 +531,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"cleared": app.faults.clear()})
             if path == "/requests" and method == "GET":
                 return self.send_json(200, {"requests": app.requests.list()})
+            if path == "/rate" and method == "GET":
+                return self.send_json(200, app.rate.stats())
+            if path == "/rate" and method == "DELETE":
+                app.rate.reset()
+                return self.send_json(200, app.rate.stats())
             if path == "/requests" and method == "DELETE":
                 return self.send_json(200, {"cleared": app.requests.clear()})
             if path == "/config" and method in ("GET", "POST"):
@@ -476,7 +544,8 @@ class Handler(BaseHTTPRequestHandler):
                         for k, v in body.items():
                             if k not in emu.config:
                                 raise ApiError(400, "unknown config key %s" % k)
-                            low = 0 if k in ("operation_ms", "preview_compute") else 1
+                            low = 0 if k in ("operation_ms", "preview_compute", "rate_per_minute",
+                                             "rate_per_second") else 1
                             if not isinstance(v, int) or v < low:
                                 raise ApiError(400, "%s must be an integer" % k)
                         emu.config.update(body)
