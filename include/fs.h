@@ -18,6 +18,7 @@ struct fs_config {
 	double attr_timeout;       /* seconds the kernel may keep attributes and entries */
 	double op_timeout;         /* seconds to wait for Neon operations */
 	double pg_timeout;         /* seconds for a libpq connect or statement */
+	double pg_idle;            /* seconds before an idle connection to a compute closes */
 	bool clean_old_branches;   /* delete the replaced branch after a verified restore */
 	size_t attachment_max;     /* bytes per attachment */
 	double poll_min, poll_max; /* bounds of the remote-change poll interval */

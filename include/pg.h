@@ -23,6 +23,13 @@ PGconn *pg_acquire(struct pg_pool *p, const char *uri, int *err, char *msg, size
 /* Gives @conn back. @broken: the caller saw it fail; it is closed instead of kept. */
 void pg_release(struct pg_pool *p, const char *uri, PGconn *conn, bool broken);
 
+/* Idle connections older than @idle_s are closed (-o pg_idle; default 60 s), so a
+ * compute that was read once can suspend (Neon bills a compute while it runs). */
+void pg_pool_set_idle(struct pg_pool *p, double idle_s);
+/* Closes the idle connections older than that, of every URI; returns how many. Called on
+ * a timer (the watcher's thread), not only when a URI is borrowed again. */
+size_t pg_close_idle(struct pg_pool *p);
+
 /* Closes every idle connection to @uri (its target changed, e.g. after a restore). */
 void pg_forget(struct pg_pool *p, const char *uri);
 

@@ -20,6 +20,7 @@ struct project_config {
 	const char *role;        /* NULL = that database's owner */
 	double cache_ttl;
 	double pg_timeout;
+	double pg_idle;          /* close connections to computes idle this long */
 };
 
 struct project;
@@ -92,6 +93,8 @@ enum {
 };
 void project_forget(struct project *p, unsigned what);
 void project_forget_attachments(struct project *p, const char *snapshot_id);
+/* The branch's connection string changed or the branch is gone: the cached URI and the
+ * pooled connections through it go. */
 void project_forget_uri(struct project *p, const char *branch_id);
 /* The mount used this project just now (any request), and how long ago that was. */
 void project_touch(struct project *p);

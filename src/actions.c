@@ -420,6 +420,7 @@ static int do_branch_delete(struct actions *a, const char *entry, bool preview)
 		log_err("delete branches/%s: %s", entry, err.message);
 		goto out;
 	}
+	project_forget_uri(a->p, id);
 	res = action_wait(a, ans, "delete branch");
 	if (res)
 		goto out;

@@ -81,7 +81,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	struct fs *fs = calloc(1, sizeof(*fs));
 	struct project_config pc = {
 		.branch = cfg->branch, .database = cfg->database, .role = cfg->role,
-		.cache_ttl = cfg->cache_ttl, .pg_timeout = cfg->pg_timeout,
+		.cache_ttl = cfg->cache_ttl, .pg_timeout = cfg->pg_timeout, .pg_idle = cfg->pg_idle,
 	};
 	struct watcher_config wc = {
 		.poll_min = cfg->poll_min, .poll_max = cfg->poll_max, .always = cfg->watch_always,

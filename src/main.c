@@ -40,6 +40,7 @@ struct main_opts {
 	double attr_timeout;
 	double op_timeout;
 	double pg_timeout;
+	double pg_idle;
 	double api_timeout;
 	double api_rate;
 	int clean_old_branches;
@@ -72,6 +73,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "attr_timeout=%lf", offsetof(struct main_opts, attr_timeout), 0 },
 	{ "op_timeout=%lf", offsetof(struct main_opts, op_timeout), 0 },
 	{ "pg_timeout=%lf", offsetof(struct main_opts, pg_timeout), 0 },
+	{ "pg_idle=%lf", offsetof(struct main_opts, pg_idle), 0 },
 	{ "api_timeout=%lf", offsetof(struct main_opts, api_timeout), 0 },
 	{ "api_rate=%lf", offsetof(struct main_opts, api_rate), 0 },
 	{ "attachment_max=%lu", offsetof(struct main_opts, attachment_max), 0 },
@@ -145,6 +147,8 @@ static void main_usage(const char *prog)
 	       "    -o api_rate=N          API calls a minute, for the whole mount (default 600;\n"
 	       "                           0: no budget); polls give way to calls users wait for\n"
 	       "    -o pg_timeout=SECONDS  libpq connect and statement timeout (default 10)\n"
+	       "    -o pg_idle=SECONDS     close a database connection idle this long, so its\n"
+	       "                           compute can suspend (default 60)\n"
 	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
 	       "    -o poll_min=SECONDS    shortest remote-change poll interval (default 1)\n"
@@ -238,7 +242,7 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct main_opts o = {
-		.cache_ttl = 2, .attr_timeout = 1, .op_timeout = 300, .pg_timeout = 10,
+		.cache_ttl = 2, .attr_timeout = 1, .op_timeout = 300, .pg_timeout = 10, .pg_idle = 60,
 		.api_timeout = 60, .api_rate = 600, .attachment_max = 16u << 20, .poll_min = 1, .poll_max = 30,
 	};
 	struct fuse_cmdline_opts cl;
@@ -304,6 +308,10 @@ int main(int argc, char *argv[])
 	if (o.cache_ttl < 0 || o.attr_timeout < 0 || o.op_timeout <= 0 || o.pg_timeout <= 0 ||
 	    o.api_timeout <= 0 || o.poll_min <= 0 || o.poll_max < o.poll_min) {
 		fprintf(stderr, "neonfs: timeouts must be positive and poll_min <= poll_max\n");
+		goto out_args;
+	}
+	if (o.pg_idle <= 0) {
+		fprintf(stderr, "neonfs: -o pg_idle= takes a number of seconds above 0\n");
 		goto out_args;
 	}
 	if (o.api_rate < 0) {
@@ -389,6 +397,7 @@ int main(int argc, char *argv[])
 	fcfg.attr_timeout = o.attr_timeout;
 	fcfg.op_timeout = o.op_timeout;
 	fcfg.pg_timeout = o.pg_timeout;
+	fcfg.pg_idle = o.pg_idle;
 	fcfg.clean_old_branches = o.clean_old_branches;
 	fcfg.attachment_max = o.attachment_max;
 	fcfg.poll_min = o.poll_min;

@@ -48,6 +48,7 @@ struct pg_pool {
 	pthread_mutex_t lock;
 	int connect_timeout_s;
 	long statement_timeout_ms;
+	double idle_s;		/* an idle connection older than this is closed */
 	struct pg_target *targets;
 };
 
@@ -97,6 +98,7 @@ struct pg_pool *pg_pool_new(double connect_timeout_s, double statement_timeout_s
 	}
 	/* libpq treats anything below 2 s as 2 s; say so rather than pretend. */
 	p->connect_timeout_s = connect_timeout_s > 2.0 ? (int)pg_round_up(connect_timeout_s) : 2;
+	p->idle_s = PG_IDLE_MAX_S;
 	p->statement_timeout_ms = statement_timeout_s > 0 ?
 		pg_round_up(statement_timeout_s * 1000.0) : 0;
 	return p;
@@ -438,7 +440,7 @@ static PGconn *pg_borrow(struct pg_pool *p, const char *uri, bool fresh, bool *r
 	if (t) {
 		/* Drop the ones idle too long (oldest first), then take the newest. */
 		for (keep = 0; keep < t->nidle; keep++)
-			if (now - t->idle[keep].since <= PG_IDLE_MAX_S)
+			if (now - t->idle[keep].since <= p->idle_s)
 				break;
 		for (i = 0; i < keep; i++)
 			stale[nstale++] = t->idle[i].conn;
@@ -619,4 +621,55 @@ int pg_query(struct pg_pool *p, const char *uri, const char *sql, int nparams,
 	}
 	*res = q.res;
 	return 0;
+}
+
+void pg_pool_set_idle(struct pg_pool *p, double idle_s)
+{
+	pthread_mutex_lock(&p->lock);
+	p->idle_s = idle_s > 0 ? idle_s : PG_IDLE_MAX_S;
+	pthread_mutex_unlock(&p->lock);
+}
+
+size_t pg_close_idle(struct pg_pool *p)
+{
+	struct pg_target **tp, *t;
+	PGconn **old = NULL;
+	size_t n = 0, cap = 0, i, keep;
+	double now = util_now();
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	for (tp = &p->targets; (t = *tp) != NULL;) {
+		for (keep = 0; keep < t->nidle; keep++)
+			if (now - t->idle[keep].since <= p->idle_s)
+				break;
+		for (i = 0; i < keep; i++) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				PGconn **nold = realloc(old, ncap * sizeof(*old));
+
+				if (!nold)
+					break;
+				old = nold;
+				cap = ncap;
+			}
+			old[n++] = t->idle[i].conn;
+		}
+		keep = i;
+		memmove(t->idle, t->idle + keep, (t->nidle - keep) * sizeof(t->idle[0]));
+		t->nidle -= keep;
+		if (t->nidle == 0) {
+			*tp = t->next;
+			pg_target_free(t);
+		} else {
+			tp = &t->next;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	/* Closed outside the lock: PQfinish talks to the server. */
+	for (i = 0; i < n; i++)
+		PQfinish(old[i]);
+	free(old);
+	return n;
 }

@@ -355,9 +355,16 @@ void project_forget_attachments(struct project *p, const char *snapshot_id)
 
 void project_forget_uri(struct project *p, const char *branch_id)
 {
+	struct shared *s;
 	char key[128];
 
 	snprintf(key, sizeof(key), "uri:%s", branch_id);
+	/* Its connections go too: they would reach what the URI no longer means, or a
+	 * compute that is gone, and hold a descriptor each. */
+	s = cache_peek(p->cache, key);
+	if (s)
+		pg_forget(p->pool, ((struct shared_text *)s)->text);
+	shared_put(s);
 	cache_invalidate(p->cache, key);
 }
 
@@ -378,7 +385,13 @@ double project_idle_for(struct project *p)
 
 void project_trim(struct project *p)
 {
+	size_t closed;
+
 	cache_trim(p->cache);
+	closed = pg_close_idle(p->pool);
+	if (closed)
+		log_debug("closed %zu idle database connection(s), so their computes can suspend",
+			  closed);
 }
 
 void project_keep_schema(struct project *p, const char *snapshot_id, const char *schema)
@@ -477,6 +490,8 @@ struct project *project_open(const struct project_config *cfg, struct api *api,
 	pthread_mutex_init(&p->kept_lock, NULL);
 	p->cache = cache_new(cfg->cache_ttl);
 	p->pool = pg_pool_new(cfg->pg_timeout, cfg->pg_timeout);
+	if (p->pool)
+		pg_pool_set_idle(p->pool, cfg->pg_idle);
 	if (!p->cache || !p->pool) {
 		util_msg(msg, msglen, "out of memory");
 		goto fail;

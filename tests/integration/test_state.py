@@ -22,7 +22,7 @@ import urllib.parse
 import psycopg2
 import pytest
 
-from mountlib import sql, wait_idle
+from mountlib import sql, wait_for, wait_idle
 
 LSN = re.compile(r"^[0-9A-F]+/[0-9A-F]+$")
 
@@ -1106,3 +1106,46 @@ def test_a_record_an_rmdir_could_not_delete_goes_at_the_next_mount(mount_factory
     assert meta_rows(project, "SELECT count(*) FROM attachments WHERE snapshot_id = %s",
                      (sid,)) == [(0,)]
     assert "which Neon no longer has, were deleted" in again.output()
+
+
+def compute_sessions(project):
+    """neonfs's connections to computes (not to the meta database)."""
+    return meta_rows(project, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+                              " 'neonfs' AND datname <> current_database()")[0][0]
+
+
+def test_idle_connections_to_a_compute_close_so_it_can_suspend(mount_factory, project):
+    fs = mount_factory("pg_idle=1", "watch=always", "poll_min=0.2", "poll_max=0.5")
+    assert compute_sessions(project) == 0
+    fs.read("active", "schema")
+    assert compute_sessions(project) >= 1
+    wait_for(lambda: compute_sessions(project) == 0, 10, "the idle connection to close")
+    # A deleted branch's connections close with it: no descriptor is left behind.
+    fs2 = mount_factory("pg_idle=600", "poll_min=600", "poll_max=600")
+    os.mkdir(fs2.p("branches", "b1"))
+    port = urllib.parse.urlsplit(fs2.read("branches", "b1", "connection_uri").strip()).port
+    fs2.read("branches", "b1", "schema")
+    assert sockets_to(fs2.proc.pid, port) == 1
+    os.rmdir(fs2.p("branches", "b1"))
+    assert sockets_to(fs2.proc.pid, port) == 0
+
+
+def sockets_to(pid, port):
+    """How many of @pid's descriptors are TCP connections to 127.0.0.1:@port."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
+    with open("/proc/%d/net/tcp" % pid) as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            remote, inode = cols[2], cols[9]
+            if int(remote.split(":")[1], 16) == port and inode in inodes:
+                n += 1
+    return n
