@@ -21,6 +21,7 @@
 #include "node.h"
 #include "project.h"
 #include "ops.h"
+#include "ops_internal.h"
 #include "reply.h"
 #include "worker.h"
 
@@ -36,12 +37,9 @@ void reply_buf(fuse_req_t req, const char *buf, size_t len)
 	fuse_reply_buf(req, buf, len);
 }
 
-static void ops_fail(fuse_req_t req, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Every errno a user gets is also said in words. ENOENT is what lookups of names that do
  * not exist get all day long (shells, editors): not worth an error line. */
-static void ops_fail(fuse_req_t req, int err, const char *fmt, ...)
+void ops_fail(fuse_req_t req, int err, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -58,7 +56,7 @@ static void ops_fail(fuse_req_t req, int err, const char *fmt, ...)
 
 /* ---- what each node type does, and what it refuses ---- */
 
-static const struct node_ops *ops_for(enum tree_kind kind)
+const struct node_ops *ops_for(enum tree_kind kind)
 {
 	switch (kind) {
 	case TREE_ROOT:          return &node_root_ops;
@@ -78,11 +76,7 @@ static const struct node_ops *ops_for(enum tree_kind kind)
 	return &node_root_ops;
 }
 
-enum ops_verb {
-	VERB_LOOKUP, VERB_READDIR, VERB_MKDIR, VERB_RMDIR, VERB_UNLINK, VERB_SYMLINK,
-	VERB_RENAME, VERB_CREATE, VERB_READLINK, VERB_OPEN, VERB_WRITE, VERB_TRUNCATE,
-	VERB_CHMOD, VERB_READ,
-};
+
 
 /* What a node type that lacks an operation answers (DESIGN.md: anything else that would
  * change the tree is refused with a clear errno, never silently accepted). */
@@ -106,7 +100,7 @@ static const struct {
 	[VERB_READ]     = { EISDIR, "a directory" },
 };
 
-static void ops_refuse(fuse_req_t req, const struct tree_node *n, enum ops_verb verb,
+void ops_refuse(fuse_req_t req, const struct tree_node *n, enum ops_verb verb,
 		       const char *name)
 {
 	int err = ops_refusals[verb].err;
@@ -119,13 +113,13 @@ static void ops_refuse(fuse_req_t req, const struct tree_node *n, enum ops_verb 
 		 name ? name : "", ops_refusals[verb].why);
 }
 
-static struct node_ctx *ops_ctx(fuse_req_t req)
+struct node_ctx *ops_ctx(fuse_req_t req)
 {
 	return fs_node_ctx(fuse_req_userdata(req));
 }
 
 /* The node of @ino, or a reply of ENOENT. */
-static bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
+bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
 {
 	int res = tree_get(ops_ctx(req)->tree, ino, n);
 
@@ -142,7 +136,7 @@ static double ops_timeout(const struct node_ctx *c, const struct tree_node *n)
 }
 
 /* Answers with @child's entry, its attributes from its own type. */
-static void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *what)
+void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *what)
 {
 	struct node_ctx *c = ops_ctx(req);
 	struct fuse_entry_param e;
@@ -158,185 +152,6 @@ static void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const
 	e.attr_timeout = ops_timeout(c, child);
 	e.entry_timeout = c->attr_timeout;
 	fuse_reply_entry(req, &e);
-}
-
-/* ---- long actions: parked, answered from the worker pool ---- */
-
-/* mkdir, rmdir, ln -s, a restore ... wait on Neon's operations for seconds or minutes. They
- * run on the worker pool, so no thread of the FUSE loop waits with them, and a caller
- * that is interrupted (Ctrl-C, kill) is released at once with EINTR: the action itself goes
- * on to its end, as a restore or snapshot Neon has accepted cannot be called back, and
- * what it did shows in the tree, the log and events. */
-enum ops_answer { ANSWER_ERR, ANSWER_ENTRY, ANSWER_WRITE };
-
-struct ops_job {
-	struct ops_job *next;          /* in ops_jobs while its request is unanswered */
-	fuse_req_t req;
-	bool answered;
-	enum ops_answer answer;
-	int (*work)(struct ops_job *j);
-	const struct node_ops *o;
-	struct node_ctx *c;
-	struct tree_node node;         /* the directory, or the file written */
-	struct node_handle *h;         /* a write's open file (a reference held) */
-	unsigned int flags;
-	size_t size;
-	char *arg;                     /* the link target, or the bytes written */
-	char name[256];
-	char newname[256];
-	char what[300];                /* for the log */
-	struct tree_node child;        /* ANSWER_ENTRY */
-	ssize_t written;               /* ANSWER_WRITE */
-};
-
-static pthread_mutex_t ops_jobs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ops_job *ops_jobs;
-
-static void ops_handle_put(struct node_ctx *c, struct node_handle *h);
-
-/* The caller gave up (a signal): it gets EINTR now, and the action runs on. */
-static void ops_interrupted(fuse_req_t req, void *data)
-{
-	struct ops_job *j;
-
-	pthread_mutex_lock(&ops_jobs_lock);
-	for (j = ops_jobs; j; j = j->next) {
-		if (j == data && j->req == req && !j->answered) {
-			j->answered = true;
-			log_info("%s: the caller was interrupted; the action goes on to its end",
-				 j->what);
-			fuse_reply_err(req, EINTR);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ops_jobs_lock);
-}
-
-static void ops_job_free(struct ops_job *j)
-{
-	if (j->h)
-		ops_handle_put(j->c, j->h);
-	free(j->arg);
-	free(j);
-}
-
-static void ops_job_run(void *data)
-{
-	struct ops_job *j = data, **pp;
-	bool answered;
-	int res = j->work(j);
-
-	pthread_mutex_lock(&ops_jobs_lock);
-	for (pp = &ops_jobs; *pp; pp = &(*pp)->next) {
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
-	}
-	answered = j->answered;
-	j->answered = true;
-	pthread_mutex_unlock(&ops_jobs_lock);
-	if (answered) {
-		if (res)
-			log_err("%s, after its caller was interrupted: %s", j->what, strerror(-res));
-		else
-			log_info("%s: done, after its caller was interrupted", j->what);
-	} else if (res) {
-		ops_fail(j->req, -res, "%s", j->what);
-	} else if (j->answer == ANSWER_ENTRY) {
-		ops_reply_entry(j->req, &j->child, j->name);
-	} else if (j->answer == ANSWER_WRITE) {
-		fuse_reply_write(j->req, (size_t)j->written);
-	} else {
-		fuse_reply_err(j->req, 0);
-	}
-	ops_job_free(j);
-}
-
-/* Parks @j's request and runs it on the pool (here, when the pool cannot take it). */
-static void ops_park(struct ops_job *j)
-{
-	pthread_mutex_lock(&ops_jobs_lock);
-	j->next = ops_jobs;
-	ops_jobs = j;
-	pthread_mutex_unlock(&ops_jobs_lock);
-	/* Registered outside the lock: an interrupt that came already is delivered here. */
-	fuse_req_interrupt_func(j->req, ops_interrupted, j);
-	if (worker_submit(j->c->workers, ops_job_run, j) != 0)
-		ops_job_run(j);
-}
-
-static struct ops_job *ops_job_new(fuse_req_t req, const struct tree_node *n,
-				   const struct node_ops *o, enum ops_answer answer,
-				   int (*work)(struct ops_job *j))
-{
-	struct ops_job *j = calloc(1, sizeof(*j));
-
-	if (!j) {
-		ops_fail(req, ENOMEM, "out of memory");
-		return NULL;
-	}
-	j->req = req;
-	j->c = ops_ctx(req);
-	j->node = *n;
-	j->o = o;
-	j->answer = answer;
-	j->work = work;
-	return j;
-}
-
-static int ops_work_mkdir(struct ops_job *j)
-{
-	return j->o->mkdir(j->c, &j->node, j->name, &j->child);
-}
-
-static int ops_work_rmdir(struct ops_job *j)
-{
-	return j->o->rmdir(j->c, &j->node, j->name);
-}
-
-static int ops_work_unlink(struct ops_job *j)
-{
-	return j->o->unlink(j->c, &j->node, j->name);
-}
-
-static int ops_work_symlink(struct ops_job *j)
-{
-	return j->o->symlink(j->c, &j->node, j->name, j->arg, &j->child);
-}
-
-static int ops_work_rename(struct ops_job *j)
-{
-	return j->o->rename(j->c, &j->node, j->name, j->newname, j->flags);
-}
-
-static int ops_work_write(struct ops_job *j)
-{
-	j->written = j->o->write(j->c, j->h, j->arg, j->size, 0);
-	return j->written < 0 ? (int)j->written : 0;
-}
-
-/* A job for @verb on @name in directory @p, parked; the node type's op must exist. */
-static void ops_long(fuse_req_t req, const struct tree_node *p, const struct node_ops *o,
-		     enum ops_answer answer, int (*work)(struct ops_job *j), const char *verb,
-		     const char *name, const char *newname, const char *arg, unsigned int flags)
-{
-	struct ops_job *j = ops_job_new(req, p, o, answer, work);
-
-	if (!j)
-		return;
-	snprintf(j->name, sizeof(j->name), "%s", name);
-	if (newname)
-		snprintf(j->newname, sizeof(j->newname), "%s", newname);
-	j->flags = flags;
-	if (arg && !(j->arg = strdup(arg))) {
-		free(j);
-		ops_fail(req, ENOMEM, "out of memory");
-		return;
-	}
-	snprintf(j->what, sizeof(j->what), "%s %s%s%s in %s", verb, name, newname ? " to " : "",
-		 newname ? newname : "", o->what);
-	ops_park(j);
 }
 
 /* ---- the operations ---- */
@@ -495,104 +310,19 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	fuse_reply_err(req, 0);
 }
 
-static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	const struct node_ops *o;
-	struct tree_node p;
-
-	(void)mode;
-	if (!ops_node(req, parent, &p))
-		return;
-	o = ops_for(p.kind);
-	if (!o->mkdir) {
-		ops_refuse(req, &p, VERB_MKDIR, name);
-		return;
-	}
-	ops_long(req, &p, o, ANSWER_ENTRY, ops_work_mkdir, "mkdir", name, NULL, NULL, 0);
-}
-
-static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	const struct node_ops *o;
-	struct tree_node p;
-
-	if (!ops_node(req, parent, &p))
-		return;
-	o = ops_for(p.kind);
-	if (!o->rmdir) {
-		ops_refuse(req, &p, VERB_RMDIR, name);
-		return;
-	}
-	ops_long(req, &p, o, ANSWER_ERR, ops_work_rmdir, "rmdir", name, NULL, NULL, 0);
-}
-
-static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	const struct node_ops *o;
-	struct tree_node p;
-
-	if (!ops_node(req, parent, &p))
-		return;
-	o = ops_for(p.kind);
-	if (!o->unlink) {
-		ops_refuse(req, &p, VERB_UNLINK, name);
-		return;
-	}
-	ops_long(req, &p, o, ANSWER_ERR, ops_work_unlink, "rm", name, NULL, NULL, 0);
-}
-
-static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-	const struct node_ops *o;
-	struct tree_node p;
-
-	if (!ops_node(req, parent, &p))
-		return;
-	o = ops_for(p.kind);
-	if (!o->symlink) {
-		ops_refuse(req, &p, VERB_SYMLINK, name);
-		return;
-	}
-	ops_long(req, &p, o, ANSWER_ENTRY, ops_work_symlink, "ln -s", name, NULL, link, 0);
-}
-
-static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		       fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-	const struct node_ops *o;
-	struct tree_node p;
-
-	if (!ops_node(req, parent, &p))
-		return;
-	if (flags & ~RENAME_NOREPLACE) {
-		ops_fail(req, EINVAL, "rename %s: exchange and whiteout are not supported", name);
-		return;
-	}
-	if (parent != newparent) {
-		ops_fail(req, EXDEV, "rename %s: only within one directory", name);
-		return;
-	}
-	o = ops_for(p.kind);
-	if (!o->rename) {
-		ops_refuse(req, &p, VERB_RENAME, name);
-		return;
-	}
-	ops_long(req, &p, o, ANSWER_ERR, ops_work_rename, "mv", name, newname, NULL, flags);
-}
-
 static struct node_handle *ops_handle(struct fuse_file_info *fi)
 {
 	return (struct node_handle *)(uintptr_t)fi->fh;
 }
 
 /* An open file lives until it is released and no long write holds it any more. */
-static struct node_handle *ops_handle_get(struct node_handle *h)
+struct node_handle *ops_handle_get(struct node_handle *h)
 {
 	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
 	return h;
 }
 
-static void ops_handle_put(struct node_ctx *c, struct node_handle *h)
+void ops_handle_put(struct node_ctx *c, struct node_handle *h)
 {
 	const struct node_ops *o;
 
@@ -744,21 +474,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	}
 	if (h->node.kind == TREE_RESTORE) {
 		/* A restore: parked, with its own copy of what was written. */
-		struct ops_job *j = ops_job_new(req, &h->node, o, ANSWER_WRITE, ops_work_write);
-
-		if (!j)
-			return;
-		j->arg = malloc(size ? size : 1);
-		if (!j->arg) {
-			free(j);
-			ops_fail(req, ENOMEM, "out of memory");
-			return;
-		}
-		memcpy(j->arg, buf, size);
-		j->size = size;
-		j->h = ops_handle_get(h);
-		snprintf(j->what, sizeof(j->what), "restore (write to active/restore)");
-		ops_park(j);
+		ops_park_write(req, h, o, buf, size);
 		return;
 	}
 	n = o->write(ops_ctx(req), h, buf, size, off);
