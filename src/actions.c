@@ -33,6 +33,8 @@ void action_done(struct actions *a, const struct change *c)
 		project_forget(a->p, c->forget);
 	if (c->attachments_of)
 		project_forget_attachments(a->p, c->attachments_of);
+	if (c->pending)
+		project_forget_attachments(a->p, META_PENDING);
 	if (c->seen)
 		watcher_seen(a->watcher, c->seen == 1, c->seen_id, c->seen_name,
 			     c->seen_name ? names_entry(c->seen_name, c->seen_id) : NULL);
@@ -125,6 +127,7 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 	char branch_id[64], lsn[32] = "", msg[512] = "";
 	char *schema = NULL, *uri = NULL;
 	const struct neon_snapshot *s;
+	size_t attached = 0;
 	int res;
 
 	res = action_name_free(a, true, name);
@@ -172,13 +175,16 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 		snprintf(c.created_at, sizeof(c.created_at), "%s", s->created_at);
 		snprintf(c.lsn, sizeof(c.lsn), "%s", s->lsn[0] ? s->lsn : lsn);
 		c.schema = schema;
+		/* The files of active/next/ go with the record or not at all: a record written
+		 * is a snapshot with its files, and a failure leaves them pending. */
 		if (project_meta(a->p) &&
-		    meta_checkpoint_put(project_meta(a->p), &c, msg, sizeof(msg)) == 0) {
+		    meta_checkpoint_put_with_pending(project_meta(a->p), &c, &attached, msg,
+						     sizeof(msg)) == 0) {
 			project_drop_kept_schema(a->p, s->id);
 		} else {
 			if (project_meta(a->p))
-				log_warn("mkdir snapshots/%s: checkpoint record not written: %s", name,
-					 msg);
+				log_warn("mkdir snapshots/%s: checkpoint record not written, and the"
+					 " files of active/next/ stay there: %s", name, msg);
 			/* Kept here until the meta database can take it. */
 			if (schema)
 				project_keep_schema(a->p, s->id, schema);
@@ -186,10 +192,15 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 	}
 	action_done(a, &(struct change){
 		.forget = PROJECT_SNAPSHOTS | PROJECT_RECORDS,
+		.attachments_of = s->id, .pending = true,
 		.event = "snapshot.created", .fields = { "id", s->id, "name", name },
 		.seen = 1, .seen_id = s->id, .seen_name = name,
 	});
-	log_info("snapshot %s (%s) created", name, s->id);
+	if (attached)
+		log_info("snapshot %s (%s) created, with %zu files of active/next/", name, s->id,
+			 attached);
+	else
+		log_info("snapshot %s (%s) created", name, s->id);
 	snprintf(id, idlen, "%s", s->id);
 out:
 	free(schema);
