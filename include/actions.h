@@ -27,7 +27,8 @@ struct actions *actions_new(const struct actions_config *cfg, struct project *p,
 void actions_free(struct actions *a);
 
 /* mkdir snapshots/<name>: a snapshot of the active branch, its schema captured at the LSN it
- * is taken at. The new snapshot's id goes to @id. */
+ * is taken at, and the files of active/next/ attached to it with its record. The new
+ * snapshot's id goes to @id. */
 int action_snapshot_create(struct actions *a, const char *name, char *id, size_t idlen);
 /* rmdir snapshots/<entry>, with its checkpoint record and attachments. */
 int action_snapshot_delete(struct actions *a, const char *entry);
@@ -59,7 +60,8 @@ void action_cleanup_temporary(struct actions *a);
  * rmdir whose record could not be deleted, or a deletion made elsewhere, left. At mount. */
 void action_cleanup_records(struct actions *a);
 
-/* Attachments: files kept with a checkpoint in the meta database. */
+/* Attachments: files kept with a checkpoint in the meta database; @snapshot_id META_PENDING
+ * names the files of active/next/. */
 int action_attachment_create(struct actions *a, const char *snapshot_id, const char *name,
 			     bool exclusive);
 int action_attachment_store(struct actions *a, const char *snapshot_id, const char *name,

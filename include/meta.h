@@ -33,6 +33,11 @@ void meta_checkpoint_clear(struct meta_checkpoint *c);
 
 /* Inserts or replaces the record for @c->snapshot_id (schema may be NULL). */
 int meta_checkpoint_put(struct meta *m, const struct meta_checkpoint *c, char *msg, size_t msglen);
+/* As meta_checkpoint_put, and in the same transaction every pending file (META_PENDING)
+ * becomes an attachment of the snapshot: both happen or neither does. @attached: how many
+ * files were moved (may be NULL). */
+int meta_checkpoint_put_with_pending(struct meta *m, const struct meta_checkpoint *c,
+				     size_t *attached, char *msg, size_t msglen);
 /* -ENOENT when there is no record. */
 int meta_checkpoint_get(struct meta *m, const char *snapshot_id, struct meta_checkpoint *c,
 			char *msg, size_t msglen);
@@ -55,7 +60,10 @@ struct meta_record {
 int meta_checkpoint_list(struct meta *m, struct meta_record **list, size_t *count,
 			 char *msg, size_t msglen);
 
-/* Attachments: files stored with a checkpoint. */
+/* Attachments: files stored with a checkpoint. The snapshot id META_PENDING names the
+ * pending files of active/next/ instead: they belong to no snapshot yet, and the next
+ * meta_checkpoint_put_with_pending attaches them. */
+#define META_PENDING ""
 struct meta_attachment {
 	char name[256];
 	int64_t size;

@@ -124,14 +124,23 @@ extern const struct node_ops node_restore_ops;       /* active/restore */
 extern const struct node_ops node_events_ops;        /* events */
 extern const struct node_ops node_attachment_ops;    /* a file stored with a checkpoint */
 extern const struct node_ops node_file_ops;          /* id, meta.json, schema, connection_uri */
+extern const struct node_ops node_next_ops;          /* active/next/ */
 
 /* Helpers the node types share. */
 void node_fill(const struct node_ctx *c, struct stat *st, uint64_t ino, mode_t mode, time_t t);
 /* A read of @size bytes at @off from @len bytes at @src, into @buf: the count copied. */
 ssize_t node_copy_out(const char *src, size_t len, char *buf, size_t size, off_t off);
-/* The handle of an attachment just created (empty, nothing to load). */
-int node_attachment_open_new(struct node_ctx *c, const struct tree_node *n,
-			     struct node_handle *h);
+/* A directory of attachments: a snapshot's (@obj its id, @kind TREE_ATTACHMENT) or
+ * active/next/ (META_PENDING, TREE_NEXT_FILE). Create opens the new file (@h). */
+int node_attachments_lookup(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			    const char *name, struct tree_node *child);
+int node_attachments_readdir(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			     struct node_dir *d);
+int node_attachments_rename(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			    const char *name, const char *newname, unsigned int flags);
+int node_attachments_create(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			    const char *name, const struct node_opener *who,
+			    struct tree_node *child, struct node_handle *h);
 /* The node for (kind, obj, file), interned: 0 or -ENOMEM. */
 int node_make(struct node_ctx *c, enum tree_kind kind, const char *obj, const char *file,
 	      struct tree_node *out);

@@ -54,7 +54,8 @@ int project_has_compute(struct project *p, const char *branch_id);
 int project_uri(struct project *p, const char *branch_id, char **uri);
 
 /* Attachments of a snapshot, one query per cache window. Without a meta database a
- * snapshot has none; a meta database that fails gives its errno, never an empty list. */
+ * snapshot has none; a meta database that fails gives its errno, never an empty list.
+ * The snapshot id META_PENDING gives the pending files of active/next/ alike. */
 struct project_attachments {
 	struct shared base;
 	size_t n;

@@ -33,6 +33,8 @@ void action_done(struct actions *a, const struct change *c)
 		project_forget(a->p, c->forget);
 	if (c->attachments_of)
 		project_forget_attachments(a->p, c->attachments_of);
+	if (c->pending)
+		project_forget_attachments(a->p, META_PENDING);
 	if (c->seen)
 		watcher_seen(a->watcher, c->seen == 1, c->seen_id, c->seen_name,
 			     c->seen_name ? names_entry(c->seen_name, c->seen_id) : NULL);
@@ -120,7 +122,7 @@ int action_compute(struct actions *a, const struct neon_answer *made,
 /* Keeps what mkdir captured with the snapshot it made: in its record, or in memory until
  * the meta database can take it. */
 static void action_keep_checkpoint(struct actions *a, const struct neon_snapshot *s,
-				   const char *name, const char *lsn, char *schema)
+				   const char *name, const char *lsn, char *schema, size_t *attached)
 {
 	struct meta_checkpoint c = { 0 };
 	char msg[512] = "";
@@ -132,12 +134,17 @@ static void action_keep_checkpoint(struct actions *a, const struct neon_snapshot
 	snprintf(c.created_at, sizeof(c.created_at), "%s", s->created_at);
 	snprintf(c.lsn, sizeof(c.lsn), "%s", s->lsn[0] ? s->lsn : lsn);
 	c.schema = schema;
-	if (project_meta(a->p) && meta_checkpoint_put(project_meta(a->p), &c, msg, sizeof(msg)) == 0) {
+	/* The files of active/next/ go with the record or not at all: a record written is a
+	 * snapshot with its files, and a failure leaves them pending. */
+	if (project_meta(a->p) &&
+	    meta_checkpoint_put_with_pending(project_meta(a->p), &c, attached, msg,
+					     sizeof(msg)) == 0) {
 		project_drop_kept_schema(a->p, s->id);
 		return;
 	}
 	if (project_meta(a->p))
-		log_warn("mkdir snapshots/%s: checkpoint record not written: %s", name, msg);
+		log_warn("mkdir snapshots/%s: checkpoint record not written, and the files of "
+			 "active/next/ stay there: %s", name, msg);
 	if (schema)
 		project_keep_schema(a->p, s->id, schema);
 }
@@ -168,6 +175,7 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 	char branch_id[64], lsn[32] = "", msg[512] = "";
 	char *schema = NULL, *uri = NULL;
 	const struct neon_snapshot *s = NULL;
+	size_t attached = 0;
 	int res;
 
 	res = action_name_free(a, true, name);
@@ -215,13 +223,17 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 	}
 	/* Kept even when Neon's operations outlast op_timeout: the snapshot exists, and what
 	 * was captured for it must not be lost. */
-	action_keep_checkpoint(a, s, name, lsn, schema);
+	action_keep_checkpoint(a, s, name, lsn, schema, &attached);
 	action_done(a, &(struct change){
 		.forget = PROJECT_SNAPSHOTS | PROJECT_RECORDS,
+		.attachments_of = s->id, .pending = true,
 		.event = "snapshot.created", .fields = { "id", s->id, "name", name },
 		.seen = 1, .seen_id = s->id, .seen_name = name,
 	});
-	if (res == 0)
+	if (res == 0 && attached)
+		log_info("snapshot %s (%s) created, with %zu files of active/next/", name, s->id,
+			 attached);
+	else if (res == 0)
 		log_info("snapshot %s (%s) created", name, s->id);
 	snprintf(id, idlen, "%s", s->id);
 out:

@@ -27,6 +27,7 @@ struct actions {
 struct change {
 	unsigned forget;               /* PROJECT_* caches it made stale */
 	const char *attachments_of;    /* a snapshot whose attachments changed */
+	bool pending;                  /* the files of active/next/ changed */
 	const char *event;             /* the events line, or NULL */
 	const char *fields[8];         /* its name/value pairs; a NULL name ends them */
 	int seen;                      /* 1: a snapshot, 2: a branch the watcher must know of */

@@ -74,11 +74,26 @@ static const char *const meta_migration_1[] = {
 	NULL
 };
 
+/* Files written into active/next/, waiting for the next snapshot made through a mount of
+ * this project: kept here so that they survive a remount and a crash. */
+static const char *const meta_migration_2[] = {
+	"CREATE TABLE pending ("
+	" project_id text NOT NULL,"
+	" name text NOT NULL,"
+	" data bytea NOT NULL,"
+	" size bigint NOT NULL,"
+	" created_at timestamptz NOT NULL DEFAULT now(),"
+	" updated_at timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (project_id, name))",
+	NULL
+};
+
 static const struct {
 	int version;
 	const char *const *statements;
 } meta_migrations[] = {
 	{ 1, meta_migration_1 },
+	{ 2, meta_migration_2 },
 };
 
 static int meta_none(char *msg, size_t msglen)
@@ -251,22 +266,18 @@ static const char *meta_nonempty(const char *s)
 	return s && *s ? s : NULL;
 }
 
-int meta_checkpoint_put(struct meta *m, const struct meta_checkpoint *c, char *msg, size_t msglen)
-{
-	const char *values[6];
-	struct meta_q q = {
-		.sql = "INSERT INTO checkpoints"
-		       " (project_id, snapshot_id, name, created_at, lsn, schema, recorded_at)"
-		       " VALUES ($1, $2, $3, $4::timestamptz, $5, $6, now())"
-		       " ON CONFLICT (project_id, snapshot_id) DO UPDATE SET"
-		       " name = EXCLUDED.name, created_at = EXCLUDED.created_at,"
-		       " lsn = EXCLUDED.lsn, schema = EXCLUDED.schema, recorded_at = now()",
-		.nparams = 6, .values = values,
-	};
-	int r;
+#define META_CHECKPOINT_UPSERT \
+	"INSERT INTO checkpoints" \
+	" (project_id, snapshot_id, name, created_at, lsn, schema, recorded_at)" \
+	" VALUES ($1, $2, $3, $4::timestamptz, $5, $6, now())" \
+	" ON CONFLICT (project_id, snapshot_id) DO UPDATE SET" \
+	" name = EXCLUDED.name, created_at = EXCLUDED.created_at," \
+	" lsn = EXCLUDED.lsn, schema = EXCLUDED.schema, recorded_at = now()"
 
-	if (!m)
-		return meta_none(msg, msglen);
+/* The record as parameters $1 to $6 of META_CHECKPOINT_UPSERT. */
+static int meta_checkpoint_values(struct meta *m, const struct meta_checkpoint *c,
+				  const char **values, char *msg, size_t msglen)
+{
 	if (!c || !*c->snapshot_id) {
 		util_msg(msg, msglen, "no snapshot id");
 		return -EINVAL;
@@ -277,8 +288,56 @@ int meta_checkpoint_put(struct meta *m, const struct meta_checkpoint *c, char *m
 	values[3] = meta_nonempty(c->created_at);
 	values[4] = meta_nonempty(c->lsn);
 	values[5] = c->schema;
+	return 0;
+}
+
+int meta_checkpoint_put(struct meta *m, const struct meta_checkpoint *c, char *msg, size_t msglen)
+{
+	const char *values[6];
+	struct meta_q q = { .sql = META_CHECKPOINT_UPSERT, .nparams = 6, .values = values };
+	int r;
+
+	if (!m)
+		return meta_none(msg, msglen);
+	if ((r = meta_checkpoint_values(m, c, values, msg, msglen)) < 0)
+		return r;
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return r;
+	PQclear(q.res);
+	return 0;
+}
+
+int meta_checkpoint_put_with_pending(struct meta *m, const struct meta_checkpoint *c,
+				     size_t *attached, char *msg, size_t msglen)
+{
+	const char *values[6];
+	/* One statement is one transaction: the record is written and every pending file
+	 * becomes its attachment, or nothing happens and the files stay pending. A file written
+	 * into active/next/ while this runs is either moved or stays pending, never lost. Run
+	 * twice (a lost answer), it rewrites the same record and moves what is pending then. */
+	struct meta_q q = {
+		.sql = "WITH c AS (" META_CHECKPOINT_UPSERT " RETURNING 1),"
+		       " moved AS (DELETE FROM pending WHERE project_id = $1"
+		       "  RETURNING name, data, size, created_at),"
+		       " a AS (INSERT INTO attachments"
+		       "  (project_id, snapshot_id, name, data, size, created_at, updated_at)"
+		       "  SELECT $1, $2, name, data, size, created_at, now() FROM moved"
+		       "  ON CONFLICT (project_id, snapshot_id, name) DO UPDATE SET"
+		       "  data = EXCLUDED.data, size = EXCLUDED.size, updated_at = now()"
+		       "  RETURNING 1)"
+		       " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM c)",
+		.nparams = 6, .values = values,
+	};
+	int r;
+
+	if (!m)
+		return meta_none(msg, msglen);
+	if ((r = meta_checkpoint_values(m, c, values, msg, msglen)) < 0)
+		return r;
+	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
+		return r;
+	if (attached)
+		*attached = (size_t)strtoull(PQgetvalue(q.res, 0, 0), NULL, 10);
 	PQclear(q.res);
 	return 0;
 }
@@ -438,17 +497,85 @@ int meta_checkpoint_list(struct meta *m, struct meta_record **list, size_t *coun
 	return 0;
 }
 
+/* The statements on one place files live in: a snapshot's attachments, or the pending files
+ * of active/next/, which belong to no snapshot yet. The parameters start with the project
+ * and, for attachments, the snapshot (meta_files_key); the rest follow in the order each
+ * function gives. */
+struct meta_files_sql {
+	const char *list, *get, *put, *create, *rename, *remove;
+};
+
+#define META_FILE_FACTS "size, floor(extract(epoch FROM created_at))::bigint," \
+	" floor(extract(epoch FROM updated_at))::bigint"
+
+static const struct meta_files_sql meta_attachments_sql = {
+	.list = "SELECT name, " META_FILE_FACTS
+		" FROM attachments WHERE project_id = $1 AND snapshot_id = $2"
+		" ORDER BY name COLLATE \"C\"",
+	.get = "SELECT data, " META_FILE_FACTS
+	       " FROM attachments WHERE project_id = $1 AND snapshot_id = $2 AND name = $3",
+	.put = "INSERT INTO attachments"
+	       " (project_id, snapshot_id, name, data, size, created_at, updated_at)"
+	       " VALUES ($1, $2, $3, $4::bytea, octet_length($4::bytea), now(), now())"
+	       " ON CONFLICT (project_id, snapshot_id, name) DO UPDATE SET"
+	       " data = EXCLUDED.data, size = EXCLUDED.size, updated_at = now()",
+	.create = "INSERT INTO attachments"
+		  " (project_id, snapshot_id, name, data, size, created_at, updated_at)"
+		  " VALUES ($1, $2, $3, ''::bytea, 0, now(), now())"
+		  " ON CONFLICT (project_id, snapshot_id, name) DO NOTHING",
+	/* One statement, so no other writer sees the file under both names or neither. The
+	 * file that the new name held goes only when replacing is allowed; otherwise the
+	 * unique key refuses the rename (EEXIST). */
+	.rename = "WITH gone AS (DELETE FROM attachments WHERE $5::boolean"
+		  " AND project_id = $1 AND snapshot_id = $2 AND name = $4 AND $3 <> $4"
+		  " RETURNING 1)"
+		  " UPDATE attachments SET name = $4, updated_at = now()"
+		  " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3"
+		  " AND (SELECT count(*) FROM gone) >= 0",
+	.remove = "DELETE FROM attachments"
+		  " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3",
+};
+
+static const struct meta_files_sql meta_pending_sql = {
+	.list = "SELECT name, " META_FILE_FACTS
+		" FROM pending WHERE project_id = $1 ORDER BY name COLLATE \"C\"",
+	.get = "SELECT data, " META_FILE_FACTS
+	       " FROM pending WHERE project_id = $1 AND name = $2",
+	.put = "INSERT INTO pending (project_id, name, data, size, created_at, updated_at)"
+	       " VALUES ($1, $2, $3::bytea, octet_length($3::bytea), now(), now())"
+	       " ON CONFLICT (project_id, name) DO UPDATE SET"
+	       " data = EXCLUDED.data, size = EXCLUDED.size, updated_at = now()",
+	.create = "INSERT INTO pending (project_id, name, data, size, created_at, updated_at)"
+		  " VALUES ($1, $2, ''::bytea, 0, now(), now())"
+		  " ON CONFLICT (project_id, name) DO NOTHING",
+	.rename = "WITH gone AS (DELETE FROM pending WHERE $4::boolean"
+		  " AND project_id = $1 AND name = $3 AND $2 <> $3 RETURNING 1)"
+		  " UPDATE pending SET name = $3, updated_at = now()"
+		  " WHERE project_id = $1 AND name = $2"
+		  " AND (SELECT count(*) FROM gone) >= 0",
+	.remove = "DELETE FROM pending WHERE project_id = $1 AND name = $2",
+};
+
+static const struct meta_files_sql *meta_files(const char *snapshot_id)
+{
+	return *snapshot_id ? &meta_attachments_sql : &meta_pending_sql;
+}
+
+/* The parameters that say where the files are; returns how many it set. */
+static int meta_files_key(const struct meta *m, const char *snapshot_id, const char **values)
+{
+	values[0] = m->project_id;
+	if (!*snapshot_id)
+		return 1;
+	values[1] = snapshot_id;
+	return 2;
+}
+
 int meta_attachment_list(struct meta *m, const char *snapshot_id,
 			 struct meta_attachment **list, size_t *count, char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id };
-	struct meta_q q = {
-		.sql = "SELECT name, size, floor(extract(epoch FROM created_at))::bigint,"
-		       " floor(extract(epoch FROM updated_at))::bigint"
-		       " FROM attachments WHERE project_id = $1 AND snapshot_id = $2"
-		       " ORDER BY name COLLATE \"C\"",
-		.nparams = 2, .values = values,
-	};
+	const char *values[2];
+	struct meta_q q = { .values = values };
 	struct meta_attachment *a;
 	int r, i, n;
 
@@ -458,6 +585,8 @@ int meta_attachment_list(struct meta *m, const char *snapshot_id,
 		util_msg(msg, msglen, "no snapshot id");
 		return -EINVAL;
 	}
+	q.sql = meta_files(snapshot_id)->list;
+	q.nparams = meta_files_key(m, snapshot_id, values);
 	*list = NULL;
 	*count = 0;
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
@@ -499,15 +628,9 @@ int meta_attachment_get(struct meta *m, const char *snapshot_id, const char *nam
 			char **data, size_t *len, struct meta_attachment *info,
 			char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id, name };
+	const char *values[3];
 	/* Binary results: the bytes arrive as they are, NULs and all, without hex. */
-	struct meta_q q = {
-		.sql = "SELECT data, size, floor(extract(epoch FROM created_at))::bigint,"
-		       " floor(extract(epoch FROM updated_at))::bigint"
-		       " FROM attachments"
-		       " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3",
-		.nparams = 3, .values = values, .result_format = 1,
-	};
+	struct meta_q q = { .values = values, .result_format = 1 };
 	size_t n;
 	char *buf;
 	int r;
@@ -518,6 +641,9 @@ int meta_attachment_get(struct meta *m, const char *snapshot_id, const char *nam
 		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
+	q.sql = meta_files(snapshot_id)->get;
+	q.nparams = meta_files_key(m, snapshot_id, values);
+	values[q.nparams++] = name;
 	*data = NULL;
 	*len = 0;
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
@@ -554,15 +680,8 @@ int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *nam
 {
 	const char *values[4];
 	int lengths[4] = { 0, 0, 0, 0 };
-	int formats[4] = { 0, 0, 0, 1 };	/* the content goes as raw bytes */
-	struct meta_q q = {
-		.sql = "INSERT INTO attachments"
-		       " (project_id, snapshot_id, name, data, size, created_at, updated_at)"
-		       " VALUES ($1, $2, $3, $4::bytea, octet_length($4::bytea), now(), now())"
-		       " ON CONFLICT (project_id, snapshot_id, name) DO UPDATE SET"
-		       " data = EXCLUDED.data, size = EXCLUDED.size, updated_at = now()",
-		.nparams = 4, .values = values, .lengths = lengths, .formats = formats,
-	};
+	int formats[4] = { 0, 0, 0, 0 };
+	struct meta_q q = { .values = values, .lengths = lengths, .formats = formats };
 	int r;
 
 	if (!m)
@@ -575,11 +694,12 @@ int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *nam
 		util_msg(msg, msglen, "attachment too large");
 		return -EFBIG;
 	}
-	values[0] = m->project_id;
-	values[1] = snapshot_id;
-	values[2] = name;
-	values[3] = data ? data : "";	/* NULL would be SQL NULL, not empty */
-	lengths[3] = (int)len;
+	q.sql = meta_files(snapshot_id)->put;
+	q.nparams = meta_files_key(m, snapshot_id, values);
+	values[q.nparams++] = name;
+	values[q.nparams] = data ? data : "";	/* NULL would be SQL NULL, not empty */
+	lengths[q.nparams] = (int)len;
+	formats[q.nparams++] = 1;		/* the content goes as raw bytes */
 	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return r;
 	PQclear(q.res);
@@ -589,14 +709,8 @@ int meta_attachment_put(struct meta *m, const char *snapshot_id, const char *nam
 int meta_attachment_create(struct meta *m, const char *snapshot_id, const char *name,
 			   char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id, name };
-	struct meta_q q = {
-		.sql = "INSERT INTO attachments"
-		       " (project_id, snapshot_id, name, data, size, created_at, updated_at)"
-		       " VALUES ($1, $2, $3, ''::bytea, 0, now(), now())"
-		       " ON CONFLICT (project_id, snapshot_id, name) DO NOTHING",
-		.nparams = 3, .values = values,
-	};
+	const char *values[3];
+	struct meta_q q = { .values = values };
 	int r;
 
 	if (!m)
@@ -605,6 +719,9 @@ int meta_attachment_create(struct meta *m, const char *snapshot_id, const char *
 		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
+	q.sql = meta_files(snapshot_id)->create;
+	q.nparams = meta_files_key(m, snapshot_id, values);
+	values[q.nparams++] = name;
 	/* Not retried: a second run after a lost answer would see its own row as taken. */
 	if ((r = meta_exec(m, false, &q, msg, msglen)) < 0)
 		return r;
@@ -615,20 +732,8 @@ int meta_attachment_create(struct meta *m, const char *snapshot_id, const char *
 int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *from,
 			   const char *to, bool noreplace, char *msg, size_t msglen)
 {
-	const char *values[] = { m ? m->project_id : NULL, snapshot_id, from, to,
-				 noreplace ? "f" : "t" };
-	/* One statement, so no other writer sees the file under both names or neither. The
-	 * file that @to named goes only when replacing is allowed; otherwise the unique key
-	 * refuses the rename (EEXIST). */
-	struct meta_q q = {
-		.sql = "WITH gone AS (DELETE FROM attachments WHERE $5::boolean"
-		       " AND project_id = $1 AND snapshot_id = $2 AND name = $4 AND $3 <> $4"
-		       " RETURNING 1)"
-		       " UPDATE attachments SET name = $4, updated_at = now()"
-		       " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3"
-		       " AND (SELECT count(*) FROM gone) >= 0",
-		.nparams = 5, .values = values,
-	};
+	const char *values[5];
+	struct meta_q q = { .values = values };
 	int r;
 
 	if (!m)
@@ -637,6 +742,11 @@ int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *
 		util_msg(msg, msglen, "no snapshot id or name");
 		return -EINVAL;
 	}
+	q.sql = meta_files(snapshot_id)->rename;
+	q.nparams = meta_files_key(m, snapshot_id, values);
+	values[q.nparams++] = from;
+	values[q.nparams++] = to;
+	values[q.nparams++] = noreplace ? "f" : "t";
 	if ((r = meta_exec(m, false, &q, msg, msglen)) < 0)
 		return r;
 	return meta_affected(&q, msg, msglen, "no such attachment");
@@ -645,9 +755,22 @@ int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *
 int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *name,
 			   char *msg, size_t msglen)
 {
-	return meta_one_row(m, "DELETE FROM attachments"
-			    " WHERE project_id = $1 AND snapshot_id = $2 AND name = $3",
-			    snapshot_id, name, "no such attachment", msg, msglen);
+	const char *values[3];
+	struct meta_q q = { .values = values };
+	int r;
+
+	if (!m)
+		return meta_none(msg, msglen);
+	if (!snapshot_id || !name) {
+		util_msg(msg, msglen, "no snapshot id or name");
+		return -EINVAL;
+	}
+	q.sql = meta_files(snapshot_id)->remove;
+	q.nparams = meta_files_key(m, snapshot_id, values);
+	values[q.nparams++] = name;
+	if ((r = meta_exec(m, true, &q, msg, msglen)) < 0)
+		return r;
+	return meta_affected(&q, msg, msglen, "no such attachment");
 }
 
 int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *audit_id,

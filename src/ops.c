@@ -68,7 +68,9 @@ const struct node_ops *ops_for(enum tree_kind kind)
 	case TREE_ACTIVE:        return &node_active_ops;
 	case TREE_RESTORE:       return &node_restore_ops;
 	case TREE_EVENTS:        return &node_events_ops;
-	case TREE_ATTACHMENT:    return &node_attachment_ops;
+	case TREE_ATTACHMENT:
+	case TREE_NEXT_FILE:     return &node_attachment_ops;
+	case TREE_NEXT:          return &node_next_ops;
 	case TREE_SNAPSHOT_FILE:
 	case TREE_BRANCH_FILE:
 	case TREE_ACTIVE_FILE:   return &node_file_ops;
@@ -91,7 +93,8 @@ static const struct {
 	[VERB_UNLINK]   = { EPERM, "only attachments and preview links can be removed" },
 	[VERB_SYMLINK]  = { EPERM, "links are made in branches/: ln -s ../snapshots/<name>" },
 	[VERB_RENAME]   = { EPERM, "only snapshots and attachments can be renamed" },
-	[VERB_CREATE]   = { EPERM, "files can only be added to a snapshot's directory" },
+	[VERB_CREATE]   = { EPERM, "files can only be added to a snapshot's directory or"
+				   " active/next/" },
 	[VERB_READLINK] = { EINVAL, "not a link" },
 	[VERB_OPEN]     = { EISDIR, "a directory" },
 	[VERB_WRITE]    = { EACCES, "a read-only file" },

@@ -77,7 +77,10 @@ static int project_fetch_attachments(struct project *p, const char *snap_id, str
 
 	if (res) {
 		/* Never an empty list for a failure: cp -r would silently drop the files. */
-		log_err("attachments of snapshot %s cannot be listed: %s", snap_id, msg);
+		if (*snap_id)
+			log_err("attachments of snapshot %s cannot be listed: %s", snap_id, msg);
+		else
+			log_err("active/next/ cannot be listed: %s", msg);
 		return res;
 	}
 	out = malloc(sizeof(*out) + n * sizeof(out->items[0]));

@@ -75,7 +75,8 @@ struct tree *tree_new(void)
 	    tree_add_fixed(t, TREE_INO_SNAPSHOTS, TREE_SNAPSHOTS) ||
 	    tree_add_fixed(t, TREE_INO_BRANCHES, TREE_BRANCHES) ||
 	    tree_add_fixed(t, TREE_INO_ACTIVE, TREE_ACTIVE) ||
-	    tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS)) {
+	    tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS) ||
+	    tree_add_fixed(t, TREE_INO_NEXT, TREE_NEXT)) {
 		tree_free(t);
 		return NULL;
 	}
@@ -209,7 +210,10 @@ uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 		return TREE_INO_BRANCHES;
 	case TREE_ACTIVE_FILE:
 	case TREE_RESTORE:
+	case TREE_NEXT:
 		return TREE_INO_ACTIVE;
+	case TREE_NEXT_FILE:
+		return TREE_INO_NEXT;
 	case TREE_SNAPSHOT_FILE:
 	case TREE_ATTACHMENT:
 		return tree_intern(t, TREE_SNAPSHOT, n->obj, "");

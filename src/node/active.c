@@ -1,5 +1,6 @@
 /* active/: the active branch, whatever its id is after restores, behind the unchanged
- * connection string; and restore, the file that restores a snapshot into it. */
+ * connection string; restore, the file that restores a snapshot into it; and next/, the
+ * files the next snapshot takes with it. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,6 +21,8 @@ static int active_lookup(struct node_ctx *c, const struct tree_node *dir, const 
 	(void)dir;
 	if (strcmp(name, "restore") == 0)
 		return node_make(c, TREE_RESTORE, "", "", child);
+	if (strcmp(name, "next") == 0)
+		return node_make(c, TREE_NEXT, "", "", child);
 	if (!render_in(render_active_files, name))
 		return -ENOENT;
 	return node_make(c, TREE_ACTIVE_FILE, "", name, child);
@@ -36,6 +39,8 @@ static int active_readdir(struct node_ctx *c, const struct tree_node *dir, struc
 	if (!res)
 		res = node_dir_add(d, "restore", tree_intern(c->tree, TREE_RESTORE, "", ""),
 				   S_IFREG);
+	if (!res)
+		res = node_dir_add(d, "next", TREE_INO_NEXT, S_IFDIR);
 	return res;
 }
 

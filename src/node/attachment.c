@@ -1,4 +1,7 @@
-/* snapshots/<name>/<file>: a file stored with the checkpoint in the meta database.
+/* snapshots/<name>/<file>: a file stored with the checkpoint in the meta database; and
+ * active/next/<file>, a pending file that the next mkdir attaches to its snapshot. Both are
+ * the same kind of file, told apart by the snapshot id (META_PENDING for a pending one), and
+ * the directories that hold them share the helpers at the end of this file.
  *
  * An open file holds its bytes in a buffer that write and truncate change and flush stores,
  * so close(2) reports a failure to store. The buffer has its own lock: the kernel may send
@@ -59,14 +62,6 @@ static void attachment_handle_free(struct attachment_handle *a)
 	pthread_mutex_destroy(&a->lock);
 	free(a->buf);
 	free(a);
-}
-
-int node_attachment_open_new(struct node_ctx *c, const struct tree_node *n,
-			     struct node_handle *h)
-{
-	(void)c;
-	h->priv = attachment_handle_new(n);
-	return h->priv ? 0 : -ENOMEM;
 }
 
 static int attachment_open(struct node_ctx *c, const struct tree_node *n,
@@ -249,3 +244,59 @@ const struct node_ops node_attachment_ops = {
 	.flush = attachment_flush,
 	.release = attachment_release,
 };
+
+/* What a directory of attachments (a snapshot's, active/next/) does with them; @kind is the
+ * tree kind of its files and @obj the snapshot id they belong to. */
+
+int node_attachments_lookup(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			    const char *name, struct tree_node *child)
+{
+	struct meta_attachment att;
+	int res = project_attachment(c->project, obj, name, &att);
+
+	return res ? res : node_make(c, kind, obj, name, child);
+}
+
+int node_attachments_readdir(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			     struct node_dir *d)
+{
+	struct project_attachments *atts = NULL;
+	size_t i;
+	/* A listing that cannot be read completely fails: cp -r must not drop files. */
+	int res = project_attachments(c->project, obj, &atts);
+
+	if (res)
+		return res;
+	for (i = 0; i < atts->n && !res; i++)
+		res = node_dir_add(d, atts->items[i].name,
+				   tree_intern(c->tree, kind, obj, atts->items[i].name), S_IFREG);
+	shared_put(&atts->base);
+	return res;
+}
+
+int node_attachments_rename(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			    const char *name, const char *newname, unsigned int flags)
+{
+	int res = action_attachment_rename(c->actions, obj, name, newname,
+					   flags & RENAME_NOREPLACE);
+
+	/* The inode the kernel holds must name the file under its new name. */
+	if (res == 0)
+		tree_rename(c->tree, kind, obj, name, newname);
+	return res;
+}
+
+int node_attachments_create(struct node_ctx *c, enum tree_kind kind, const char *obj,
+			    const char *name, const struct node_opener *who,
+			    struct tree_node *child, struct node_handle *h)
+{
+	int res = action_attachment_create(c->actions, obj, name, who->flags & O_EXCL);
+
+	if (!res)
+		res = node_make(c, kind, obj, name, child);
+	if (res)
+		return res;
+	/* Empty, nothing to load. */
+	h->priv = attachment_handle_new(child);
+	return h->priv ? 0 : -ENOMEM;
+}

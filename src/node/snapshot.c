@@ -33,7 +33,6 @@ static int snapshot_getattr(struct node_ctx *c, const struct tree_node *n, struc
 static int snapshot_lookup(struct node_ctx *c, const struct tree_node *dir, const char *name,
 			   struct tree_node *child)
 {
-	struct meta_attachment att;
 	int res;
 
 	if (render_in(render_snapshot_files, name)) {
@@ -42,15 +41,12 @@ static int snapshot_lookup(struct node_ctx *c, const struct tree_node *dir, cons
 			return res;
 		return res ? node_make(c, TREE_SNAPSHOT_FILE, dir->obj, name, child) : -ENOENT;
 	}
-	res = project_attachment(c->project, dir->obj, name, &att);
-	return res ? res : node_make(c, TREE_ATTACHMENT, dir->obj, name, child);
+	return node_attachments_lookup(c, TREE_ATTACHMENT, dir->obj, name, child);
 }
 
 static int snapshot_readdir(struct node_ctx *c, const struct tree_node *dir, struct node_dir *d)
 {
-	struct project_attachments *atts = NULL;
 	const char *const *f;
-	size_t i;
 	int res = 0, shows;
 
 	for (f = render_snapshot_files; *f && !res; f++) {
@@ -61,17 +57,7 @@ static int snapshot_readdir(struct node_ctx *c, const struct tree_node *dir, str
 			res = node_dir_add(d, *f, tree_intern(c->tree, TREE_SNAPSHOT_FILE,
 							      dir->obj, *f), S_IFREG);
 	}
-	if (res)
-		return res;
-	/* A listing that cannot be read completely fails: cp -r must not drop files. */
-	res = project_attachments(c->project, dir->obj, &atts);
-	if (res)
-		return res;
-	for (i = 0; i < atts->n && !res; i++)
-		res = node_dir_add(d, atts->items[i].name, tree_intern(c->tree, TREE_ATTACHMENT,
-				   dir->obj, atts->items[i].name), S_IFREG);
-	shared_put(&atts->base);
-	return res;
+	return res ? res : node_attachments_readdir(c, TREE_ATTACHMENT, dir->obj, d);
 }
 
 static int snapshot_unlink(struct node_ctx *c, const struct tree_node *dir, const char *name)
@@ -86,18 +72,11 @@ static int snapshot_unlink(struct node_ctx *c, const struct tree_node *dir, cons
 static int snapshot_rename(struct node_ctx *c, const struct tree_node *dir, const char *name,
 			   const char *newname, unsigned int flags)
 {
-	int res;
-
 	if (render_in(render_snapshot_files, name) || render_in(render_snapshot_files, newname)) {
 		log_err("mv %s %s: the snapshot's own files keep their names", name, newname);
 		return -EPERM;
 	}
-	res = action_attachment_rename(c->actions, dir->obj, name, newname,
-				       flags & RENAME_NOREPLACE);
-	/* The inode the kernel holds must name the file under its new name. */
-	if (res == 0)
-		tree_rename(c->tree, TREE_ATTACHMENT, dir->obj, name, newname);
-	return res;
+	return node_attachments_rename(c, TREE_ATTACHMENT, dir->obj, name, newname, flags);
 }
 
 static int snapshot_create(struct node_ctx *c, const struct tree_node *dir, const char *name,
@@ -125,10 +104,7 @@ static int snapshot_create(struct node_ctx *c, const struct tree_node *dir, cons
 		log_err("create %s: that name belongs to the snapshot", name);
 		return -EACCES;
 	}
-	res = action_attachment_create(c->actions, dir->obj, name, who->flags & O_EXCL);
-	if (!res)
-		res = node_make(c, TREE_ATTACHMENT, dir->obj, name, child);
-	return res ? res : node_attachment_open_new(c, child, h);
+	return node_attachments_create(c, TREE_ATTACHMENT, dir->obj, name, who, child, h);
 }
 
 const struct node_ops node_snapshot_ops = {

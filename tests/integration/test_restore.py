@@ -29,8 +29,8 @@ def write_restore(fs, data):
 
 
 def test_active_files(fs, project):
-    assert sorted(os.listdir(fs.p("active"))) == ["connection_uri", "id", "meta.json", "restore",
-                                                  "schema"]
+    assert sorted(os.listdir(fs.p("active"))) == ["connection_uri", "id", "meta.json", "next",
+                                                  "restore", "schema"]
     main = branches(project)["main"]
     assert fs.read("active", "id") == main["id"] + "\n"
     meta = json.loads(fs.read("active", "meta.json"))

@@ -502,10 +502,11 @@ def test_meta_store(cluster):
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT version FROM neonfs_schema_version ORDER BY version")
-            assert cur.fetchall() == [(1,)]
+            assert cur.fetchall() == [(1,), (2,)]
             cur.execute("SELECT count(*) FROM information_schema.tables"
-                        " WHERE table_name IN ('checkpoints', 'attachments', 'restores')")
-            assert cur.fetchone() == (3,)
+                        " WHERE table_name IN ('checkpoints', 'attachments', 'restores',"
+                        " 'pending')")
+            assert cur.fetchone() == (4,)
     finally:
         conn.close()
 

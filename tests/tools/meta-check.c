@@ -133,6 +133,66 @@ static int check_checkpoints(struct meta *m, struct meta *other)
 	return 0;
 }
 
+/* Pending files: their own place, per project, moved to a snapshot with its record. */
+static int check_pending(struct meta *m, struct meta *other)
+{
+	struct meta_attachment *list = NULL;
+	struct meta_checkpoint c, got;
+	char *data = NULL, msg[512];
+	size_t count = 0, len = 0, attached = 99;
+	int r;
+
+	r = meta_attachment_put(m, META_PENDING, "state.json", "s\0s", 3, msg, sizeof(msg));
+	CHECK(r == 0, "put pending: %d %s", r, msg);
+	r = meta_attachment_create(m, META_PENDING, "notes", msg, sizeof(msg));
+	CHECK(r == 0, "create pending: %d %s", r, msg);
+	r = meta_attachment_create(m, META_PENDING, "notes", msg, sizeof(msg));
+	CHECK(r == -EEXIST, "create it again: %d", r);
+	r = meta_attachment_rename(m, META_PENDING, "notes", "notes.md", true, msg, sizeof(msg));
+	CHECK(r == 0, "rename pending: %d %s", r, msg);
+	r = meta_attachment_rename(m, META_PENDING, "notes.md", "state.json", true, msg,
+				   sizeof(msg));
+	CHECK(r == -EEXIST, "rename without replacing: %d", r);
+	r = meta_attachment_put(m, META_PENDING, "gone", "x", 1, msg, sizeof(msg));
+	CHECK(r == 0, "put: %d %s", r, msg);
+	r = meta_attachment_delete(m, META_PENDING, "gone", msg, sizeof(msg));
+	CHECK(r == 0, "delete pending: %d %s", r, msg);
+	r = meta_attachment_list(m, META_PENDING, &list, &count, msg, sizeof(msg));
+	CHECK(r == 0 && count == 2 && strcmp(list[0].name, "notes.md") == 0 &&
+	      strcmp(list[1].name, "state.json") == 0 && list[1].size == 3, "pending list");
+	free(list);
+	r = meta_attachment_list(other, META_PENDING, &list, &count, msg, sizeof(msg));
+	CHECK(r == 0 && count == 0, "another project has none: %zu", count);
+	free(list);
+	r = meta_attachment_list(m, "snap-p", &list, &count, msg, sizeof(msg));
+	CHECK(r == 0 && count == 0, "pending files are no snapshot's: %zu", count);
+	free(list);
+
+	fill_checkpoint(&c, "snap-p", "p1", "2024-05-01T12:00:00Z", "", NULL);
+	r = meta_checkpoint_put_with_pending(m, &c, &attached, msg, sizeof(msg));
+	meta_checkpoint_clear(&c);
+	CHECK(r == 0 && attached == 2, "record with pending: %d %zu %s", r, attached, msg);
+	r = meta_checkpoint_get(m, "snap-p", &got, msg, sizeof(msg));
+	CHECK(r == 0 && strcmp(got.name, "p1") == 0, "record written: %d", r);
+	meta_checkpoint_clear(&got);
+	r = meta_attachment_get(m, "snap-p", "state.json", &data, &len, NULL, msg, sizeof(msg));
+	CHECK(r == 0 && len == 3 && memcmp(data, "s\0s", 3) == 0, "attached: %d %zu", r, len);
+	free(data);
+	r = meta_attachment_list(m, META_PENDING, &list, &count, msg, sizeof(msg));
+	CHECK(r == 0 && count == 0, "nothing pending: %zu", count);
+	free(list);
+
+	fill_checkpoint(&c, "snap-q", "p2", "2024-05-01T12:00:00Z", "", NULL);
+	r = meta_checkpoint_put_with_pending(m, &c, &attached, msg, sizeof(msg));
+	meta_checkpoint_clear(&c);
+	CHECK(r == 0 && attached == 0, "record with nothing pending: %d %zu", r, attached);
+	r = meta_checkpoint_delete(m, "snap-q", msg, sizeof(msg));
+	CHECK(r == 0, "delete: %d %s", r, msg);
+	r = meta_checkpoint_delete(m, "snap-p", msg, sizeof(msg));
+	CHECK(r == 0, "delete: %d %s", r, msg);
+	return 0;
+}
+
 static int check_attachments(struct meta *m)
 {
 	struct meta_attachment *list = NULL, info;
@@ -443,8 +503,8 @@ int main(int argc, char *argv[])
 		printf("FAIL meta_open again: %s\n", msg);
 		return 1;
 	}
-	if (check_checkpoints(m, other) || check_attachments(m) || check_restores(m) ||
-	    check_threads(m)) {
+	if (check_checkpoints(m, other) || check_attachments(m) || check_pending(m, other) ||
+	    check_restores(m) || check_threads(m)) {
 		meta_close(m);
 		meta_close(other);
 		return 1;
