@@ -314,3 +314,27 @@ def test_a_locked_restore_is_sent_again_to_the_branch_that_now_holds_the_name(fs
     kept = {b["id"]: name for name, b in after.items()}
     assert kept[old_id] == "main (old)"
     assert kept[elsewhere] not in ("main", "main (old)")
+
+
+def test_restore_is_not_reported_done_while_its_endpoint_cannot_be_seen(fs, project):
+    """A query that answers is not enough: the endpoint behind the connection string must be
+    seen serving the restored branch, or the write fails with EIO and says why."""
+    pid = project.env["NEON_PROJECT_ID"]
+    os.mkdir(fs.p("snapshots", "s"))
+    project.fault(method="GET", path=r"^/projects/%s/endpoints$" % pid, status=500,
+                  count=-1)
+    with pytest.raises(OSError) as e:
+        write_restore(fs, b"s\n")
+    assert e.value.errno == errno.EIO
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "failed"
+    assert "does not reach the restored data" in status["error"]
+    assert "list endpoints" in status["error"]
+    assert status["verified"] is None
+    project.clear_faults()
+    write_restore(fs, b"s\n")
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "finished"
+    ep = [e for e in project.api("GET", "/projects/%s/endpoints" % pid)[1]["endpoints"]
+          if e["type"] == "read_write" and e["branch_id"] == status["branch"]["id_after"]]
+    assert len(ep) == 1 and ep[0]["id"] in status["verified"]
