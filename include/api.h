@@ -43,6 +43,8 @@ void api_set_background(bool background);
 void api_free(struct api *a);
 const char *api_project_id(const struct api *a);
 void api_get_stats(struct api *a, struct api_stats *st);
+/* How long one call retries transient failures (api_timeout). */
+double api_retry_seconds(const struct api *a);
 
 /* Any call: method "GET"/"POST"/"PATCH"/"DELETE"; @path relative to the base, starting
  * with '/'; @query already URL-encoded ("a=b&c=d") or NULL; @body sent as JSON or NULL.
@@ -63,7 +65,9 @@ int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name
 			struct json_object **resp, struct api_error *err);
 int api_delete_snapshot(struct api *a, const char *snapshot_id,
 			struct json_object **resp, struct api_error *err);
-/* Response: {branch, endpoints?, operations}. Always sends target_branch_id. */
+/* Response: {branch, endpoints?, operations}. Always sends target_branch_id. With
+ * @finalize a 423 is not retried (err->http_status 423, -EBUSY): the target may be
+ * renamed meanwhile, so the caller resolves it again before it calls again. */
 int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *target_branch_id,
 			 bool finalize, const char *new_branch_name,
 			 struct json_object **resp, struct api_error *err);
@@ -83,6 +87,8 @@ int api_delete_branch(struct api *a, const char *branch_id,
 /* Endpoints, databases, roles, connection URIs. */
 int api_list_branch_endpoints(struct api *a, const char *branch_id,
 			      struct json_object **endpoints, struct api_error *err);
+/* Every endpoint of the project. */
+int api_list_endpoints(struct api *a, struct json_object **endpoints, struct api_error *err);
 int api_create_endpoint(struct api *a, const char *branch_id,
 			struct json_object **resp, struct api_error *err);
 int api_list_databases(struct api *a, const char *branch_id,

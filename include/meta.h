@@ -88,6 +88,18 @@ int meta_attachment_rename(struct meta *m, const char *snapshot_id, const char *
 int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *name,
 			   char *msg, size_t msglen);
 
+/* Restores of this project, one at a time across every mount of this meta database: a
+ * lock held on a connection of its own until meta_restore_unlock. @holder says who
+ * takes it ("pid N on HOST"), for the message another mount gets: -EBUSY "a restore of this
+ * project is running through another mount (pid N on HOST)". Other failures: -errno, the
+ * lock is not taken. The server drops the lock when the connection or neonfs dies. */
+struct meta_lock;
+int meta_restore_lock(struct meta *m, const char *holder, struct meta_lock **lock,
+		      char *msg, size_t msglen);
+/* Releases and frees @lock (NULL: nothing). -ENOLCK or -EIO when the lock turned out to
+ * have been lost meanwhile (its connection broke); it is released either way. */
+int meta_restore_unlock(struct meta *m, struct meta_lock *lock, char *msg, size_t msglen);
+
 /* Restore audit log. */
 struct meta_restore {
 	char snapshot_id[64];

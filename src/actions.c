@@ -554,7 +554,7 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 	const struct neon_branch *b;
 	struct restore_request rr = { 0 };
 	char value[NAMES_MAX + 1], new_id[64] = "", snap_id[64], snap_name[NAMES_MAX + 1];
-	char branch_id[64], *uri = NULL;
+	char branch_id[64], target_id[64], *uri = NULL;
 	int res;
 
 	res = names_parse_line(buf, len, value, sizeof(value));
@@ -600,16 +600,18 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 	events_emit(a->events, "restore.started", true, "snapshot_id", snap_id,
 		    "snapshot_name", snap_name, "branch_id", branch_id, NULL);
 	watcher_local_begin(a->watcher);
-	res = restore_run(a->restore, &rr, new_id, sizeof(new_id));
+	/* target_id: the branch restored into, looked up again under the restore lock. */
+	res = restore_run(a->restore, &rr, target_id, new_id, sizeof(new_id));
 	project_forget(a->p, PROJECT_ALL);
 	watcher_seen_refresh(a->watcher);
 	watcher_local_end(a->watcher);
 	/* The same URI now reaches another branch: the old branch's entry changes too. */
 	project_forget_uri(a->p, branch_id);
+	project_forget_uri(a->p, target_id);
 	action_done(a, &(struct change){
 		.event = res ? "restore.failed" : "restore.finished",
 		.fields = { "snapshot_id", snap_id, "snapshot_name", snap_name,
-			    "branch_id_before", branch_id, res ? NULL : "branch_id",
+			    "branch_id_before", target_id, res ? NULL : "branch_id",
 			    res ? NULL : new_id },
 	});
 	free(uri);

@@ -264,6 +264,11 @@ const char *api_project_id(const struct api *a)
 	return a->project_id;
 }
 
+double api_retry_seconds(const struct api *a)
+{
+	return a->retry_deadline_s;
+}
+
 void api_get_stats(struct api *a, struct api_stats *st)
 {
 	pthread_mutex_lock(&a->lock);
@@ -607,6 +612,15 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 		struct json_object *body, double deadline, struct json_object **out,
 		struct api_error *err)
 {
+	return api_request_flags(a, action, what, method, path, query, body, deadline, 0, out,
+				 err);
+}
+
+int api_request_flags(struct api *a, enum errmap_action action, const char *what,
+		      const char *method, const char *path, const char *query,
+		      struct json_object *body, double deadline, unsigned int flags,
+		      struct json_object **out, struct api_error *err)
+{
 	struct api_exchange x;
 	const char *q = query && *query ? "?" : "";
 	const char *qs = query && *query ? query : "";
@@ -679,6 +693,8 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 		/* A request that never left this host is as safe to repeat as a GET. */
 		retry = errmap_retryable(x.cc == CURLE_OK ? x.status : 0, (int)x.cc,
 					 idempotent || !x.sent);
+		if (x.cc == CURLE_OK && x.status == 423 && (flags & API_NO_RETRY_LOCKED))
+			retry = 0;
 		if (!retry)
 			break;
 		/* Full jitter: spreads out clients that failed at the same moment. */

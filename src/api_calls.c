@@ -225,7 +225,14 @@ int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *tar
 		res = api_path_fail(-ENOMEM, what, err);
 		goto out;
 	}
-	res = api_do(a, ERRMAP_RESTORE, what, "POST", path, NULL, body, NULL, resp, err);
+	/* A finalized restore renames its target to "<name> (old)". A 423 may mean another
+	 * restore holds the project and is about to do just that, so resending this body
+	 * could restore into the backup branch: the caller resolves the target by name
+	 * again and calls anew. A preview names its target only as a source, so the
+	 * transport may resend it. */
+	res = api_request_flags(a, ERRMAP_RESTORE, what, "POST", path, NULL, body,
+				util_now() + a->retry_deadline_s,
+				finalize ? API_NO_RETRY_LOCKED : 0, resp, err);
 out:
 	json_object_put(body);
 	free(path);
@@ -432,6 +439,22 @@ int api_list_branch_endpoints(struct api *a, const char *branch_id,
 			      struct json_object **endpoints, struct api_error *err)
 {
 	return api_branch_list(a, "list endpoints", branch_id, "endpoints", endpoints, err);
+}
+
+int api_list_endpoints(struct api *a, struct json_object **endpoints, struct api_error *err)
+{
+	static const char what[] = "list endpoints";
+	char *path;
+	int res;
+
+	*endpoints = NULL;
+	res = api_path(&path, "/projects/%s/endpoints", a->project_id);
+	if (res)
+		return api_path_fail(res, what, err);
+	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, "endpoints", endpoints,
+		     err);
+	free(path);
+	return res;
 }
 
 int api_create_endpoint(struct api *a, const char *branch_id,

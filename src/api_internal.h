@@ -49,6 +49,13 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 		const char *method, const char *path, const char *query,
 		struct json_object *body, double deadline, struct json_object **out,
 		struct api_error *err);
+/* api_request with @flags: API_NO_RETRY_LOCKED gives a 423 back at once, for a caller
+ * that must look at the world again before it repeats the request. */
+#define API_NO_RETRY_LOCKED	1u
+int api_request_flags(struct api *a, enum errmap_action action, const char *what,
+		      const char *method, const char *path, const char *query,
+		      struct json_object *body, double deadline, unsigned int flags,
+		      struct json_object **out, struct api_error *err);
 int api_do(struct api *a, enum errmap_action action, const char *what,
 	   const char *method, const char *path, const char *query,
 	   struct json_object *body, const char *field, struct json_object **out,

@@ -773,6 +773,139 @@ int meta_attachment_delete(struct meta *m, const char *snapshot_id, const char *
 	return meta_affected(&q, msg, msglen, "no such attachment");
 }
 
+/* A restore's lock: a session advisory lock keyed by (this constant, hashtext(project id)),
+ * on a connection of its own that nothing else uses until the restore ends. A session lock
+ * and not a transaction: the restore takes minutes and an open transaction would hold back
+ * vacuum; if neonfs dies, or its connection does, the server drops the lock with it. */
+#define META_RESTORE_LOCK_CLASS		"1852207986"	/* "neonfs restore", not the migration key */
+#define META_RESTORE_HOLDER_PREFIX	"neonfs restore: "
+
+struct meta_lock {
+	PGconn *conn;
+};
+
+/* Who holds this project's restore lock, from the application name it set. */
+static void meta_lock_holder(PGconn *conn, const char *project_id, char *holder, size_t len)
+{
+	const char *values[] = { META_RESTORE_LOCK_CLASS, project_id };
+	PGresult *res = NULL;
+
+	snprintf(holder, len, "holder unknown");
+	if (pg_exec(conn, "SELECT a.application_name FROM pg_locks l"
+		    " JOIN pg_stat_activity a ON a.pid = l.pid"
+		    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+		    " AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid"
+		    " AND l.database = (SELECT oid FROM pg_database"
+		    "  WHERE datname = current_database())",
+		    2, values, &res, NULL, 0) < 0)
+		return;
+	if (PQntuples(res) > 0) {
+		const char *name = PQgetvalue(res, 0, 0);
+		size_t n = strlen(META_RESTORE_HOLDER_PREFIX);
+
+		if (strncmp(name, META_RESTORE_HOLDER_PREFIX, n) == 0 && name[n])
+			snprintf(holder, len, "%s", name + n);
+	}
+	PQclear(res);
+}
+
+/* 1 when the lock was taken, 0 when another session holds it, -errno on failure. The name
+ * is set first, so whoever finds the lock taken can tell who took it. */
+static int meta_lock_try(PGconn *conn, const char *project_id, const char *holder,
+			 char *msg, size_t msglen)
+{
+	const char *values[] = { META_RESTORE_LOCK_CLASS, project_id };
+	char name[128];
+	const char *named[] = { name };
+	PGresult *res = NULL;
+	int r;
+
+	snprintf(name, sizeof(name), META_RESTORE_HOLDER_PREFIX "%s", holder ? holder : "");
+	if ((r = meta_run(conn, "SELECT set_config('application_name', $1, false)", 1, named,
+			  msg, msglen)) < 0)
+		return r;
+	if ((r = pg_exec(conn, "SELECT pg_try_advisory_lock($1::int, hashtext($2))", 2, values,
+			 &res, msg, msglen)) < 0)
+		return r;
+	r = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return r;
+}
+
+int meta_restore_lock(struct meta *m, const char *holder, struct meta_lock **lock,
+		      char *msg, size_t msglen)
+{
+	PGconn *conn = NULL;
+	int attempt, err = 0, r = -EIO;
+
+	*lock = NULL;
+	if (!m)
+		return meta_none(msg, msglen);
+	/* Twice: a pooled connection may have died since it was last used. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		conn = pg_acquire(m->pool, m->url, &err, msg, msglen);
+		if (!conn)
+			return -err;
+		r = meta_lock_try(conn, m->project_id, holder, msg, msglen);
+		if (r >= 0 || PQstatus(conn) == CONNECTION_OK)
+			break;
+		pg_release(m->pool, m->url, conn, true);
+		conn = NULL;
+	}
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		char who[128];
+
+		meta_lock_holder(conn, m->project_id, who, sizeof(who));
+		util_msg(msg, msglen, "a restore of this project is running through another "
+			 "mount (%s)", who);
+		r = -EBUSY;
+		goto fail;
+	}
+	*lock = calloc(1, sizeof(**lock));
+	if (!*lock) {
+		util_msg(msg, msglen, "out of memory");
+		r = -ENOMEM;
+		goto fail;	/* closing the connection drops the lock */
+	}
+	(*lock)->conn = conn;
+	return 0;
+
+fail:
+	/* Closed, not pooled: it carries the restore's name, and perhaps the lock. */
+	pg_release(m->pool, m->url, conn, true);
+	return r;
+}
+
+int meta_restore_unlock(struct meta *m, struct meta_lock *lock, char *msg, size_t msglen)
+{
+	const char *values[] = { META_RESTORE_LOCK_CLASS, m ? m->project_id : NULL };
+	PGresult *res = NULL;
+	int r;
+
+	if (!lock)
+		return 0;
+	/* Unlocked before the close, so the next restore need not wait for the server to
+	 * notice the closed connection. */
+	r = pg_exec(lock->conn, "SELECT pg_advisory_unlock($1::int, hashtext($2))", 2, values,
+		    &res, msg, msglen);
+	if (r == 0 && !(PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)) {
+		util_msg(msg, msglen, "the restore lock was no longer held");
+		r = -ENOLCK;
+	} else if (r < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", msg ? msg : "");
+		util_msg(msg, msglen, "the restore lock's connection failed, so the lock may "
+			 "have been lost during the restore: %s", why);
+	}
+	PQclear(res);
+	pg_release(m->pool, m->url, lock->conn, true);
+	free(lock);
+	return r;
+}
+
 int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *audit_id,
 		       char *msg, size_t msglen)
 {
@@ -816,16 +949,17 @@ int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore
 		     char *msg, size_t msglen)
 {
 	char id[24];
-	const char *values[5];
+	const char *values[6];
 	struct meta_q q = {
 		.sql = "UPDATE restores SET"
+		       " branch_before = coalesce(nullif($6, ''), branch_before),"
 		       " branch_after = coalesce(nullif($3, ''), branch_after),"
 		       " outcome = coalesce(nullif($4, ''), outcome),"
 		       " error = nullif($5, ''),"
 		       " ended_at = CASE WHEN coalesce(nullif($4, ''), outcome) = 'running'"
 		       "  THEN NULL ELSE now() END"
 		       " WHERE project_id = $1 AND id = $2::bigint",
-		.nparams = 5, .values = values,
+		.nparams = 6, .values = values,
 	};
 	int rc;
 
@@ -841,6 +975,7 @@ int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore
 	values[2] = r->branch_after;
 	values[3] = r->outcome;
 	values[4] = r->error;
+	values[5] = r->branch_before;	/* a locked restore may have been sent to another */
 	if ((rc = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return rc;
 	return meta_affected(&q, msg, msglen, "no such restore in the log");

@@ -1,9 +1,16 @@
 /* restore: a finalized restore into the active branch, and what `cat active/restore` says.
  *
+ * One restore of a project at a time, across every mount that shares the meta database
+ * (an advisory lock there; without one, per mount only). Under the lock the target is
+ * the branch that holds the active branch's name now, resolved again after every 423:
+ * the branch a caller saw may since have been renamed "<name> (old)" by another restore,
+ * and a restore sent to it would land in the backup branch.
+ *
  * The write that starts a restore returns only when the connection string users hold
- * reaches the restored data: the operations Neon returns must all end, and then a query
- * through that very string must answer. Neon restarts the compute on finalize, so the
- * first connections may be refused; they are retried until the deadline. */
+ * reaches the restored data: the operations Neon returns must all end, the endpoint the
+ * connection string names must serve the restored branch, and a query through that very
+ * string must answer. Neon restarts the compute on finalize, so the first connections may
+ * be refused; they are retried until the deadline. */
 #include "config.h"
 
 #include <errno.h>
@@ -41,6 +48,7 @@ struct restore {
 	char state[16];
 	struct timespec started, ended;
 	struct json_object *operations;   /* latest Operation objects */
+	char verified[400];               /* how the restored data was seen, "" until it was */
 	char error[640];
 	int err;
 };
@@ -102,6 +110,7 @@ int restore_record_begin(struct restore *r, const struct restore_request *req)
 	memset(&r->ended, 0, sizeof(r->ended));
 	json_object_put(r->operations);
 	r->operations = NULL;
+	r->verified[0] = '\0';
 	r->error[0] = '\0';
 	r->err = 0;
 	pthread_mutex_unlock(&r->lock);
@@ -113,6 +122,20 @@ void restore_record_operations(struct restore *r, struct json_object *operations
 	pthread_mutex_lock(&r->lock);
 	json_object_put(r->operations);
 	r->operations = json_object_get(operations);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void restore_record_target(struct restore *r, const char *branch_id)
+{
+	pthread_mutex_lock(&r->lock);
+	restore_copy(r->branch_before, sizeof(r->branch_before), branch_id);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void restore_record_verified(struct restore *r, const char *how)
+{
+	pthread_mutex_lock(&r->lock);
+	restore_copy(r->verified, sizeof(r->verified), how);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -187,6 +210,7 @@ char *restore_status(struct restore *r)
 		json_object_array_add(ops, line);
 	}
 	json_object_object_add(o, "operations", ops);
+	json_object_object_add(o, "verified", restore_str(r->verified));
 	if (r->error[0])
 		json_object_object_add(o, "error", json_object_new_string(r->error));
 render:
@@ -237,6 +261,138 @@ static int restore_verify(struct restore *r, const char *uri, double deadline,
 	return res;
 }
 
+/* Which endpoint a connection string reaches, in Neon's terms: the one it names with
+ * `options=endpoint=<id>` (how clients without SNI say it), else the one whose host is
+ * the string's host. @id is "" when the string names none. */
+static int restore_uri_endpoint(const char *uri, char *id, size_t idlen, char *host,
+				size_t hostlen, char *msg, size_t msglen)
+{
+	PQconninfoOption *opts, *o;
+	char *perr = NULL;
+
+	id[0] = host[0] = '\0';
+	opts = PQconninfoParse(uri, &perr);
+	if (!opts) {
+		util_msg(msg, msglen, "the connection string cannot be read: %s",
+			 perr ? perr : "out of memory");
+		PQfreemem(perr);
+		return -EIO;
+	}
+	for (o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "host") == 0) {
+			snprintf(host, hostlen, "%s", o->val);
+		} else if (strcmp(o->keyword, "options") == 0) {
+			const char *p = o->val;
+
+			while (*p) {
+				size_t n;
+
+				p += strspn(p, " \t");
+				n = strcspn(p, " \t");
+				if (n > 9 && strncmp(p, "endpoint=", 9) == 0)
+					snprintf(id, idlen, "%.*s", (int)(n - 9), p + 9);
+				p += n;
+			}
+		}
+	}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/* Does the URI's @host reach the endpoint whose host is @ep_host? The pooler's host is the
+ * endpoint's with "-pooler" after the endpoint id. */
+static bool restore_host_match(const char *ep_host, const char *host)
+{
+	const char *dot = strchr(host, '.');
+	size_t label = dot ? (size_t)(dot - host) : strlen(host);
+	static const char pooler[] = "-pooler";
+	size_t pl = sizeof(pooler) - 1;
+
+	if (!ep_host || !*ep_host)
+		return false;
+	if (strcmp(ep_host, host) == 0)
+		return true;
+	return label > pl && strncmp(host + label - pl, pooler, pl) == 0 &&
+	       strncmp(ep_host, host, label - pl) == 0 &&
+	       strcmp(ep_host + label - pl, host + label) == 0;
+}
+
+/* Once: the endpoint behind @uri serves @branch_id. -EAGAIN while it serves another
+ * (Neon may not have moved it yet), -EIO when the endpoint cannot be told. */
+static int restore_endpoint_once(struct restore *r, const char *uri, const char *branch_id,
+				 char *how, size_t howlen, char *msg, size_t msglen)
+{
+	struct json_object *eps = NULL, *found = NULL;
+	struct api_error err = { 0 };
+	char id[64], host[256];
+	const char *served, *found_id;
+	size_t i, n;
+	int matches = 0, res;
+
+	res = restore_uri_endpoint(uri, id, sizeof(id), host, sizeof(host), msg, msglen);
+	if (res)
+		return res;
+	res = api_list_endpoints(r->api, &eps, &err);
+	if (res) {
+		util_msg(msg, msglen, "%s", err.message);
+		return res;
+	}
+	n = json_object_is_type(eps, json_type_array) ? json_object_array_length(eps) : 0;
+	for (i = 0; i < n; i++) {
+		struct json_object *ep = json_object_array_get_idx(eps, i);
+		const char *eid = model_json_str(ep, "id");
+
+		if (id[0] ? eid && strcmp(eid, id) == 0 :
+			    restore_host_match(model_json_str(ep, "host"), host)) {
+			found = ep;
+			matches++;
+		}
+	}
+	res = -EIO;
+	found_id = found && model_json_str(found, "id") ? model_json_str(found, "id") : "(no id)";
+	if (matches == 0)
+		util_msg(msg, msglen, "no endpoint of the project is the one the connection "
+			 "string reaches (%s %s)", id[0] ? "endpoint" : "host", id[0] ? id : host);
+	else if (matches > 1)
+		util_msg(msg, msglen, "the connection string's host %s is that of %d endpoints; "
+			 "which one it reaches cannot be told", host, matches);
+	else if (!(served = model_json_str(found, "branch_id")) || strcmp(served, branch_id)) {
+		util_msg(msg, msglen, "endpoint %s, which the connection string reaches, serves "
+			 "branch %s, not the restored branch %s", found_id,
+			 served ? served : "(none)", branch_id);
+		res = -EAGAIN;
+	} else {
+		util_msg(how, howlen, "endpoint %s, which the connection string reaches (by its %s), "
+			 "serves the restored branch %s; a query through the connection string "
+			 "answered", found_id, id[0] ? "options" : "host",
+			 branch_id);
+		res = 0;
+	}
+	json_object_put(eps);
+	return res;
+}
+
+/* The endpoint behind the connection string serves the restored branch: asked until
+ * @deadline while it serves another, as Neon may lag behind its operations. */
+static int restore_endpoint(struct restore *r, const char *uri, const char *branch_id,
+			    double deadline, char *how, size_t howlen, char *msg, size_t msglen)
+{
+	double delay = 0.02;
+	int res;
+
+	for (;;) {
+		res = restore_endpoint_once(r, uri, branch_id, how, howlen, msg, msglen);
+		if (res != -EAGAIN)
+			return res;
+		if (util_now() + delay > deadline)
+			return -EIO;
+		usleep((useconds_t)(delay * 1e6));
+		delay = delay * 1.5 > 0.5 ? 0.5 : delay * 1.5;
+	}
+}
+
 static void restore_audit_user(struct meta_restore *mr)
 {
 	struct passwd pw, *found = NULL;
@@ -251,39 +407,137 @@ static void restore_audit_user(struct meta_restore *mr)
 	mr->host[sizeof(mr->host) - 1] = '\0';
 }
 
+/* The id of the branch named @name now (branch ids are never cached across restores). */
+static int restore_resolve(struct restore *r, const char *name, char *id, size_t idlen,
+			   char *msg, size_t msglen)
+{
+	struct json_object *list = NULL;
+	struct api_error err = { 0 };
+	size_t i, n;
+	int res;
+
+	res = api_list_branches(r->api, &list, &err);
+	if (res) {
+		util_msg(msg, msglen, "%s", err.message);
+		return res;
+	}
+	res = -EIO;
+	util_msg(msg, msglen, "no branch is named %s any more", name);
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		struct json_object *b = json_object_array_get_idx(list, i);
+		const char *bname = model_json_str(b, "name"), *bid = model_json_str(b, "id");
+
+		if (bname && bid && strcmp(bname, name) == 0) {
+			snprintf(id, idlen, "%s", bid);
+			res = 0;
+			break;
+		}
+	}
+	json_object_put(list);
+	return res;
+}
+
+/* Looks the target up again; says so when another restore replaced it meanwhile. */
+static int restore_retarget(struct restore *r, const struct restore_request *req,
+			    char *target, size_t len, struct meta_restore *mr,
+			    char *msg, size_t msglen)
+{
+	char now[64];
+	int res = restore_resolve(r, req->branch_name, now, sizeof(now), msg, msglen);
+
+	if (res)
+		return res;
+	if (strcmp(now, target) != 0) {
+		log_info("restore: branch %s is %s now, no longer %s (restored meanwhile)",
+			 req->branch_name, now, target);
+		snprintf(target, len, "%s", now);
+		restore_record_target(r, target);
+	}
+	snprintf(mr->branch_before, sizeof(mr->branch_before), "%s", target);
+	return 0;
+}
+
+static void restore_unlock(struct restore *r, struct meta_lock *lock)
+{
+	char msg[400];
+
+	if (lock && meta_restore_unlock(r->meta, lock, msg, sizeof(msg)) != 0)
+		log_warn("restore: %s", msg);
+}
+
 int restore_run(struct restore *r, const struct restore_request *req,
-		char *new_branch_id, size_t idlen)
+		char *target_id, char *new_branch_id, size_t idlen)
 {
 	struct json_object *resp = NULL, *ops = NULL, *branch = NULL, *latest = NULL;
 	struct api_error err = { 0 };
 	struct meta_restore mr = { 0 };
+	struct meta_lock *lock = NULL;
 	int64_t audit_id = -1;
-	char msg[512] = "";
+	char msg[512] = "", target[64], how[400] = "";
 	const char *new_id = NULL;
-	double deadline = util_now() + req->timeout_s;
+	double deadline = util_now() + req->timeout_s, locked_until, delay;
 	int res;
 
+	snprintf(target, sizeof(target), "%s", req->branch_id);
+	snprintf(target_id, idlen, "%s", target);
 	res = restore_record_begin(r, req);
 	if (res)
 		return res;
 	log_info("restore: snapshot %s (%s) into branch %s (%s)", req->snapshot_name,
 		 req->snapshot_id, req->branch_name, req->branch_id);
+	restore_audit_user(&mr);
+
+	if (r->meta) {
+		char holder[300];
+
+		snprintf(holder, sizeof(holder), "pid %ld on %s", (long)getpid(),
+			 mr.host[0] ? mr.host : "a host without a name");
+		res = meta_restore_lock(r->meta, holder, &lock, msg, sizeof(msg));
+		if (res == -EBUSY) {
+			log_err("restore: snapshot %s into %s refused: %s", req->snapshot_name,
+				req->branch_name, msg);
+			restore_record_end(r, res, NULL, msg);
+			return res;
+		}
+		/* A meta database that is away stops no restore (as it stops no snapshot):
+		 * what keeps this one out of a branch another restore renames meanwhile is
+		 * then the lookup by name after each 423 and the endpoint check. */
+		if (res)
+			log_warn("restore: no lock across mounts, the meta database did not "
+				 "answer: %s", msg);
+	}
+	/* Only now, under the lock, is the branch holding the name the one to restore into. */
+	res = restore_retarget(r, req, target, sizeof(target), &mr, msg, sizeof(msg));
+	if (res)
+		goto fail;
 
 	snprintf(mr.snapshot_id, sizeof(mr.snapshot_id), "%s", req->snapshot_id);
 	snprintf(mr.snapshot_name, sizeof(mr.snapshot_name), "%s", req->snapshot_name);
-	snprintf(mr.branch_before, sizeof(mr.branch_before), "%s", req->branch_id);
 	snprintf(mr.outcome, sizeof(mr.outcome), "running");
-	restore_audit_user(&mr);
 	if (r->meta && meta_restore_begin(r->meta, &mr, &audit_id, msg, sizeof(msg)) != 0) {
 		log_warn("restore: audit log not written: %s", msg);
 		audit_id = -1;
 	}
 
-	res = api_restore_snapshot(r->api, req->snapshot_id, req->branch_id, true, NULL,
-				   &resp, &err);
-	if (res) {
+	/* Neon documents 423 as "locked, nothing done", but the lock may be another restore
+	 * (made without neonfs, or by a mount without the meta database) that renames our
+	 * target: so each retry looks up the name's branch again, for api_timeout. */
+	locked_until = util_now() + api_retry_seconds(r->api);
+	for (delay = 0.1;; delay = delay * 2 > 2.0 ? 2.0 : delay * 2) {
+		res = api_restore_snapshot(r->api, req->snapshot_id, target, true, NULL,
+					   &resp, &err);
+		if (!res)
+			break;
 		snprintf(msg, sizeof(msg), "%s", err.message);
-		goto fail;
+		if (err.http_status != 423 || util_now() + delay > locked_until ||
+		    util_now() + delay > deadline)
+			goto fail;
+		log_info("restore: %s; again in %.0f ms", err.message, delay * 1000.0);
+		usleep((useconds_t)(delay * 1e6));
+		res = restore_retarget(r, req, target, sizeof(target), &mr, msg, sizeof(msg));
+		if (res)
+			goto fail;
 	}
 	if (json_object_object_get_ex(resp, "branch", &branch))
 		new_id = model_json_str(branch, "id");
@@ -304,30 +558,38 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			res = -EIO;
 		goto fail;
 	}
-	res = restore_verify(r, req->verify_uri, deadline, msg, sizeof(msg));
+	/* Proof that the string users hold reaches the restored branch, not merely a
+	 * database: the endpoint it names serves that branch, then a query answers. */
+	res = restore_endpoint(r, req->verify_uri, new_id,
+			       util_now() + api_retry_seconds(r->api) < deadline ?
+			       util_now() + api_retry_seconds(r->api) : deadline,
+			       how, sizeof(how), msg, sizeof(msg));
+	if (!res)
+		res = restore_verify(r, req->verify_uri, deadline, msg, sizeof(msg));
 	if (res) {
 		char why[400];
 
 		snprintf(why, sizeof(why), "%.399s", msg);
-		snprintf(msg, sizeof(msg), "restore finished but the database did not answer "
-			 "through the connection string: %s", why);
+		snprintf(msg, sizeof(msg), "restore finished but the connection string does not "
+			 "reach the restored data: %s", why);
 		res = -EIO;
 		goto fail;
 	}
+	restore_record_verified(r, how);
 	snprintf(new_branch_id, idlen, "%s", new_id);
-	log_info("restore: finished; branch %s is now %s", req->branch_name, new_id);
+	log_info("restore: finished; branch %s is now %s (%s)", req->branch_name, new_id, how);
 
 	if (req->clean_old) {
 		struct json_object *del = NULL, *del_ops = NULL;
 		struct api_error derr = { 0 };
 
 		/* Only now that the restored branch answered is the old one safe to drop. */
-		if (api_delete_branch(r->api, req->branch_id, &del, &derr) == 0 &&
+		if (api_delete_branch(r->api, target, &del, &derr) == 0 &&
 		    json_object_object_get_ex(del, "operations", &del_ops))
 			api_wait_operations(r->api, del_ops, deadline - util_now(), NULL, NULL,
 					    NULL, &derr);
 		if (derr.err)
-			log_warn("restore: the replaced branch %s was kept: %s", req->branch_id,
+			log_warn("restore: the replaced branch %s was kept: %s", target,
 				 derr.message);
 		json_object_put(del);
 	}
@@ -336,6 +598,8 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	snprintf(mr.outcome, sizeof(mr.outcome), "finished");
 	if (audit_id >= 0 && meta_restore_end(r->meta, audit_id, &mr, msg, sizeof(msg)) != 0)
 		log_warn("restore: audit log not updated: %s", msg);
+	restore_unlock(r, lock);
+	snprintf(target_id, idlen, "%s", target);
 	restore_record_end(r, 0, new_id, NULL);
 	json_object_put(latest);
 	json_object_put(resp);
@@ -354,6 +618,8 @@ fail:
 		if (meta_restore_end(r->meta, audit_id, &mr, m2, sizeof(m2)) != 0)
 			log_warn("restore: audit log not updated: %s", m2);
 	}
+	restore_unlock(r, lock);
+	snprintf(target_id, idlen, "%s", target);
 	restore_record_end(r, res, new_id, msg);
 	json_object_put(latest);
 	json_object_put(resp);

@@ -29,6 +29,17 @@ def error_response(sqlstate, message, severity="FATAL"):
     return b"E" + struct.pack("!I", len(fields) + 4) + fields
 
 
+def _take_endpoint_option(options):
+    """Splits `endpoint=<id>` off a startup `options` value: (id or None, the rest)."""
+    named, rest = None, []
+    for word in options.split():
+        if word.startswith("endpoint="):
+            named = word[len("endpoint="):]
+        else:
+            rest.append(word)
+    return named, " ".join(rest)
+
+
 def _recv_exact(sock, n):
     buf = b""
     while len(buf) < n:
@@ -165,9 +176,20 @@ class EndpointProxy:
                 if k == "database":
                     v = physical
                     seen_db = True
-                elif k == "options" and read_only:
-                    v = (v + " -c default_transaction_read_only=on").strip()
-                    seen_opts = True
+                elif k == "options":
+                    # Neon's proxy reads the endpoint from `options=endpoint=<id>` (for
+                    # clients without SNI) and keeps it from the server.
+                    named, v = _take_endpoint_option(v)
+                    if named is not None and named != self.endpoint_id:
+                        client.sendall(error_response(
+                            "08004", "the connection names endpoint %s, this is %s"
+                            % (named, self.endpoint_id)))
+                        return
+                    if read_only:
+                        v = (v + " -c default_transaction_read_only=on").strip()
+                        seen_opts = True
+                    if not v:
+                        continue
                 out.append((k, v))
             if not seen_db:
                 out.append(("database", physical))

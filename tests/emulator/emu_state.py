@@ -639,9 +639,11 @@ class Emulator:
 
     def uri_for(self, endpoint, dbname, role, pooled=False):
         del pooled  # no pooler: the same proxy answers both
-        return "postgresql://%s:%s@127.0.0.1:%d/%s?sslmode=disable" % (
+        # Every endpoint's host is 127.0.0.1, so the URI names its endpoint the way Neon
+        # lets clients without SNI do; the endpoint's proxy checks and strips it.
+        return "postgresql://%s:%s@127.0.0.1:%d/%s?sslmode=disable&options=endpoint%%3D%s" % (
             urllib.parse.quote(role["name"], safe=""), urllib.parse.quote(role["password"], safe=""),
-            endpoint.proxy.port, urllib.parse.quote(dbname, safe=""))
+            endpoint.proxy.port, urllib.parse.quote(dbname, safe=""), endpoint.id)
 
     # -- endpoints / proxies ----------------------------------------------
     def _new_endpoint(self, branch_id, etype, now):

@@ -201,3 +201,140 @@ def test_snapshot_after_a_restore_made_elsewhere_is_of_the_new_branch(fs, projec
     status, body = project.api("GET", "/projects/%s/snapshots" % pid)
     after = [s for s in body["snapshots"] if s["name"] == "after"][0]
     assert after["source_branch_id"] == new_id
+
+
+def two_snapshots(fs):
+    """Table t holds 1 in snapshot one and 1, 2 in snapshot two."""
+    uri = fs.read("active", "connection_uri").strip()
+    sql(uri, "DROP TABLE IF EXISTS t")
+    sql(uri, "CREATE TABLE t (v int)")
+    sql(uri, "INSERT INTO t VALUES (1)")
+    os.mkdir(fs.p("snapshots", "one"))
+    sql(uri, "INSERT INTO t VALUES (2)")
+    os.mkdir(fs.p("snapshots", "two"))
+    sql(uri, "INSERT INTO t VALUES (3)")
+    return uri
+
+
+def test_two_mounts_restoring_at_once_one_wins_the_other_is_ebusy(mount_factory, project):
+    """Both mounts share the meta database: the second restore is refused at once instead
+    of being sent later with a target the first one renamed to "main (old)"."""
+    opts = ("cache_ttl=30", "api_timeout=5", "poll_min=600", "poll_max=600")
+    fs = [mount_factory(*opts), mount_factory(*opts)]
+    uri = two_snapshots(fs[0])
+    before = branches(project)["main"]["id"]
+    # Whichever POST comes first is held, so the restores overlap for sure.
+    project.fault(method="POST", path=r"/restore$", delay_ms=1000, count=1)
+    barrier = threading.Barrier(2)
+    result = [None, None]
+
+    def restore(i, name):
+        barrier.wait()
+        try:
+            result[i] = write_restore(fs[i], name)
+        except OSError as e:
+            result[i] = -e.errno
+    threads = [threading.Thread(target=restore, args=(0, b"one\n")),
+               threading.Thread(target=restore, args=(1, b"two\n"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(result) == sorted([4, -errno.EBUSY]), result
+    winner = result.index(4)
+    loser = 1 - winner
+    expected = [[(1,)], [(1,), (2,)]][winner]
+    assert sql(uri, "SELECT v FROM t ORDER BY v") == expected
+
+    won = json.loads(fs[winner].read("active", "restore"))
+    assert won["state"] == "finished"
+    assert won["snapshot"]["name"] == ["one", "two"][winner]
+    assert won["branch"]["id_before"] == before
+    after = branches(project)
+    assert won["branch"]["id_after"] == after["main"]["id"]
+    assert after["main"]["restored_from"] == won["snapshot"]["id"]
+    # The other restore never ran: only one branch was replaced.
+    assert after["main (old)"]["id"] == before
+    assert len(after) == 2
+    assert won["verified"]
+
+    lost = json.loads(fs[loser].read("active", "restore"))
+    assert lost["state"] == "failed"
+    assert lost["snapshot"]["name"] == ["one", "two"][loser]
+    assert "another mount" in lost["error"]
+    assert "pid %d" % fs[winner].proc.pid in lost["error"]
+    assert lost["branch"]["id_after"] is None
+    assert not lost.get("verified")
+    # One restore reached the API.
+    assert len([r for r in restore_posts(project) if r["status"] == 200]) == 1
+
+
+def test_a_locked_restore_is_sent_again_to_the_branch_that_now_holds_the_name(fs, project):
+    """While the first POST waits for its 423, a restore made elsewhere renames the target
+    to "main (old)": the next POST names the branch that is now "main"."""
+    pid = project.env["NEON_PROJECT_ID"]
+    uri = two_snapshots(fs)
+    old_id = fs.read("active", "id").strip()
+    two = fs.read("snapshots", "two", "id").strip()
+    project.clear_requests()
+    project.fault(method="POST", path=r"/restore$", status=423, delay_ms=2500, count=1)
+    result = {}
+
+    def first():
+        try:
+            result["n"] = write_restore(fs, b"one\n")
+        except OSError as e:
+            result["err"] = e.errno
+    t = threading.Thread(target=first)
+    t.start()
+    # The mount's POST holds the fault; now restore "two" elsewhere.
+    wait_for(lambda: not project.admin("GET", "/faults")[1]["faults"], 10,
+             "the mount's restore to reach the API")
+    status, body = project.api("POST", "/projects/%s/snapshots/%s/restore" % (pid, two),
+                               body={"target_branch_id": old_id, "finalize_restore": True})
+    assert status == 200, body
+    wait_idle(project)
+    elsewhere = branches(project)["main"]["id"]
+    assert elsewhere != old_id
+    t.join(60)
+    assert result == {"n": 4}
+
+    # In the order they were sent: the mount's, the one made elsewhere, the mount's again.
+    posts = sorted(restore_posts(project), key=lambda r: r["t"])
+    assert [(r["status"], r["body"]["target_branch_id"]) for r in posts] == [
+        (423, old_id), (200, old_id), (200, elsewhere)]
+    assert "fault" in posts[0] and "fault" not in posts[2]
+    assert sql(uri, "SELECT v FROM t ORDER BY v") == [(1,)]
+    after = branches(project)
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "finished"
+    assert status["branch"]["id_before"] == elsewhere
+    assert status["branch"]["id_after"] == after["main"]["id"]
+    # Both replaced branches are kept, each under a name of its own.
+    kept = {b["id"]: name for name, b in after.items()}
+    assert kept[old_id] == "main (old)"
+    assert kept[elsewhere] not in ("main", "main (old)")
+
+
+def test_restore_is_not_reported_done_while_its_endpoint_cannot_be_seen(fs, project):
+    """A query that answers is not enough: the endpoint behind the connection string must be
+    seen serving the restored branch, or the write fails with EIO and says why."""
+    pid = project.env["NEON_PROJECT_ID"]
+    os.mkdir(fs.p("snapshots", "s"))
+    project.fault(method="GET", path=r"^/projects/%s/endpoints$" % pid, status=500,
+                  count=-1)
+    with pytest.raises(OSError) as e:
+        write_restore(fs, b"s\n")
+    assert e.value.errno == errno.EIO
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "failed"
+    assert "does not reach the restored data" in status["error"]
+    assert "list endpoints" in status["error"]
+    assert status["verified"] is None
+    project.clear_faults()
+    write_restore(fs, b"s\n")
+    status = json.loads(fs.read("active", "restore"))
+    assert status["state"] == "finished"
+    ep = [e for e in project.api("GET", "/projects/%s/endpoints" % pid)[1]["endpoints"]
+          if e["type"] == "read_write" and e["branch_id"] == status["branch"]["id_after"]]
+    assert len(ep) == 1 and ep[0]["id"] in status["verified"]

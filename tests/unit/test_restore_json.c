@@ -68,12 +68,25 @@ int main(void)
 	json_object_put(o);
 
 	CHECK_INT(restore_record_begin(r, &req), 0);
+	/* Another restore replaced the target meanwhile: the status names the one used. */
+	restore_record_target(r, "br-other-one-3");
+	restore_record_verified(r, "endpoint ep-a serves the restored branch br-new-one-2");
 	restore_record_end(r, 0, "br-new-one-2", NULL);
 	o = parse(restore_status(r));
 	CHECK_STR(field(o, "state", NULL), "finished");
+	CHECK_STR(field(o, "branch", "id_before"), "br-other-one-3");
 	CHECK_STR(field(o, "branch", "id_after"), "br-new-one-2");
+	CHECK_STR(field(o, "verified", NULL), "endpoint ep-a serves the restored branch br-new-one-2");
 	CHECK(field(o, "error", NULL) == NULL);
 	json_object_put(o);
+
+	/* A new restore forgets how the last one was verified. */
+	CHECK_INT(restore_record_begin(r, &req), 0);
+	o = parse(restore_status(r));
+	CHECK(field(o, "verified", NULL) == NULL);
+	json_object_put(o);
+	restore_record_end(r, -EBUSY, NULL, "a restore of this project is running through "
+			   "another mount (pid 7 on h)");
 
 	restore_free(r);
 	CHECK_DONE();
