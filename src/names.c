@@ -58,6 +58,9 @@ bool names_valid_remote(const char *name)
 			return false;
 		if (n == 1 && (*p < 0x20 || *p == 0x7f))
 			return false;
+		/* U+0080..U+009F are control characters too: NEL breaks a line on a terminal. */
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+			return false;
 		p += n;
 	}
 	return true;

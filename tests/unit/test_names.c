@@ -15,6 +15,8 @@ static void test_remote(void)
 	CHECK(!names_valid_remote("tab\there"));
 	CHECK(!names_valid_remote("bad\xc3"));
 	CHECK(!names_valid_remote("del\x7f"));
+	CHECK(!names_valid_remote("nel\xc2\x85"));
+	CHECK(names_valid_remote("nbsp\xc2\xa0"));
 	CHECK(!names_valid_remote("\xc0\xaf"));          /* overlong '/' */
 	CHECK(!names_valid_remote("\xe0\x80\xaf"));      /* overlong '/' */
 	CHECK(!names_valid_remote("\xf0\x80\x80\xaf"));  /* overlong '/' */
