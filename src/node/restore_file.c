@@ -79,7 +79,16 @@ static ssize_t restore_write(struct node_ctx *c, struct node_handle *h, const ch
 	struct restore_handle *r = h->priv;
 	int res;
 
-	(void)off;
+	/* A write past the start (pwrite, O_APPEND, a name split over two writes) holds only
+	 * part of what was written, and a second write on one open is a second request:
+	 * neither is a whole name, so neither may pick a snapshot. */
+	if (off != 0 || r->wrote) {
+		log_err("restore: write one snapshot name or id at the start, once per open "
+			"(got %zu bytes at offset %lld%s)", size, (long long)off,
+			r->wrote ? " after an earlier write" : "");
+		r->wrote = true;
+		return -EINVAL;
+	}
 	r->wrote = true;
 	res = action_restore(c->actions, buf, size);
 	if (res) {
