@@ -101,11 +101,16 @@ static ssize_t restore_write(struct node_ctx *c, struct node_handle *h, const ch
 static int restore_truncate(struct node_ctx *c, const struct tree_node *n, struct node_handle *h,
 			    off_t size)
 {
-	/* echo > restore truncates first; there is nothing to cut. */
+	/* echo > restore truncates first, to 0; there is nothing to cut. Any other size asks
+	 * for a file this is not, and is refused rather than silently taken. */
 	(void)c;
 	(void)n;
 	(void)h;
-	(void)size;
+	if (size != 0) {
+		log_err("restore: truncate to %lld: only a truncate to 0 is taken",
+			(long long)size);
+		return -EINVAL;
+	}
 	return 0;
 }
 
