@@ -402,7 +402,8 @@ out:
 }
 
 /* The snapshot entry a preview's link target names: ../snapshots/<x>, or an absolute path
- * ending in snapshots/<x>, with or without a trailing slash. */
+ * ending in /snapshots/<x>, with or without a trailing slash. A relative link is read from
+ * branches/, so "snapshots/<x>" or "foo/snapshots/<x>" would point somewhere else. */
 static int action_link_entry(const char *target, char *entry, size_t len)
 {
 	char t[PATH_MAX];
@@ -413,8 +414,10 @@ static int action_link_entry(const char *target, char *entry, size_t len)
 	while ((n = strlen(t)) > 1 && t[n - 1] == '/')
 		t[n - 1] = '\0';
 	slash = strrchr(t, '/');
-	if (!slash || (size_t)(slash - t) < 9 || strncmp(slash - 9, "snapshots", 9) != 0 ||
-	    (slash - t > 9 && slash[-10] != '/') || !names_valid_entry(slash + 1))
+	if (!slash || (size_t)(slash - t) < 10 || strncmp(slash - 10, "/snapshots", 10) != 0 ||
+	    (t[0] != '/' && slash - t != 12) || !names_valid_entry(slash + 1))
+		return -EINVAL;
+	if (t[0] != '/' && strncmp(t, "../", 3) != 0)
 		return -EINVAL;
 	snprintf(entry, len, "%s", slash + 1);
 	return 0;
