@@ -69,6 +69,12 @@ static int action_name_free(struct actions *a, bool snapshot, const char *name)
 	const char *what = snapshot ? "snapshots" : "branches";
 	int res;
 
+	/* The kernel leaves name lengths to us (FUSE takes up to 1024 bytes); a name no entry
+	 * can hold is too long, as statfs's 255 says, even where Neon would take 256. */
+	if (strlen(name) > 255) {
+		log_err("%s/%s: a name is at most 255 bytes", what, name);
+		return -ENAMETOOLONG;
+	}
 	if (!names_valid_remote(name) || !names_valid_entry(name)) {
 		log_err("%s/%s: not a name Neon accepts (1 to %d printable characters, no '/')",
 			what, name, NAMES_MAX);
