@@ -88,6 +88,10 @@ static int snapshot_rename(struct node_ctx *c, const struct tree_node *dir, cons
 {
 	int res;
 
+	if (strlen(newname) > NODE_NAME_MAX) {
+		log_err("mv %s: a file name is at most %d bytes", name, NODE_NAME_MAX);
+		return -ENAMETOOLONG;
+	}
 	if (render_in(render_snapshot_files, name) || render_in(render_snapshot_files, newname)) {
 		log_err("mv %s %s: the snapshot's own files keep their names", name, newname);
 		return -EPERM;
@@ -106,6 +110,12 @@ static int snapshot_create(struct node_ctx *c, const struct tree_node *dir, cons
 {
 	int res;
 
+	/* FUSE passes names of up to 1024 bytes; one the tree cannot hold must not be stored,
+	 * or the listing would show it cut short, as a file that cannot be opened. */
+	if (strlen(name) > NODE_NAME_MAX) {
+		log_err("create: a file name is at most %d bytes", NODE_NAME_MAX);
+		return -ENAMETOOLONG;
+	}
 	if (strcmp(name, "schema") == 0) {
 		/* touch snapshots/<x>/schema asks for the schema of a snapshot made elsewhere:
 		 * an explicit action, since reading it costs a temporary branch. */
