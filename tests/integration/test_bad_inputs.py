@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from mountlib import SANITIZER, Mount, reset_project
+from mountlib import SANITIZER, Mount, reset_project, sql
 
 ATT_MAX = 65536
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
@@ -559,6 +559,61 @@ def test_attachment_named_like_a_snapshot_file(clean, fname, flags, err):
     before = sorted(os.listdir(d))
     assert_errno(err, os.open, os.path.join(d, fname), flags, 0o644)
     assert sorted(os.listdir(d)) == before == ["id", "meta.json", "schema"]
+    assert_untouched(clean)
+
+
+# Attachment names: any bytes a Linux file name may hold, except what the meta database's
+# text cannot (invalid UTF-8) and what the tree cannot (over 255 bytes).
+BAD_ATT_NAMES = [
+    ("256-bytes", b"x" * 256, errno.ENAMETOOLONG),
+    ("1024-bytes", b"x" * 1024, errno.ENAMETOOLONG),
+    ("1025-bytes", b"x" * 1025, errno.ENAMETOOLONG),
+    ("invalid-utf8", b"\xff", errno.EINVAL),
+    ("truncated-utf8", b"a\xc3", errno.EINVAL),
+    ("surrogate-utf8", b"\xed\xa0\x80", errno.EINVAL),
+]
+
+
+def att_rows(m, snap):
+    return sql(m.stack.meta_url, "SELECT name FROM attachments WHERE snapshot_id = %s",
+               (m.ids[snap],))
+
+
+@pytest.mark.parametrize("n,err", [c[1:] for c in BAD_ATT_NAMES], ids=[c[0] for c in BAD_ATT_NAMES])
+def test_bad_attachment_name(clean, n, err):
+    d = bpath(clean, "snapshots", "a")
+    before = sorted(os.listdir(d))
+    rows = att_rows(clean, "a")
+    assert_errno(err, os.open, d + b"/" + n, os.O_WRONLY | os.O_CREAT, 0o644)
+    assert sorted(os.listdir(d)) == before
+    assert att_rows(clean, "a") == rows
+    assert_untouched(clean)
+
+
+@pytest.mark.parametrize("n,err", [c[1:] for c in BAD_ATT_NAMES if c[2] == errno.ENAMETOOLONG],
+                         ids=[c[0] for c in BAD_ATT_NAMES if c[2] == errno.ENAMETOOLONG])
+def test_attachment_renamed_to_a_bad_name(clean, att, n, err):
+    write_file(att, b"x")
+    rows = att_rows(clean, "a")
+    assert_errno(err, os.rename, os.fsencode(att), os.fsencode(os.path.dirname(att)) + b"/" + n)
+    assert content(att) == b"x"
+    assert att_rows(clean, "a") == rows
+
+
+ODD_ATT_NAMES = [b"x" * 255, "é 日本".encode(), b" lead", b".hidden", b"a\x01", b"a\nb",
+                 b"a\x7f", b"-rf", b"id.bak"]
+
+
+@pytest.mark.parametrize("n", ODD_ATT_NAMES, ids=["odd-%d" % i for i in range(len(ODD_ATT_NAMES))])
+def test_attachment_name_any_file_name_takes(clean, n):
+    path = bpath(clean, "snapshots", "a", n)
+    write_file(path, b"kept")
+    try:
+        assert n in os.listdir(bpath(clean, "snapshots", "a"))
+        assert content(path) == b"kept"
+    finally:
+        os.unlink(path)
+    assert n not in os.listdir(bpath(clean, "snapshots", "a"))
     assert_untouched(clean)
 
 
