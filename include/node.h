@@ -17,6 +17,9 @@
 
 #include "tree.h"
 
+/* The longest file name the tree holds (struct tree_node.file) and statfs reports. */
+#define NODE_NAME_MAX 255
+
 struct project;
 struct actions;
 struct events;

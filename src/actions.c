@@ -71,6 +71,12 @@ static int action_name_free(struct actions *a, bool snapshot, const char *name)
 	const char *what = snapshot ? "snapshots" : "branches";
 	int res;
 
+	/* The kernel leaves name lengths to us (FUSE takes up to 1024 bytes); a name no entry
+	 * can hold is too long, as statfs's 255 says, even where Neon would take 256. */
+	if (strlen(name) > 255) {
+		log_err("%s/%s: a name is at most 255 bytes", what, name);
+		return -ENAMETOOLONG;
+	}
 	if (!names_valid_remote(name) || !names_valid_entry(name)) {
 		log_err("%s/%s: not a name Neon accepts (1 to %d printable characters, no '/')",
 			what, name, NAMES_MAX);
@@ -449,7 +455,8 @@ out:
 }
 
 /* The snapshot entry a preview's link target names: ../snapshots/<x>, or an absolute path
- * ending in snapshots/<x>, with or without a trailing slash. */
+ * ending in /snapshots/<x>, with or without a trailing slash. A relative link is read from
+ * branches/, so "snapshots/<x>" or "foo/snapshots/<x>" would point somewhere else. */
 static int action_link_entry(const char *target, char *entry, size_t len)
 {
 	char t[PATH_MAX];
@@ -460,8 +467,10 @@ static int action_link_entry(const char *target, char *entry, size_t len)
 	while ((n = strlen(t)) > 1 && t[n - 1] == '/')
 		t[n - 1] = '\0';
 	slash = strrchr(t, '/');
-	if (!slash || (size_t)(slash - t) < 9 || strncmp(slash - 9, "snapshots", 9) != 0 ||
-	    (slash - t > 9 && slash[-10] != '/') || !names_valid_entry(slash + 1))
+	if (!slash || (size_t)(slash - t) < 10 || strncmp(slash - 10, "/snapshots", 10) != 0 ||
+	    (t[0] != '/' && slash - t != 12) || !names_valid_entry(slash + 1))
+		return -EINVAL;
+	if (t[0] != '/' && strncmp(t, "../", 3) != 0)
 		return -EINVAL;
 	snprintf(entry, len, "%s", slash + 1);
 	return 0;

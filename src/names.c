@@ -6,22 +6,36 @@
 
 #include "names.h"
 
-/* Length of the UTF-8 sequence at @s, or 0 when it is not valid UTF-8. */
+/* Length of the UTF-8 sequence at @s, or 0 when it is not valid UTF-8. Overlong forms,
+ * surrogates and code points past U+10FFFF are not UTF-8 (RFC 3629): Neon's JSON cannot
+ * carry them, so a name holding one would reach Neon as another name. */
 static size_t names_utf8_len(const unsigned char *s)
 {
+	unsigned char lo = 0x80, hi = 0xbf;
 	size_t n, i;
 
 	if (s[0] < 0x80)
 		return 1;
-	if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
 		n = 2;
-	else if ((s[0] & 0xf0) == 0xe0)
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
 		n = 3;
-	else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4)
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		n = 4;
-	else
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else {
 		return 0;
-	for (i = 1; i < n; i++)
+	}
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return n;
@@ -43,6 +57,9 @@ bool names_valid_remote(const char *name)
 		if (n == 0)
 			return false;
 		if (n == 1 && (*p < 0x20 || *p == 0x7f))
+			return false;
+		/* U+0080..U+009F are control characters too: NEL breaks a line on a terminal. */
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
 			return false;
 		p += n;
 	}

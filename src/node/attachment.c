@@ -277,8 +277,15 @@ int node_attachments_readdir(struct node_ctx *c, enum tree_kind kind, const char
 int node_attachments_rename(struct node_ctx *c, enum tree_kind kind, const char *obj,
 			    const char *name, const char *newname, unsigned int flags)
 {
-	int res = action_attachment_rename(c->actions, obj, name, newname,
-					   flags & RENAME_NOREPLACE);
+	int res;
+
+	/* FUSE passes names of up to 1024 bytes; one the tree cannot hold must not be stored,
+	 * or the listing would show it cut short, as a file that cannot be opened. */
+	if (strlen(newname) > NODE_NAME_MAX) {
+		log_err("mv: a file name is at most %d bytes", NODE_NAME_MAX);
+		return -ENAMETOOLONG;
+	}
+	res = action_attachment_rename(c->actions, obj, name, newname, flags & RENAME_NOREPLACE);
 
 	/* The inode the kernel holds must name the file under its new name. */
 	if (res == 0)
@@ -290,7 +297,15 @@ int node_attachments_create(struct node_ctx *c, enum tree_kind kind, const char 
 			    const char *name, const struct node_opener *who,
 			    struct tree_node *child, struct node_handle *h)
 {
-	int res = action_attachment_create(c->actions, obj, name, who->flags & O_EXCL);
+	int res;
+
+	/* FUSE passes names of up to 1024 bytes; one the tree cannot hold must not be stored,
+	 * or the listing would show it cut short, as a file that cannot be opened. */
+	if (strlen(name) > NODE_NAME_MAX) {
+		log_err("create: a file name is at most %d bytes", NODE_NAME_MAX);
+		return -ENAMETOOLONG;
+	}
+	res = action_attachment_create(c->actions, obj, name, who->flags & O_EXCL);
 
 	if (!res)
 		res = node_make(c, kind, obj, name, child);

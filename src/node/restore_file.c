@@ -74,7 +74,16 @@ static ssize_t restore_write(struct node_ctx *c, struct node_handle *h, const ch
 	struct restore_handle *r = h->priv;
 	int res;
 
-	(void)off;
+	/* A write past the start (pwrite, O_APPEND, a name split over two writes) holds only
+	 * part of what was written, and a second write on one open is a second request:
+	 * neither is a whole name, so neither may pick a snapshot. */
+	if (off != 0 || r->wrote) {
+		log_err("restore: write one snapshot name or id at the start, once per open "
+			"(got %zu bytes at offset %lld%s)", size, (long long)off,
+			r->wrote ? " after an earlier write" : "");
+		r->wrote = true;
+		return -EINVAL;
+	}
 	r->wrote = true;
 	res = action_restore(c->actions, buf, size);
 	if (res) {
@@ -87,11 +96,16 @@ static ssize_t restore_write(struct node_ctx *c, struct node_handle *h, const ch
 static int restore_truncate(struct node_ctx *c, const struct tree_node *n, struct node_handle *h,
 			    off_t size)
 {
-	/* echo > restore truncates first; there is nothing to cut. */
+	/* echo > restore truncates first, to 0; there is nothing to cut. Any other size asks
+	 * for a file this is not, and is refused rather than silently taken. */
 	(void)c;
 	(void)n;
 	(void)h;
-	(void)size;
+	if (size != 0) {
+		log_err("restore: truncate to %lld: only a truncate to 0 is taken",
+			(long long)size);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -15,6 +15,15 @@ static void test_remote(void)
 	CHECK(!names_valid_remote("tab\there"));
 	CHECK(!names_valid_remote("bad\xc3"));
 	CHECK(!names_valid_remote("del\x7f"));
+	CHECK(!names_valid_remote("nel\xc2\x85"));
+	CHECK(names_valid_remote("nbsp\xc2\xa0"));
+	CHECK(!names_valid_remote("\xc0\xaf"));          /* overlong '/' */
+	CHECK(!names_valid_remote("\xe0\x80\xaf"));      /* overlong '/' */
+	CHECK(!names_valid_remote("\xf0\x80\x80\xaf"));  /* overlong '/' */
+	CHECK(!names_valid_remote("\xed\xa0\x80"));      /* a surrogate */
+	CHECK(!names_valid_remote("\xf4\x90\x80\x80"));  /* past U+10FFFF */
+	CHECK(names_valid_remote("\xed\x9f\xbf\xf4\x8f\xbf\xbf\xe0\xa0\x80"));
+	CHECK(names_valid_remote("\xf0\x9f\x99\x82"));  /* an emoji */
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	CHECK(!names_valid_remote(longname));
