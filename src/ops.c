@@ -134,8 +134,10 @@ bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
 
 static double ops_timeout(const struct node_ctx *c, const struct tree_node *n)
 {
-	/* events grows with every change; pollers must see each new size. */
-	return n->kind == TREE_EVENTS ? 0 : c->attr_timeout;
+	/* events grows with every change; pollers must see each new size. An attachment's
+	 * size changes with each close that stores it, from this mount or another. */
+	return n->kind == TREE_EVENTS || n->kind == TREE_ATTACHMENT ||
+	       n->kind == TREE_NEXT_FILE ? 0 : c->attr_timeout;
 }
 
 /* Answers with @child's entry, its attributes from its own type. */

@@ -647,9 +647,6 @@ def test_concurrent_writers_to_one_open_file(att):
     assert content(att) in (b"A" * size, b"B" * size)
 
 
-@pytest.mark.xfail(strict=True, reason="the kernel keeps the size the first close stored for "
-                   "attr_timeout: the re-read is cut to it (needs an attribute invalidation "
-                   "when a store changes the size)")
 def test_two_opens_last_close_wins(att):
     write_file(att, b"old")
     f1 = os.open(att, os.O_WRONLY | os.O_TRUNC)
