@@ -10,7 +10,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("NEONFS_BUILD_DIR", os.path.join(REPO, "build"))
 NEONFS = os.path.join(BUILD, "neonfs")
 
-SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
+SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer"
+                       r"|WARNING: ThreadSanitizer")
 
 
 def wait_for(cond, timeout=30.0, what="condition"):
