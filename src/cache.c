@@ -169,10 +169,12 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *data
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	if (!cache_fresh(c, e) && e->fetching) {
+	while (!cache_fresh(c, e) && e->fetching) {
 		unsigned long seen = e->fetches;
 
-		/* Wait for the fetch under way, and take its outcome, good or bad. */
+		/* Wait for the fetch under way, and take its outcome, good or bad. Again if its
+		 * value was not kept and another reader has started the next: one fetch at a
+		 * time, or cache_trim could free the entry under the second. */
 		e->waiters++;
 		while (e->fetching && e->fetches == seen)
 			pthread_cond_wait(&c->fetched, &c->lock);
