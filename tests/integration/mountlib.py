@@ -76,6 +76,10 @@ class Mount:
             r = subprocess.run(["fusermount3", "-u", self.path], capture_output=True)
             if r.returncode != 0:
                 subprocess.run(["fusermount3", "-u", "-z", self.path], capture_output=True)
+        elif self.proc.poll() is not None:
+            # The daemon died (a sanitizer halts it on a report): its mount is left behind,
+            # dead, and ismount cannot even stat it.
+            subprocess.run(["fusermount3", "-u", "-z", self.path], capture_output=True)
         try:
             rc = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
