@@ -18,8 +18,9 @@ void events_free(struct events *ev);
 
 /* Publishes one event: @kind such as "snapshot.created"; @local says whether it was made
  * through this mount; then name/value string pairs (a NULL value is left out), ending with
- * a NULL name. */
-void events_emit(struct events *ev, const char *kind, bool local, ...);
+ * a NULL name. @local is an int, not a bool, because it is the parameter before the "..."
+ * and va_start is undefined on one that default argument promotion widens. */
+void events_emit(struct events *ev, const char *kind, int local, ...);
 
 /* A new reader receives the events emitted after it opened. */
 struct events_reader *events_open(struct events *ev);

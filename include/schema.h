@@ -26,4 +26,19 @@ struct pg_pool;
 int schema_dump_uri(struct pg_pool *pool, const char *uri, char **text, char *lsn,
 		    size_t lsnlen, char *msg, size_t msglen);
 
+/* For tests: the part of schema_dump after the catalogs are read, on rows given as text.
+ * Cells are row-major, nrows * nfields of them, a NULL cell being SQL NULL. @units are the
+ * results of the unit queries, nine columns each (classid, objid, phase, schema, name,
+ * sub-kind, sub-name, DDL, "classid:objid ..." dependencies); @parts and @edges have four
+ * (classid, objid, owner's or referenced classid, objid). Writes what schema_dump would
+ * for those rows into *text (malloc'd). Returns 0, -EPROTO on a wrong column count, or
+ * -ENOMEM. */
+struct schema_rows {
+	const char *const *cells;
+	int nrows, nfields;
+};
+int schema_render_rows(const struct schema_rows *units, size_t nunits,
+		       const struct schema_rows *parts, const struct schema_rows *edges,
+		       char **text);
+
 #endif

@@ -34,7 +34,8 @@ static int api_buf_escaped(struct api_buf *b, const char *s)
 }
 
 /* Builds a path from @fmt, where each %s is one path segment (escaped here).
- * -EINVAL for a missing or empty segment: it would address another resource. */
+ * -EINVAL for a missing, empty, "." or ".." segment: it would address another resource
+ * ("." and ".." are unreserved, so escaping keeps them, and URL resolution removes them). */
 int api_path(char **out, const char *fmt, ...)
 {
 	struct api_buf b = { 0 };
@@ -48,7 +49,7 @@ int api_path(char **out, const char *fmt, ...)
 			const char *seg = va_arg(ap, const char *);
 
 			fmt++;
-			if (!seg || !*seg)
+			if (!seg || !*seg || strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0)
 				res = -EINVAL;
 			else
 				res = api_buf_escaped(&b, seg);

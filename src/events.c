@@ -167,7 +167,7 @@ static void events_push(struct events *ev, struct events_reader *rd, const char 
 	}
 }
 
-void events_emit(struct events *ev, const char *kind, bool local, ...)
+void events_emit(struct events *ev, const char *kind, int local, ...)
 {
 	struct events_reader *rd;
 	va_list ap;
@@ -176,7 +176,7 @@ void events_emit(struct events *ev, const char *kind, bool local, ...)
 	if (!ev)
 		return;
 	va_start(ap, local);
-	line = events_render(kind, local, ap);
+	line = events_render(kind, local != 0, ap);
 	va_end(ap);
 	if (!line) {
 		log_warn("events: %s not recorded: out of memory", kind);

@@ -322,6 +322,16 @@ static const char *model_kind_name(enum model_kind kind)
 	return kind == MODEL_SNAPSHOTS ? "snapshot" : kind == MODEL_BRANCHES ? "branch" : "endpoint";
 }
 
+/* The object's id, or NULL when it has none that can name it: the tree shows an object
+ * under its id when its name cannot stand, and each call puts the id in a URL path, where
+ * "", "." or ".." would address another resource. */
+static const char *model_id(struct json_object *o)
+{
+	const char *id = json_object_is_type(o, json_type_object) ? model_json_str(o, "id") : NULL;
+
+	return id && names_valid_entry(id) ? id : NULL;
+}
+
 /* Reads the objects of @arr, dropping those no id can name. */
 static int model_list_parse(struct model_list *l, struct json_object *arr, size_t total)
 {
@@ -329,10 +339,10 @@ static int model_list_parse(struct model_list *l, struct json_object *arr, size_
 
 	for (i = 0; i < total; i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i);
-		const char *id = json_object_is_type(o, json_type_object) ? model_json_str(o, "id") : NULL;
+		const char *id = model_id(o);
 
 		if (!id) {
-			log_warn("model: %s %zu of the listing has no string id; not shown",
+			log_warn("model: %s %zu of the listing has no id that can name it; not shown",
 				 model_kind_name(l->kind), i);
 			continue;
 		}
@@ -624,7 +634,7 @@ int model_object_from_answer(struct json_object *answer, const char *key,
 		return -EINVAL;
 	if (!json_object_is_type(answer, json_type_object) ||
 	    !json_object_object_get_ex(answer, key, &obj) ||
-	    !json_object_is_type(obj, json_type_object) || !model_json_str(obj, "id"))
+	    !model_id(obj))
 		return -EIO;
 	/* Measured first, so the strings live in the object's own allocation. */
 	model_object_parse(&a, &probe, obj);

@@ -572,9 +572,43 @@ static void schema_map_put(struct schema_map *m, unsigned classid, unsigned obji
 	e->unit = unit;
 }
 
-static unsigned schema_oid(const PGresult *res, int row, int col)
+/* Catalog rows as read through libpq, or as given by a test (schema_render_rows). */
+struct schema_src {
+	const PGresult *res;
+	const struct schema_rows *rows;
+};
+
+static int schema_nrows(const struct schema_src *src)
 {
-	return (unsigned)strtoul(PQgetvalue(res, row, col), NULL, 10);
+	return src->res ? PQntuples(src->res) : src->rows->nrows;
+}
+
+static int schema_nfields(const struct schema_src *src)
+{
+	return src->res ? PQnfields(src->res) : src->rows->nfields;
+}
+
+static bool schema_isnull(const struct schema_src *src, int row, int col)
+{
+	if (src->res)
+		return PQgetisnull(src->res, row, col);
+	return src->rows->cells[(size_t)row * (size_t)src->rows->nfields + (size_t)col] == NULL;
+}
+
+/* As PQgetvalue: "" for a NULL. */
+static const char *schema_value(const struct schema_src *src, int row, int col)
+{
+	const char *v;
+
+	if (src->res)
+		return PQgetvalue(src->res, row, col);
+	v = src->rows->cells[(size_t)row * (size_t)src->rows->nfields + (size_t)col];
+	return v ? v : "";
+}
+
+static unsigned schema_oid(const struct schema_src *src, int row, int col)
+{
+	return (unsigned)strtoul(schema_value(src, row, col), NULL, 10);
 }
 
 static int schema_keep(struct schema_dump_state *st, PGresult *res)
@@ -600,11 +634,11 @@ static int schema_query(PGconn *conn, struct schema_dump_state *st, const char *
 	return schema_keep(st, *res);
 }
 
-static int schema_add_units(struct schema_dump_state *st, const PGresult *res)
+static int schema_add_units(struct schema_dump_state *st, const struct schema_src *res)
 {
-	int rows = PQntuples(res), i;
+	int rows = schema_nrows(res), i;
 
-	if (PQnfields(res) != 9)
+	if (schema_nfields(res) != 9)
 		return -EPROTO;
 	for (i = 0; i < rows; i++) {
 		struct schema_unit *u;
@@ -622,13 +656,13 @@ static int schema_add_units(struct schema_dump_state *st, const PGresult *res)
 		memset(u, 0, sizeof(*u));
 		u->classid = schema_oid(res, i, 0);
 		u->objid = schema_oid(res, i, 1);
-		u->phase = atoi(PQgetvalue(res, i, 2));
-		u->nsp = PQgetvalue(res, i, 3);
-		u->name = PQgetvalue(res, i, 4);
-		u->sub = atoi(PQgetvalue(res, i, 5));
-		u->subname = PQgetvalue(res, i, 6);
-		u->text = PQgetvalue(res, i, 7);
-		u->deps = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
+		u->phase = atoi(schema_value(res, i, 2));
+		u->nsp = schema_value(res, i, 3);
+		u->name = schema_value(res, i, 4);
+		u->sub = atoi(schema_value(res, i, 5));
+		u->subname = schema_value(res, i, 6);
+		u->text = schema_value(res, i, 7);
+		u->deps = schema_isnull(res, i, 8) ? NULL : schema_value(res, i, 8);
 	}
 	return 0;
 }
@@ -705,9 +739,9 @@ static void schema_link(struct schema_dump_state *st)
 
 /* Maps every part (array type, row type, default, rule, constraint index, ...) to the unit
  * it belongs to. Parts of parts resolve over a few passes. */
-static int schema_map_parts(struct schema_dump_state *st, const PGresult *parts)
+static int schema_map_parts(struct schema_dump_state *st, const struct schema_src *parts)
 {
-	int rows = PQntuples(parts), pass, i;
+	int rows = schema_nrows(parts), pass, i;
 
 	for (pass = 0; pass < 4; pass++) {
 		bool more = false;
@@ -730,9 +764,9 @@ static int schema_map_parts(struct schema_dump_state *st, const PGresult *parts)
 	return 0;
 }
 
-static int schema_add_edges(struct schema_dump_state *st, const PGresult *edges)
+static int schema_add_edges(struct schema_dump_state *st, const struct schema_src *edges)
 {
-	int rows = PQntuples(edges), i, r;
+	int rows = schema_nrows(edges), i, r;
 	size_t k;
 
 	for (i = 0; i < rows; i++) {
@@ -859,6 +893,28 @@ static int schema_header(struct schema_buf *out, const char *dbname)
 			      "SET check_function_bodies = false;\n");
 }
 
+/* From the units read to the text after the header: rank by key, map the parts to their
+ * units, add the edges, write in order. */
+static int schema_order(struct schema_dump_state *st, const struct schema_src *parts,
+			const struct schema_src *edges, struct schema_buf *out)
+{
+	size_t i;
+	int r;
+
+	/* Rank by key; from here on a unit's index is its rank. */
+	if (st->nunits > 1)
+		qsort(st->units, st->nunits, sizeof(st->units[0]), schema_unit_cmp);
+	r = schema_map_init(&st->map, st->nunits + (size_t)schema_nrows(parts));
+	if (r < 0)
+		return r;
+	for (i = 0; i < st->nunits; i++)
+		schema_map_put(&st->map, st->units[i].classid, st->units[i].objid, i);
+	if ((r = schema_map_parts(st, parts)) < 0 || (r = schema_add_edges(st, edges)) < 0)
+		return r;
+	schema_link(st);
+	return schema_render(st, out);
+}
+
 static void schema_state_free(struct schema_dump_state *st)
 {
 	size_t i;
@@ -905,7 +961,7 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 	for (i = 0; i < sizeof(schema_unit_queries) / sizeof(schema_unit_queries[0]); i++) {
 		if ((r = schema_query(conn, &st, schema_unit_queries[i], &res, msg, msglen)) < 0)
 			goto out;
-		if ((r = schema_add_units(&st, res)) < 0) {
+		if ((r = schema_add_units(&st, &(struct schema_src){ .res = res })) < 0) {
 			util_msg(msg, msglen, "cannot read the catalog rows");
 			goto out;
 		}
@@ -914,20 +970,9 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 	    (r = schema_query(conn, &st, schema_q_edges, &edges, msg, msglen)) < 0)
 		goto out;
 
-	/* Rank by key; from here on a unit's index is its rank. */
-	if (st.nunits > 1)
-		qsort(st.units, st.nunits, sizeof(st.units[0]), schema_unit_cmp);
-	r = schema_map_init(&st.map, st.nunits + (size_t)PQntuples(parts));
-	if (r < 0)
-		goto nomem;
-	for (i = 0; i < st.nunits; i++)
-		schema_map_put(&st.map, st.units[i].classid, st.units[i].objid, i);
-	if ((r = schema_map_parts(&st, parts)) < 0 || (r = schema_add_edges(&st, edges)) < 0)
-		goto nomem;
-	schema_link(&st);
-
 	if ((r = schema_header(&out, PQgetvalue(settings, 0, 7))) < 0 ||
-	    (r = schema_render(&st, &out)) < 0)
+	    (r = schema_order(&st, &(struct schema_src){ .res = parts },
+			      &(struct schema_src){ .res = edges }, &out)) < 0)
 		goto nomem;
 
 	if ((r = pg_exec(conn, "COMMIT", 0, NULL, &res, msg, msglen)) < 0)
@@ -989,4 +1034,32 @@ int schema_dump_uri(struct pg_pool *pool, const char *uri, char **text, char *ls
 	if (lsn && lsnlen)
 		lsn[0] = '\0';
 	return pg_run(pool, uri, true, schema_dump_fn, &a, msg, msglen);
+}
+
+int schema_render_rows(const struct schema_rows *units, size_t nunits,
+		       const struct schema_rows *parts, const struct schema_rows *edges,
+		       char **text)
+{
+	struct schema_dump_state st = { 0 };
+	struct schema_buf out = { 0 };
+	size_t i;
+	int r;
+
+	*text = NULL;
+	if (parts->nfields != 4 || edges->nfields != 4)
+		return -EPROTO;
+	for (i = 0; i < nunits; i++)
+		if ((r = schema_add_units(&st, &(struct schema_src){ .rows = &units[i] })) < 0)
+			goto out;
+	if ((r = schema_header(&out, "")) < 0 ||
+	    (r = schema_order(&st, &(struct schema_src){ .rows = parts },
+			      &(struct schema_src){ .rows = edges }, &out)) < 0)
+		goto out;
+	schema_state_free(&st);
+	*text = out.data;
+	return 0;
+out:
+	schema_state_free(&st);
+	free(out.data);
+	return r;
 }

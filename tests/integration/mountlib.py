@@ -10,7 +10,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("NEONFS_BUILD_DIR", os.path.join(REPO, "build"))
 NEONFS = os.path.join(BUILD, "neonfs")
 
-SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
+SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer"
+                       r"|WARNING: ThreadSanitizer")
 
 
 def wait_for(cond, timeout=30.0, what="condition"):
@@ -75,6 +76,10 @@ class Mount:
             r = subprocess.run(["fusermount3", "-u", self.path], capture_output=True)
             if r.returncode != 0:
                 subprocess.run(["fusermount3", "-u", "-z", self.path], capture_output=True)
+        elif self.proc.poll() is not None:
+            # The daemon died (a sanitizer halts it on a report): its mount is left behind,
+            # dead, and ismount cannot even stat it.
+            subprocess.run(["fusermount3", "-u", "-z", self.path], capture_output=True)
         try:
             rc = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

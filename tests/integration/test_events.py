@@ -398,6 +398,7 @@ def test_a_blocking_read_waits_for_a_change_and_a_signal_ends_it(fs, project, ar
 
 # ---- 2. concurrent readers ----
 
+@pytest.mark.concurrency
 def test_two_readers_each_get_every_line(fs, project):
     with Reader(fs) as r1, Reader(fs) as r2:
         os.mkdir(fs.p("snapshots", "s"))
@@ -424,6 +425,7 @@ def test_two_readers_each_get_every_line(fs, project):
 
 # ---- 3. poll() ----
 
+@pytest.mark.concurrency
 def test_poll_wakes_when_a_snapshot_is_created(fs, project):
     with Reader(fs) as rd:
         p = select.poll()
@@ -454,6 +456,7 @@ def test_poll_wakes_when_a_snapshot_is_created(fs, project):
 
 # ---- 4. a reader that does not read ----
 
+@pytest.mark.concurrency
 def test_a_reader_that_never_reads_does_not_stall_changes(fs, project):
     project.config(operation_ms=0)
     with Reader(fs) as idle:
@@ -601,6 +604,7 @@ def test_a_second_mount_sees_the_first_mounts_changes(mount_factory, project):
         ra.assert_nothing_pending()
 
 
+@pytest.mark.concurrency
 def test_a_polling_mount_reports_its_own_changes_once_and_as_local(mount_factory, project):
     """The watcher of the mount that makes a change must not report it again as made
     elsewhere, though it polls while the change's operations run."""
@@ -620,6 +624,7 @@ def test_a_polling_mount_reports_its_own_changes_once_and_as_local(mount_factory
                          ("snapshot.deleted", True)], rd.raw
 
 
+@pytest.mark.concurrency
 def test_local_changes_on_a_polling_mount_do_not_hang(mount_factory, project):
     """The watcher must not send the kernel a notification while it holds a lock that a
     handler needs: the kernel serves the notification only after the mkdir/rmdir/rename in
@@ -813,6 +818,7 @@ def test_a_restore_made_elsewhere_shows_in_events_and_active(mount_factory, proj
 
 # ---- the mount keeps serving while readers wait ----
 
+@pytest.mark.concurrency
 def test_many_blocked_readers_do_not_stall_the_mount(fs, project):
     """Each `cat events` parks a read in the daemon; libfuse's worker pool is bounded (10
     threads by default), so readers that hold a worker while they wait stall the mount."""

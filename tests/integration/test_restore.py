@@ -118,6 +118,7 @@ def test_unknown_snapshot_is_enoent(fs, project):
     assert restore_posts(project) == []
 
 
+@pytest.mark.concurrency
 def test_two_restores_at_once_the_second_is_ebusy(fs, project):
     os.mkdir(fs.p("snapshots", "s"))
     # The first restore's request is held by the API for a while.

@@ -12,7 +12,11 @@ import stat
 import threading
 import time
 
+import pytest
+
 from mountlib import wait_for
+
+pytestmark = pytest.mark.concurrency
 
 SECONDS = float(os.environ.get("NEONFS_STRESS_SECONDS", "60"))
 CHURN = "churn"

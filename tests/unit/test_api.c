@@ -723,8 +723,11 @@ static void test_bodies_and_escaping(void)
 		  "/api/v2/projects/p1/connection_uri?branch_id=br-1&database_name=my%20db"
 		  "&role_name=own%26er");
 
-	/* An empty id would address the collection instead of one item. */
+	/* An empty id would address the collection instead of one item; "." and ".." stay
+	 * as they are when escaped and resolve to the project itself (DELETE /projects/p1). */
 	CHECK_INT(api_delete_snapshot(a, "", &resp, &err), -EINVAL);
+	CHECK_INT(api_delete_snapshot(a, "..", &resp, &err), -EINVAL);
+	CHECK_INT(api_delete_branch(a, ".", &resp, &err), -EINVAL);
 	CHECK_INT(mock_count(m), 7);
 	api_free(a);
 	mock_stop(m);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cache.h"
@@ -223,8 +224,60 @@ static void test_many_keys(void)
 	cache_free(c);
 }
 
+/* Readers that waited for a fetch whose value is not kept (expired at once here, or
+ * invalidated while it ran) must not start a fetch beside one that another of them has
+ * started meanwhile. Two at once on one entry let cache_trim free the entry after the first
+ * finished, and the second then wrote into freed memory. */
+static atomic_int in_flight, most_in_flight;
+
+static int fetch_counted(void *data, const char *key, struct shared **val)
+{
+	int n = atomic_fetch_add(&in_flight, 1) + 1, most = atomic_load(&most_in_flight), i;
+	struct cache *c = data;
+
+	while (n > most && !atomic_compare_exchange_weak(&most_in_flight, &most, n))
+		;
+	/* Let the other readers run while this fetch is under way, as the network would. */
+	for (i = 0; i < 20; i++)
+		sched_yield();
+	cache_trim(c);
+	atomic_fetch_sub(&in_flight, 1);
+	*val = &shared_text_new("v", 1)->base;
+	return 0;
+}
+
+static void *counted_reader(void *arg)
+{
+	struct cache *c = arg;
+	struct shared *v;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (cache_get(c, "snapshots", fetch_counted, c, &v) == 0)
+			shared_put(v);
+		if (i % 7 == 0)
+			cache_invalidate(c, "snapshots");
+	}
+	return NULL;
+}
+
+static void test_one_fetch_at_a_time(void)
+{
+	struct cache *c = cache_new(0);
+	pthread_t t[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, counted_reader, c);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	CHECK_INT(atomic_load(&most_in_flight), 1);
+	cache_free(c);
+}
+
 int main(void)
 {
+	test_one_fetch_at_a_time();
 	test_shared_failure();
 	test_many_keys();
 	test_ttl();

@@ -61,6 +61,26 @@ static void test_parse(void)
 	CHECK(model_branch_by_id(l, "snap-a") == NULL);
 	model_list_put(l);
 
+	/* An id that cannot stand as an entry or a URL segment names nothing: shown under it,
+	 * the object would be no directory (or "..", its parent), and a call with it would go
+	 * to another resource. */
+	l = parse(MODEL_BRANCHES,
+		  "[{\"id\": \"\", \"name\": \"empty id\"}, {\"id\": \"..\", \"name\": \"up\"},"
+		  " {\"id\": \".\", \"name\": \"here\"}, {\"id\": \"br/x\", \"name\": \"slash\"},"
+		  " {\"id\": \"br-ok\", \"name\": \"ok\"}]");
+	CHECK_INT(model_count(l), 1);
+	CHECK_STR(model_branch_at(l, 0)->entry, "ok");
+	CHECK(model_branch_by_name(l, "up") == NULL);
+	model_list_put(l);
+	{
+		struct json_object *answer = json_tokener_parse("{\"snapshot\": {\"id\": \"..\"}}");
+		struct neon_object *o = NULL;
+
+		CHECK_INT(model_object_from_answer(answer, "snapshot", &o), -EIO);
+		CHECK(o == NULL);
+		json_object_put(answer);
+	}
+
 	/* Not an array: an empty listing, not a failure. */
 	{
 		struct json_object *o = json_object_new_object();
