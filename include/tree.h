@@ -25,6 +25,8 @@ enum tree_kind {
 	TREE_ACTIVE_FILE,    /* active/<file> (file = name) */
 	TREE_PREVIEW,        /* branches/<preview>, a link (obj = branch id) */
 	TREE_RESTORE,        /* active/restore */
+	TREE_EXPIRES,        /* snapshots/<name>/expires_at (obj = snapshot id) */
+	TREE_LIMITS,         /* limits */
 };
 
 /* Fixed inode numbers; FUSE's root is 1. */
@@ -33,6 +35,7 @@ enum tree_kind {
 #define TREE_INO_BRANCHES  3
 #define TREE_INO_ACTIVE    4
 #define TREE_INO_EVENTS    5
+#define TREE_INO_LIMITS    6
 
 struct tree;
 

@@ -26,6 +26,7 @@
 #include "fs.h"
 #include "log.h"
 #include "meta.h"
+#include "when.h"
 
 struct main_opts {
 	char *project;
@@ -43,6 +44,8 @@ struct main_opts {
 	double api_timeout;
 	int clean_old_branches;
 	unsigned long attachment_max;
+	char *snapshot_ttl;
+	long snapshot_limit;
 	double poll_min;
 	double poll_max;
 	int no_meta;
@@ -72,6 +75,8 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "pg_timeout=%lf", offsetof(struct main_opts, pg_timeout), 0 },
 	{ "api_timeout=%lf", offsetof(struct main_opts, api_timeout), 0 },
 	{ "attachment_max=%lu", offsetof(struct main_opts, attachment_max), 0 },
+	{ "snapshot_ttl=%s", offsetof(struct main_opts, snapshot_ttl), 0 },
+	{ "snapshot_limit=%ld", offsetof(struct main_opts, snapshot_limit), 0 },
 	{ "poll_min=%lf", offsetof(struct main_opts, poll_min), 0 },
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
 	MAIN_OPT("clean_old_branches", clean_old_branches),
@@ -141,6 +146,10 @@ static void main_usage(const char *prog)
 	       "    -o pg_timeout=SECONDS  libpq connect and statement timeout (default 10)\n"
 	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
+	       "    -o snapshot_ttl=DURATION  each snapshot made here expires after DURATION\n"
+	       "                           (7d, 12h, 30m)\n"
+	       "    -o snapshot_limit=N    the project's snapshot limit, for limits and df -i\n"
+	       "                           (Neon: 1 on Free plans, 100 on paid ones)\n"
 	       "    -o poll_min=SECONDS    shortest remote-change poll interval (default 1)\n"
 	       "    -o poll_max=SECONDS    longest remote-change poll interval (default 30)\n\n",
 	       API_DEFAULT_BASE);
@@ -243,6 +252,7 @@ int main(int argc, char *argv[])
 	struct fs *fs = NULL;
 	char *key = NULL, msg[1024] = "";
 	const char *meta_url, *project, *source = NULL;
+	long long ttl = 0;
 	int ret = 1, i;
 
 	memset(&cl, 0, sizeof(cl));
@@ -286,6 +296,14 @@ int main(int argc, char *argv[])
 			"can read on the command line; leave it out of the URI and put it in "
 			"~/.pgpass or a file named by PGPASSFILE (or passfile= in the URI), or give "
 			"the whole URI in NEONFS_META_URL\n");
+		goto out_args;
+	}
+	if (o.snapshot_ttl && when_duration(o.snapshot_ttl, &ttl, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "neonfs: -o snapshot_ttl=: %s\n", msg);
+		goto out_args;
+	}
+	if (o.snapshot_limit < 0) {
+		fprintf(stderr, "neonfs: -o snapshot_limit= must be a count of snapshots\n");
 		goto out_args;
 	}
 	if (!cl.mountpoint) {
@@ -374,6 +392,8 @@ int main(int argc, char *argv[])
 	fcfg.pg_timeout = o.pg_timeout;
 	fcfg.clean_old_branches = o.clean_old_branches;
 	fcfg.attachment_max = o.attachment_max;
+	fcfg.snapshot_ttl = ttl;
+	fcfg.snapshot_limit = o.snapshot_limit;
 	fcfg.poll_min = o.poll_min;
 	fcfg.poll_max = o.poll_max;
 	fs = fs_new(&fcfg, api, meta, msg, sizeof(msg));
@@ -441,6 +461,7 @@ out_args:
 	free(o.key_file);
 	free(o.api_host);
 	free(o.api_key_arg);
+	free(o.snapshot_ttl);
 	for (i = 0; i < o.npositional; i++)
 		free(o.positional[i]);
 	fuse_opt_free_args(&args);

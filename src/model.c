@@ -574,6 +574,32 @@ size_t model_children(const struct model_list *branches, const char *id)
 	return n;
 }
 
+size_t model_root_branches(const struct model_list *branches)
+{
+	size_t i, n = 0;
+
+	if (!model_is(branches, MODEL_BRANCHES))
+		return 0;
+	for (i = 0; i < branches->n; i++)
+		if (!branches->branches[i].parent_id[0])
+			n++;
+	return n;
+}
+
+bool model_branch_replaced(const struct model_list *branches, const struct neon_branch *b)
+{
+	size_t i;
+
+	if (!model_is(branches, MODEL_BRANCHES) || b->is_default || b->parent_id[0])
+		return false;
+	if (strstr(b->name, "(old)"))
+		return true;
+	for (i = 0; i < branches->n; i++)
+		if (strcmp(branches->branches[i].restored_as, b->id) == 0)
+			return true;
+	return false;
+}
+
 const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints,
 					      const char *branch_id)
 {
@@ -807,4 +833,52 @@ char *model_branch_meta(const struct neon_branch *b, const struct model_live *li
 	text = model_pretty(o);
 	json_object_put(o);
 	return text;
+}
+
+/* A count, or null when it is not known. */
+static struct json_object *model_jcount(long long v)
+{
+	return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
+char *model_limits_json(const struct model_limit *l, size_t n)
+{
+	struct json_object *o = json_object_new_object();
+	char *text;
+	size_t i, j;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object(), *del = json_object_new_array();
+		bool known = l[i].used >= 0 && l[i].limit >= 0;
+
+		if (!e || !del) {
+			json_object_put(e);
+			json_object_put(del);
+			goto nomem;
+		}
+		json_object_object_add(o, l[i].name, e);
+		json_object_object_add(e, "used", model_jcount(l[i].used));
+		json_object_object_add(e, "used_from", model_jstr(l[i].used >= 0 ? "api" : NULL));
+		json_object_object_add(e, "limit", model_jcount(l[i].limit));
+		json_object_object_add(e, "limit_from", model_jstr(l[i].limit >= 0 &&
+								    l[i].limit_from[0] ?
+								    l[i].limit_from : NULL));
+		json_object_object_add(e, "left", model_jcount(!known ? -1 :
+							       l[i].used >= l[i].limit ? 0 :
+							       l[i].limit - l[i].used));
+		json_object_object_add(e, "reached",
+				       json_object_new_boolean(known && l[i].used >= l[i].limit));
+		json_object_object_add(e, "delete", del);
+		for (j = 0; j < l[i].nremove; j++)
+			json_object_array_add(del, json_object_new_string(l[i].remove[j]));
+	}
+	text = model_pretty(o);
+	json_object_put(o);
+	return text;
+
+nomem:
+	json_object_put(o);
+	return NULL;
 }

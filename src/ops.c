@@ -68,6 +68,8 @@ static const struct node_ops *ops_for(enum tree_kind kind)
 	case TREE_PREVIEW:       return &node_preview_ops;
 	case TREE_ACTIVE:        return &node_active_ops;
 	case TREE_RESTORE:       return &node_restore_ops;
+	case TREE_EXPIRES:       return &node_expires_ops;
+	case TREE_LIMITS:        return &node_limits_ops;
 	case TREE_EVENTS:        return &node_events_ops;
 	case TREE_ATTACHMENT:    return &node_attachment_ops;
 	case TREE_SNAPSHOT_FILE:
@@ -740,8 +742,9 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		ops_refuse(req, &h->node, VERB_WRITE, h->node.file);
 		return;
 	}
-	if (h->node.kind == TREE_RESTORE) {
-		/* A restore: parked, with its own copy of what was written. */
+	if (h->node.kind == TREE_RESTORE || h->node.kind == TREE_EXPIRES) {
+		/* A restore or an expiry: an API call, parked, with its own copy of what was
+		 * written. */
 		struct ops_job *j = ops_job_new(req, &h->node, o, ANSWER_WRITE, ops_work_write);
 
 		if (!j)
@@ -755,7 +758,8 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		memcpy(j->arg, buf, size);
 		j->size = size;
 		j->h = ops_handle_get(h);
-		snprintf(j->what, sizeof(j->what), "restore (write to active/restore)");
+		snprintf(j->what, sizeof(j->what), "%s", h->node.kind == TREE_RESTORE ?
+			 "restore (write to active/restore)" : "write to a snapshot's expires_at");
 		ops_park(j);
 		return;
 	}
@@ -832,6 +836,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 
 static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	unsigned long files, ffree;
 	struct statvfs sv;
 
 	(void)ino;
@@ -844,6 +849,12 @@ static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_files = 1UL << 20;
 	sv.f_ffree = 1UL << 19;
 	sv.f_favail = 1UL << 19;
+	/* df -i: the snapshot limit and the snapshots left, when the limit is known. */
+	if (node_limits_inodes(ops_ctx(req), &files, &ffree) == 0) {
+		sv.f_files = files;
+		sv.f_ffree = ffree;
+		sv.f_favail = ffree;
+	}
 	sv.f_namemax = 255;
 	fuse_reply_statfs(req, &sv);
 }

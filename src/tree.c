@@ -75,7 +75,8 @@ struct tree *tree_new(void)
 	    tree_add_fixed(t, TREE_INO_SNAPSHOTS, TREE_SNAPSHOTS) ||
 	    tree_add_fixed(t, TREE_INO_BRANCHES, TREE_BRANCHES) ||
 	    tree_add_fixed(t, TREE_INO_ACTIVE, TREE_ACTIVE) ||
-	    tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS)) {
+	    tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS) ||
+	    tree_add_fixed(t, TREE_INO_LIMITS, TREE_LIMITS)) {
 		tree_free(t);
 		return NULL;
 	}
@@ -200,6 +201,7 @@ uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 	case TREE_BRANCHES:
 	case TREE_ACTIVE:
 	case TREE_EVENTS:
+	case TREE_LIMITS:
 	case TREE_ROOT:
 		return TREE_INO_ROOT;
 	case TREE_SNAPSHOT:
@@ -211,6 +213,7 @@ uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 	case TREE_RESTORE:
 		return TREE_INO_ACTIVE;
 	case TREE_SNAPSHOT_FILE:
+	case TREE_EXPIRES:
 	case TREE_ATTACHMENT:
 		return tree_intern(t, TREE_SNAPSHOT, n->obj, "");
 	case TREE_BRANCH_FILE:
