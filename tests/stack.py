@@ -202,7 +202,7 @@ class Stack:
         self.clear_faults()
         self.config(operation_ms=operation_ms, snapshot_limit=snapshot_limit,
                     branches_default_limit=10000, operations_default_limit=10,
-                    preview_compute=0)
+                    preview_compute=0, root_branch_limit=0)
         self.wait_idle()
         self.clear_requests()
 

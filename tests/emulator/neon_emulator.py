@@ -476,7 +476,7 @@ class Handler(BaseHTTPRequestHandler):
                         for k, v in body.items():
                             if k not in emu.config:
                                 raise ApiError(400, "unknown config key %s" % k)
-                            low = 0 if k in ("operation_ms", "preview_compute") else 1
+                            low = 0 if k in ("operation_ms", "preview_compute", "root_branch_limit") else 1
                             if not isinstance(v, int) or v < low:
                                 raise ApiError(400, "%s must be an integer" % k)
                         emu.config.update(body)
