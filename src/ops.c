@@ -137,8 +137,9 @@ static bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
 
 static double ops_timeout(const struct node_ctx *c, const struct tree_node *n)
 {
-	/* events grows with every change; pollers must see each new size. */
-	return n->kind == TREE_EVENTS ? 0 : c->attr_timeout;
+	/* events grows with every change; pollers must see each new size. limits changes
+	 * with any snapshot made anywhere, and its size is never to disagree with a read. */
+	return n->kind == TREE_EVENTS || n->kind == TREE_LIMITS ? 0 : c->attr_timeout;
 }
 
 /* Answers with @child's entry, its attributes from its own type. */
