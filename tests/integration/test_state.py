@@ -678,7 +678,8 @@ def test_attachments_write_cp_list_read_rm(fs, project, tmp_path):
     r = subprocess.run(["rm", os.path.join(snap_dir, "model.bin")], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    assert set(os.listdir(snap_dir)) == {"id", "meta.json", "schema", "run_state.json"}
+    assert set(os.listdir(snap_dir)) == {"expires_at", "id", "meta.json", "schema",
+                                     "run_state.json"}
     assert meta_rows(project, "SELECT name FROM attachments WHERE project_id = %s"
                               " AND snapshot_id = %s", (pid(project), snap_id)) == \
         [("run_state.json",)]
