@@ -6,11 +6,12 @@ import json
 import os
 import select
 import stat
+import subprocess
 import time
 
 import pytest
 
-from mountlib import sql, wait_for, wait_idle
+from mountlib import NEONFS, sql, wait_for, wait_idle
 
 # A mount that looks for changes made elsewhere often, with caches only the watcher drops.
 WATCHING = ("poll_min=0.2", "poll_max=1", "cache_ttl=30", "attr_timeout=30")
@@ -141,8 +142,6 @@ def test_snapshot_ttl_gives_each_new_snapshot_an_expiry(mount_factory, project):
 
 
 def test_a_bad_snapshot_ttl_is_refused_at_mount(project, tmp_path):
-    import subprocess
-    from mountlib import NEONFS
     r = subprocess.run([NEONFS, "-f", "-o", "snapshot_ttl=soon", str(tmp_path)],
                        env=dict(os.environ, **project.env), capture_output=True, text=True,
                        timeout=30)
