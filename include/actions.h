@@ -20,6 +20,7 @@ struct actions_config {
 	double op_timeout;          /* seconds to wait for Neon's operations */
 	bool clean_old_branches;    /* delete the replaced branch after a verified restore */
 	size_t attachment_max;      /* bytes per attachment */
+	long long snapshot_ttl;     /* seconds: each snapshot made here expires so long after */
 };
 
 struct actions *actions_new(const struct actions_config *cfg, struct project *p,
@@ -34,6 +35,12 @@ int action_snapshot_create(struct actions *a, const char *name, char *id, size_t
 int action_snapshot_delete(struct actions *a, const char *entry);
 /* mv snapshots/<from> snapshots/<to>. */
 int action_snapshot_rename(struct actions *a, const char *from, const char *to);
+
+/* echo TIME > snapshots/<x>/expires_at: @buf is what was written, an RFC 3339 time or
+ * "+7d"-style duration from now; blank (a newline only) clears the expiry. -EINVAL, with no
+ * API call, for a malformed time or one not in the future. */
+int action_snapshot_expiry(struct actions *a, const char *snapshot_id, const char *buf,
+			   size_t len);
 
 /* mkdir branches/<name>: from the active branch's head, with a compute. */
 int action_branch_create(struct actions *a, const char *name, char *id, size_t idlen);

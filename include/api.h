@@ -58,9 +58,15 @@ char *api_escape(const char *s);
 
 /* Snapshots. */
 int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api_error *err);
-/* @lsn may be NULL (branch head). Response: {snapshot, operations}. */
+/* @lsn may be NULL (branch head), @expires_at NULL (no expiry). Response: {snapshot,
+ * operations}. */
 int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			const char *lsn, struct json_object **resp, struct api_error *err);
+			const char *lsn, const char *expires_at, struct json_object **resp,
+			struct api_error *err);
+/* Sets the time Neon deletes the snapshot (RFC 3339), or clears it when @expires_at is NULL.
+ * Response: {snapshot}. */
+int api_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
+			struct json_object **resp, struct api_error *err);
 int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
 			struct json_object **resp, struct api_error *err);
 int api_delete_snapshot(struct api *a, const char *snapshot_id,

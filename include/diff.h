@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "model.h"
 #include "names.h"
@@ -19,7 +20,9 @@ struct diff_seen *diff_seen_new(void);
 void diff_seen_free(struct diff_seen *s);
 /* Records (or replaces) @id as shown under @entry with @name; removes it when @name is NULL. */
 void diff_seen_set(struct diff_seen *s, const char *id, const char *name, const char *entry);
-/* Replaces the whole map with what @l lists (snapshots or branches). */
+/* When snapshot @id expires (0: never), as a change through the mount set it. */
+void diff_seen_set_expiry(struct diff_seen *s, const char *id, time_t expires);
+/* Replaces the whole map with what @l lists (snapshots with their expiry) (snapshots or branches). */
 void diff_seen_reset(struct diff_seen *s, const struct model_list *l);
 /* The name seen for @id, or NULL. */
 const char *diff_seen_name(const struct diff_seen *s, const char *id);
@@ -30,6 +33,8 @@ size_t diff_seen_count(const struct diff_seen *s);
 enum diff_kind {
 	DIFF_CREATED = 1,   /* snapshot.created / branch.created */
 	DIFF_DELETED,       /* snapshot.deleted / branch.deleted */
+	DIFF_EXPIRED,       /* snapshot.expired: a snapshot gone after its seen expiry passed
+			     * (Neon deleted it); otherwise as DIFF_DELETED */
 	DIFF_RENAMED,       /* snapshot.renamed / branch.renamed */
 	DIFF_RESTORED,      /* restore.finished made elsewhere: a branch took the name of the
 			     * branch it replaced (restore_status "finalized", restored_as = the
@@ -50,13 +55,17 @@ struct diff_change {
 	char branch_id_before[64];
 };
 
-/* Compares @seen (of the kind @fresh lists) with @fresh. @snapshots_seen names snapshots
- * for restore changes (may be NULL). Writes a malloc'd array to *out (NULL when none) and
+/* A snapshot gone up to this many seconds before its expiry counts as expired: Neon's clock
+ * and ours need not agree to the second. */
+#define DIFF_EXPIRY_SLACK 5
+
+/* Compares @seen (of the kind @fresh lists) with @fresh at time @now. @snapshots_seen names
+ * snapshots for restore changes (may be NULL). Writes a malloc'd array to *out (NULL when none) and
  * returns how many changes, or -ENOMEM. Order: for each object of @fresh in listing order
  * its changes (a restored branch whose name also changed gives DIFF_RESTORED then
  * DIFF_RENAMED; a new branch that is a restore gives DIFF_RESTORED only), then deletions.
  * Neither @seen nor @fresh is changed. */
 int diff_compute(const struct diff_seen *seen, const struct diff_seen *snapshots_seen,
-		 const struct model_list *fresh, struct diff_change **out);
+		 const struct model_list *fresh, time_t now, struct diff_change **out);
 
 #endif

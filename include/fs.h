@@ -21,6 +21,8 @@ struct fs_config {
 	double pg_idle;            /* seconds before an idle connection to a compute closes */
 	bool clean_old_branches;   /* delete the replaced branch after a verified restore */
 	size_t attachment_max;     /* bytes per attachment */
+	long long snapshot_ttl;    /* seconds each new snapshot lives; 0: no expiry */
+	long long snapshot_limit;  /* -o snapshot_limit=; 0: not given */
 	double poll_min, poll_max; /* bounds of the remote-change poll interval */
 	bool watch_always;         /* poll even while the mount is idle */
 };

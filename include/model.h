@@ -115,6 +115,12 @@ const struct neon_branch *model_preview_branch(const struct model_list *branches
 					       const char *snapshot_id);
 /* Branches whose parent is @id. */
 size_t model_children(const struct model_list *branches, const char *id);
+/* Branches without a parent: what Neon's root-branch limit counts (a snapshot restore makes
+ * one, and keeps the branch it replaced as another). */
+size_t model_root_branches(const struct model_list *branches);
+/* A root branch that a finalized restore replaced and kept ("main (old)"): what to delete
+ * at the root-branch limit. Never the default branch. */
+bool model_branch_replaced(const struct model_list *branches, const struct neon_branch *b);
 /* The read-write endpoint of @branch_id in an endpoint listing, or NULL. */
 const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints,
 					      const char *branch_id);
@@ -168,6 +174,19 @@ struct model_live {
 	long long table_count;
 };
 char *model_branch_meta(const struct neon_branch *b, const struct model_live *live);
+
+/* One of Neon's limits as the limits file shows it. */
+struct model_limit {
+	const char *name;              /* "snapshots", "root_branches" */
+	long long used;                /* counted from a listing; -1 when unknown */
+	long long limit;               /* -1 when unknown */
+	const char *limit_from;        /* "option", "error", or "" */
+	const char *const *remove;     /* entries to delete to make room */
+	size_t nremove;
+};
+/* {"<name>": {used, used_from, limit, limit_from, left, reached, delete}, ...}, unknown
+ * numbers as null. */
+char *model_limits_json(const struct model_limit *l, size_t n);
 
 /* RFC 3339 since the epoch; 0 when empty or unreadable. */
 time_t model_time(const char *rfc3339);

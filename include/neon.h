@@ -19,7 +19,11 @@ int neon_list(struct api *a, enum model_kind kind, struct model_list **out,
 struct neon_answer;
 
 int neon_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			 const char *lsn, struct neon_answer **ans, struct api_error *err);
+			 const char *lsn, const char *expires_at, struct neon_answer **ans,
+			 struct api_error *err);
+/* Sets (RFC 3339) or clears (NULL) the time Neon deletes the snapshot. */
+int neon_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
+			 struct neon_answer **ans, struct api_error *err);
 int neon_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
 			 struct neon_answer **ans, struct api_error *err);
 int neon_delete_snapshot(struct api *a, const char *snapshot_id, struct neon_answer **ans,

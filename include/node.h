@@ -124,6 +124,8 @@ extern const struct node_ops node_branch_ops;        /* branches/<name>/ */
 extern const struct node_ops node_preview_ops;       /* branches/<preview> -> ../snapshots/<x> */
 extern const struct node_ops node_active_ops;        /* active/ */
 extern const struct node_ops node_restore_ops;       /* active/restore */
+extern const struct node_ops node_expires_ops;       /* snapshots/<name>/expires_at */
+extern const struct node_ops node_limits_ops;        /* limits */
 extern const struct node_ops node_events_ops;        /* events */
 extern const struct node_ops node_attachment_ops;    /* a file stored with a checkpoint */
 extern const struct node_ops node_file_ops;          /* id, meta.json, schema, connection_uri */
@@ -144,6 +146,11 @@ int node_attachments_rename(struct node_ctx *c, enum tree_kind kind, const char 
 int node_attachments_create(struct node_ctx *c, enum tree_kind kind, const char *obj,
 			    const char *name, const struct node_opener *who,
 			    struct tree_node *child, struct node_handle *h);
+/* For df -i: the snapshot limit as total inodes and the snapshots left as free ones, from
+ * the cached listing. -ENOENT when the limit is not known. */
+int node_limits_inodes(struct node_ctx *c, unsigned long *files, unsigned long *ffree);
+/* The tree kind of a file in a snapshot's directory: expires_at has its own. */
+enum tree_kind node_snapshot_file_kind(const char *file);
 /* The node for (kind, obj, file), interned: 0 or -ENOMEM. */
 int node_make(struct node_ctx *c, enum tree_kind kind, const char *obj, const char *file,
 	      struct tree_node *out);

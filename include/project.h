@@ -21,6 +21,7 @@ struct project_config {
 	double cache_ttl;
 	double pg_timeout;
 	double pg_idle;          /* close connections to computes idle this long */
+	long long snapshot_limit;   /* -o snapshot_limit=, 0 when not given */
 };
 
 struct project;
@@ -33,6 +34,7 @@ void project_close(struct project *p);
 struct api *project_api(struct project *p);
 struct meta *project_meta(struct project *p);      /* NULL without a meta database */
 struct pg_pool *project_pool(struct project *p);
+struct quota *project_quota(struct project *p);      /* what is known of Neon's limits */
 const char *project_id(struct project *p);
 const char *project_active_name(struct project *p);
 const char *project_database(struct project *p);
@@ -101,6 +103,9 @@ void project_forget_uri(struct project *p, const char *branch_id);
 void project_touch(struct project *p);
 double project_idle_for(struct project *p);
 
+/* A snapshot gone from Neon takes its checkpoint record, attachments and kept schema with
+ * it. 0 (also when it had no record), or -errno with the reason in @msg. */
+int project_record_delete(struct project *p, const char *snapshot_id, char *msg, size_t msglen);
 /* Drops cache entries nobody holds, so memory follows what is in use. */
 void project_trim(struct project *p);
 

@@ -14,7 +14,8 @@ enum render_owner {
 };
 
 /* The files each kind of directory can hold, NULL-terminated. */
-extern const char *const render_snapshot_files[];   /* id, meta.json, schema, connection_uri */
+extern const char *const render_snapshot_files[];   /* id, meta.json, schema, expires_at,
+						     * connection_uri */
 extern const char *const render_branch_files[];     /* id, meta.json, schema, connection_uri */
 extern const char *const render_active_files[];     /* id, meta.json, schema, connection_uri */
 
@@ -33,5 +34,13 @@ int render_file(struct project *p, enum render_owner owner, const char *id, cons
 /* Files whose bytes come from the database itself and change without the API knowing:
  * read fresh at every open. */
 bool render_live(enum render_owner owner, const char *file);
+
+/* <mnt>/limits: each of Neon's limits neonfs knows, what is used of it, where each number
+ * came from and what to delete at the limit (JSON, model.h's model_limits_json). */
+int render_limits(struct project *p, char **text);
+
+/* The snapshots there are and the snapshot limit (-1 when unknown), for df -i. From the
+ * cached listing: no API call within the cache window. */
+int render_snapshot_room(struct project *p, long long *used, long long *limit);
 
 #endif

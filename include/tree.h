@@ -27,6 +27,8 @@ enum tree_kind {
 	TREE_RESTORE,        /* active/restore */
 	TREE_NEXT,           /* active/next/ */
 	TREE_NEXT_FILE,      /* a pending file in active/next/ (obj = "", file = name) */
+	TREE_EXPIRES,        /* snapshots/<name>/expires_at (obj = snapshot id) */
+	TREE_LIMITS,         /* limits */
 };
 
 /* Fixed inode numbers; FUSE's root is 1. */
@@ -36,6 +38,7 @@ enum tree_kind {
 #define TREE_INO_ACTIVE    4
 #define TREE_INO_EVENTS    5
 #define TREE_INO_NEXT      6
+#define TREE_INO_LIMITS    7
 
 struct tree;
 

@@ -9,6 +9,7 @@
 #define NEONFS_WATCHER_H
 
 #include <stdbool.h>
+#include <time.h>
 
 struct project;
 struct events;
@@ -50,5 +51,8 @@ void watcher_seen(struct watcher *w, bool snapshot, const char *id, const char *
 		  const char *entry);
 /* After a restore through the mount, the branches changed here: seen afresh. */
 void watcher_seen_refresh(struct watcher *w);
+/* When snapshot @id expires (0: never), as set through the mount: a snapshot that then goes
+ * is reported as expired, not deleted. */
+void watcher_seen_expiry(struct watcher *w, const char *id, time_t expires);
 
 #endif

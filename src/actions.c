@@ -19,9 +19,11 @@
 #include "neon.h"
 #include "pg.h"
 #include "project.h"
+#include "quota.h"
 #include "restore.h"
 #include "schema.h"
 #include "watcher.h"
+#include "when.h"
 
 #include "actions_internal.h"
 
@@ -38,6 +40,8 @@ void action_done(struct actions *a, const struct change *c)
 	if (c->seen)
 		watcher_seen(a->watcher, c->seen == 1, c->seen_id, c->seen_name,
 			     c->seen_name ? names_entry(c->seen_name, c->seen_id) : NULL);
+	if (c->seen_expiry)
+		watcher_seen_expiry(a->watcher, c->seen_id, c->expires);
 	if (c->event)
 		events_emit(a->events, c->event, true, f[0], f[1], f[2], f[3], f[4], f[5],
 			    f[6], f[7], NULL);
@@ -102,6 +106,66 @@ int action_wait(struct actions *a, const struct neon_answer *ans, const char *wh
 	if (res)
 		log_err("%s: %s", what, err.message);
 	return res;
+}
+
+/* Neon refused @what at one of its limits: the limits file learns the number, and the log
+ * says which limit it is and what to delete to make room. */
+static void action_at_limit(struct actions *a, const struct api_error *err, int kind,
+			    const char *what)
+{
+	struct model_list *l = NULL;
+	long long limit;
+	char names[1024] = "";
+	size_t i, n, len = 0;
+	int known = quota_kind_of(err->code);
+
+	if (err->err != EDQUOT)
+		return;
+	if (known >= 0)
+		kind = known;
+	if (kind == QUOTA_SNAPSHOTS) {
+		const struct neon_snapshot *oldest = NULL;
+
+		project_forget(a->p, PROJECT_SNAPSHOTS);
+		if (project_snapshots(a->p, &l))
+			return;
+		n = model_count(l);
+		for (i = 0; i < n; i++) {
+			const struct neon_snapshot *s = model_snapshot_at(l, i);
+
+			if (!oldest || s->created < oldest->created)
+				oldest = s;
+		}
+		limit = quota_learn(project_quota(a->p), QUOTA_SNAPSHOTS, err->message,
+				    (long long)n);
+		log_err("%s: Neon's snapshot limit (%lld) is reached; delete a snapshot to make "
+			"room, such as the oldest: rmdir 'snapshots/%s' (cat limits)", what, limit,
+			oldest ? oldest->entry : "<name>");
+	} else if (kind == QUOTA_ROOT_BRANCHES) {
+		project_forget(a->p, PROJECT_BRANCHES);
+		if (project_branches(a->p, &l))
+			return;
+		n = model_count(l);
+		for (i = 0; i < n; i++) {
+			const struct neon_branch *b = model_branch_at(l, i);
+			int w;
+
+			if (!model_branch_replaced(l, b) || len >= sizeof(names))
+				continue;
+			w = snprintf(names + len, sizeof(names) - len, " 'branches/%s'", b->entry);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		limit = quota_learn(project_quota(a->p), QUOTA_ROOT_BRANCHES, err->message,
+				    (long long)model_root_branches(l));
+		log_err("%s: Neon's root branch limit (%lld) is reached; each restore keeps the "
+			"branch it replaced: delete those no longer needed: rmdir%s (cat limits)",
+			what, limit, names[0] ? names : " 'branches/<name> (old)'");
+	} else {
+		log_err("%s: a Neon limit is reached: %s", what, err->message);
+	}
+	/* The limits file shows the number now. */
+	project_forget(a->p, PROJECT_FILES);
+	model_list_put(l);
 }
 
 /* A branch Neon made for us gets a compute only when Neon did not make one with it: Neon
@@ -178,7 +242,7 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 	struct neon_object *obj = NULL;
 	struct model_list *adopted = NULL;
 	struct api_error err = { 0 };
-	char branch_id[64], lsn[32] = "", msg[512] = "";
+	char branch_id[64], lsn[32] = "", msg[512] = "", expires[32] = "";
 	char *schema = NULL, *uri = NULL;
 	const struct neon_snapshot *s = NULL;
 	size_t attached = 0;
@@ -205,8 +269,10 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 			lsn[0] = '\0';
 		}
 	}
-	res = neon_create_snapshot(project_api(a->p), branch_id, name, lsn[0] ? lsn : NULL, &ans,
-				   &err);
+	if (a->cfg.snapshot_ttl > 0)
+		when_format(time(NULL) + (time_t)a->cfg.snapshot_ttl, expires, sizeof(expires));
+	res = neon_create_snapshot(project_api(a->p), branch_id, name, lsn[0] ? lsn : NULL,
+				   expires[0] ? expires : NULL, &ans, &err);
 	if (res && err.http_status == 0 && (adopted = action_adopt(a, name, &s)) != NULL) {
 		/* Sent, done by Neon, and its answer lost on the way back. */
 		log_warn("mkdir snapshots/%s: the answer was lost (%s), but Neon made the snapshot "
@@ -214,6 +280,8 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 		res = 0;
 	} else if (res) {
 		log_err("mkdir snapshots/%s: %s", name, err.message);
+		snprintf(msg, sizeof(msg), "mkdir snapshots/%s", name);
+		action_at_limit(a, &err, QUOTA_SNAPSHOTS, msg);
 		goto out;
 	} else {
 		res = neon_answer_object(ans, "snapshot", &obj);
@@ -235,6 +303,7 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 		.attachments_of = s->id, .pending = true,
 		.event = "snapshot.created", .fields = { "id", s->id, "name", name },
 		.seen = 1, .seen_id = s->id, .seen_name = name,
+		.seen_expiry = s->expires != 0, .expires = s->expires,
 	});
 	if (res == 0 && attached)
 		log_info("snapshot %s (%s) created, with %zu files of active/next/", name, s->id,
@@ -511,7 +580,11 @@ static int do_preview_create(struct actions *a, const char *target, const char *
 		return res;
 	res = neon_preview(project_api(a->p), snap_id, active_id, name, &ans, &err);
 	if (res) {
+		char what[NAMES_MAX + 32];
+
 		log_err("ln -s %s branches/%s: %s", target, name, err.message);
+		snprintf(what, sizeof(what), "ln -s branches/%s", name);
+		action_at_limit(a, &err, QUOTA_ROOT_BRANCHES, what);
 		goto out;
 	}
 	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
@@ -611,6 +684,14 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 	watcher_local_begin(a->watcher);
 	/* target_id: the branch restored into, looked up again under the restore lock. */
 	res = restore_run(a->restore, &rr, target_id, new_id, sizeof(new_id));
+	if (res == -EDQUOT) {
+		/* A snapshot restore makes a root branch; restore.c kept Neon's words in the
+		 * status, the limit itself is learned from the count. */
+		struct api_error lim = { .err = EDQUOT };
+
+		snprintf(lim.message, sizeof(lim.message), "the restore reached a limit");
+		action_at_limit(a, &lim, QUOTA_ROOT_BRANCHES, "restore");
+	}
 	project_forget(a->p, PROJECT_ALL);
 	watcher_seen_refresh(a->watcher);
 	watcher_local_end(a->watcher);
@@ -624,6 +705,73 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 			    res ? NULL : new_id },
 	});
 	free(uri);
+	return res;
+}
+
+static int do_snapshot_expiry(struct actions *a, const char *snapshot_id, const char *buf,
+			      size_t len)
+{
+	struct model_list *l = NULL;
+	struct neon_answer *ans = NULL;
+	struct neon_object *obj = NULL;
+	struct api_error err = { 0 };
+	const struct neon_snapshot *s;
+	char value[NAMES_MAX + 1] = "", when[32] = "", why[256] = "", entry[NAMES_MAX + 1];
+	size_t i;
+	bool blank = true;
+	int res;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
+			blank = false;
+	res = project_snapshots(a->p, &l);
+	if (res)
+		return res;
+	s = model_snapshot_by_id(l, snapshot_id);
+	if (!s) {
+		model_list_put(l);
+		return -ENOENT;
+	}
+	snprintf(entry, sizeof(entry), "%s", s->entry);
+	model_list_put(l);
+	/* Checked before any call: a time Neon would refuse, or one already past, never
+	 * leaves the mount. */
+	if (!blank) {
+		res = names_parse_line(buf, len, value, sizeof(value));
+		if (res) {
+			log_err("snapshots/%s/expires_at: write one time on one line, such as "
+				"2026-12-31T00:00:00Z or +7d (got %zu bytes)", entry, len);
+			return -EINVAL;
+		}
+		res = when_expiry(value, time(NULL), when, sizeof(when), why, sizeof(why));
+		if (res) {
+			log_err("snapshots/%s/expires_at: %s", entry, why);
+			return res;
+		}
+	}
+	res = neon_expire_snapshot(project_api(a->p), snapshot_id, blank ? NULL : when, &ans,
+				   &err);
+	project_forget(a->p, PROJECT_SNAPSHOTS);
+	if (res) {
+		log_err("snapshots/%s/expires_at: %s", entry, err.message);
+		goto out;
+	}
+	res = neon_answer_object(ans, "snapshot", &obj);
+	if (res) {
+		log_err("snapshots/%s/expires_at: the API's answer had no snapshot", entry);
+		goto out;
+	}
+	action_done(a, &(struct change){
+		.forget = PROJECT_SNAPSHOTS,
+		.seen_expiry = true, .seen_id = snapshot_id, .expires = obj->u.snapshot.expires,
+	});
+	if (blank)
+		log_info("snapshot %s no longer expires", entry);
+	else
+		log_info("snapshot %s expires at %s", entry, obj->u.snapshot.expires_at);
+out:
+	model_object_put(obj);
+	neon_answer_free(ans);
 	return res;
 }
 
@@ -666,4 +814,10 @@ int action_preview_create(struct actions *a, const char *target, const char *nam
 			  char *id, size_t idlen)
 {
 	ACTION_LOCAL(do_preview_create(a, target, name, id, idlen));
+}
+
+int action_snapshot_expiry(struct actions *a, const char *snapshot_id, const char *buf,
+			   size_t len)
+{
+	ACTION_LOCAL(do_snapshot_expiry(a, snapshot_id, buf, len));
 }

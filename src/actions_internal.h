@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "actions.h"
 
@@ -33,6 +34,8 @@ struct change {
 	int seen;                      /* 1: a snapshot, 2: a branch the watcher must know of */
 	const char *seen_id;
 	const char *seen_name;         /* NULL: it is gone */
+	bool seen_expiry;              /* the watcher learns when snapshot @seen_id expires */
+	time_t expires;                /* 0: it does not */
 };
 
 /* The side effects of a change, all in one place: caches, watcher, event. */

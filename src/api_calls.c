@@ -132,7 +132,8 @@ int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api
 }
 
 int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			const char *lsn, struct json_object **resp, struct api_error *err)
+			const char *lsn, const char *expires_at, struct json_object **resp,
+			struct api_error *err)
 {
 	static const char what[] = "create snapshot";
 	struct api_buf q = { 0 };
@@ -147,6 +148,8 @@ int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
 	res = api_query_add(&q, "name", name);
 	if (!res)
 		res = api_query_add(&q, "lsn", lsn);
+	if (!res)
+		res = api_query_add(&q, "expires_at", expires_at);
 	if (res)
 		res = api_path_fail(res, what, err);
 	else
@@ -178,6 +181,36 @@ int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name
 		res = api_path_fail(-ENOMEM, what, err);
 		goto out;
 	}
+	res = api_do(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, NULL, resp, err);
+out:
+	json_object_put(snap);
+	json_object_put(body);
+	free(path);
+	return res;
+}
+
+int api_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
+			struct json_object **resp, struct api_error *err)
+{
+	static const char what[] = "set snapshot expiry";
+	struct json_object *body = NULL, *snap = NULL;
+	char *path = NULL;
+	int res;
+
+	*resp = NULL;
+	res = api_path(&path, "/projects/%s/snapshots/%s", a->project_id, snapshot_id);
+	if (res)
+		return api_path_fail(res, what, err);
+	body = json_object_new_object();
+	snap = json_object_new_object();
+	/* Neon clears an expiry given as null; an absent field would leave it as it was. */
+	if (!snap || (expires_at ? api_json_add_string(snap, "expires_at", expires_at) :
+		      json_object_object_add(snap, "expires_at", NULL)) ||
+	    api_json_add(body, "snapshot", json_object_get(snap))) {
+		res = api_path_fail(-ENOMEM, what, err);
+		goto out;
+	}
+	/* The same PATCH as a rename, so the same statuses mean the same. */
 	res = api_do(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, NULL, resp, err);
 out:
 	json_object_put(snap);

@@ -13,6 +13,7 @@ struct seen_item {
 	struct seen_item *hnext;          /* bucket chain */
 	struct seen_item *prev, *next;    /* in the order first seen: deletions come out so */
 	char *id, *name, *entry;
+	time_t expires;                   /* a snapshot's expiry as last seen; 0: none */
 };
 
 struct diff_seen {
@@ -177,6 +178,17 @@ void diff_seen_set(struct diff_seen *s, const char *id, const char *name, const 
 		diff_seen_grow(s);
 }
 
+void diff_seen_set_expiry(struct diff_seen *s, const char *id, time_t expires)
+{
+	struct seen_item *it;
+
+	if (!s || !id)
+		return;
+	it = *diff_seen_slot(s, id);
+	if (it)
+		it->expires = expires;
+}
+
 void diff_seen_reset(struct diff_seen *s, const struct model_list *l)
 {
 	size_t i, n = model_count(l);
@@ -188,8 +200,10 @@ void diff_seen_reset(struct diff_seen *s, const struct model_list *l)
 		const struct neon_snapshot *snap = model_snapshot_at(l, i);
 		const struct neon_branch *b = model_branch_at(l, i);
 
-		if (snap)
+		if (snap) {
 			diff_seen_set(s, snap->id, snap->name, snap->entry);
+			diff_seen_set_expiry(s, snap->id, snap->expires);
+		}
 		else if (b)
 			diff_seen_set(s, b->id, b->name, b->entry);
 	}
@@ -274,7 +288,7 @@ static int diff_restored(struct diff_out *out, const struct diff_seen *snapshots
 }
 
 int diff_compute(const struct diff_seen *seen, const struct diff_seen *snapshots_seen,
-		 const struct model_list *fresh, struct diff_change **out)
+		 const struct model_list *fresh, time_t now, struct diff_change **out)
 {
 	struct diff_out o = { 0 };
 	size_t i, n = model_count(fresh);
@@ -319,7 +333,9 @@ int diff_compute(const struct diff_seen *seen, const struct diff_seen *snapshots
 
 		if (present)
 			continue;
-		c = diff_add(&o, DIFF_DELETED, snapshots, it->id);
+		/* Gone once its time had come: Neon deleted it, nobody else did. */
+		c = diff_add(&o, snapshots && it->expires && it->expires <= now + DIFF_EXPIRY_SLACK ?
+			     DIFF_EXPIRED : DIFF_DELETED, snapshots, it->id);
 		if (!c)
 			goto nomem;
 		DIFF_COPY(c->name, it->name);

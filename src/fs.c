@@ -82,13 +82,14 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	struct project_config pc = {
 		.branch = cfg->branch, .database = cfg->database, .role = cfg->role,
 		.cache_ttl = cfg->cache_ttl, .pg_timeout = cfg->pg_timeout, .pg_idle = cfg->pg_idle,
+		.snapshot_limit = cfg->snapshot_limit,
 	};
 	struct watcher_config wc = {
 		.poll_min = cfg->poll_min, .poll_max = cfg->poll_max, .always = cfg->watch_always,
 	};
 	struct actions_config ac = {
 		.op_timeout = cfg->op_timeout, .clean_old_branches = cfg->clean_old_branches,
-		.attachment_max = cfg->attachment_max,
+		.attachment_max = cfg->attachment_max, .snapshot_ttl = cfg->snapshot_ttl,
 	};
 
 	if (!fs) {

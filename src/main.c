@@ -26,6 +26,7 @@
 #include "fs.h"
 #include "log.h"
 #include "meta.h"
+#include "when.h"
 
 struct main_opts {
 	char *project;
@@ -45,6 +46,8 @@ struct main_opts {
 	double api_rate;
 	int clean_old_branches;
 	unsigned long attachment_max;
+	char *snapshot_ttl;
+	long snapshot_limit;
 	double poll_min;
 	double poll_max;
 	char *watch;
@@ -77,6 +80,8 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "api_timeout=%lf", offsetof(struct main_opts, api_timeout), 0 },
 	{ "api_rate=%lf", offsetof(struct main_opts, api_rate), 0 },
 	{ "attachment_max=%lu", offsetof(struct main_opts, attachment_max), 0 },
+	{ "snapshot_ttl=%s", offsetof(struct main_opts, snapshot_ttl), 0 },
+	{ "snapshot_limit=%ld", offsetof(struct main_opts, snapshot_limit), 0 },
 	{ "poll_min=%lf", offsetof(struct main_opts, poll_min), 0 },
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
 	{ "watch=%s", offsetof(struct main_opts, watch), 0 },
@@ -151,6 +156,10 @@ static void main_usage(const char *prog)
 	       "                           compute can suspend (default 60)\n"
 	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
+	       "    -o snapshot_ttl=DURATION  each snapshot made here expires after DURATION\n"
+	       "                           (7d, 12h, 30m)\n"
+	       "    -o snapshot_limit=N    the project's snapshot limit, for limits and df -i\n"
+	       "                           (Neon: 1 on Free plans, 100 on paid ones)\n"
 	       "    -o poll_min=SECONDS    shortest remote-change poll interval (default 1)\n"
 	       "    -o poll_max=SECONDS    longest remote-change poll interval (default 30)\n"
 	       "    -o watch=auto|always   look for remote changes only while the mount is used or\n"
@@ -255,6 +264,7 @@ int main(int argc, char *argv[])
 	struct fs *fs = NULL;
 	char *key = NULL, msg[1024] = "";
 	const char *meta_url, *project, *source = NULL;
+	long long ttl = 0;
 	int ret = 1, i;
 
 	memset(&cl, 0, sizeof(cl));
@@ -298,6 +308,14 @@ int main(int argc, char *argv[])
 			"can read on the command line; leave it out of the URI and put it in "
 			"~/.pgpass or a file named by PGPASSFILE (or passfile= in the URI), or give "
 			"the whole URI in NEONFS_META_URL\n");
+		goto out_args;
+	}
+	if (o.snapshot_ttl && when_duration(o.snapshot_ttl, &ttl, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "neonfs: -o snapshot_ttl=: %s\n", msg);
+		goto out_args;
+	}
+	if (o.snapshot_limit < 0) {
+		fprintf(stderr, "neonfs: -o snapshot_limit= must be a count of snapshots\n");
 		goto out_args;
 	}
 	if (!cl.mountpoint) {
@@ -400,6 +418,8 @@ int main(int argc, char *argv[])
 	fcfg.pg_idle = o.pg_idle;
 	fcfg.clean_old_branches = o.clean_old_branches;
 	fcfg.attachment_max = o.attachment_max;
+	fcfg.snapshot_ttl = ttl;
+	fcfg.snapshot_limit = o.snapshot_limit;
 	fcfg.poll_min = o.poll_min;
 	fcfg.poll_max = o.poll_max;
 	fcfg.watch_always = o.watch && strcmp(o.watch, "always") == 0;
@@ -469,6 +489,7 @@ out_args:
 	free(o.api_host);
 	free(o.api_key_arg);
 	free(o.watch);
+	free(o.snapshot_ttl);
 	for (i = 0; i < o.npositional; i++)
 		free(o.positional[i]);
 	fuse_opt_free_args(&args);

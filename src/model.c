@@ -584,6 +584,32 @@ size_t model_children(const struct model_list *branches, const char *id)
 	return n;
 }
 
+size_t model_root_branches(const struct model_list *branches)
+{
+	size_t i, n = 0;
+
+	if (!model_is(branches, MODEL_BRANCHES))
+		return 0;
+	for (i = 0; i < branches->n; i++)
+		if (!branches->branches[i].parent_id[0])
+			n++;
+	return n;
+}
+
+bool model_branch_replaced(const struct model_list *branches, const struct neon_branch *b)
+{
+	size_t i;
+
+	if (!model_is(branches, MODEL_BRANCHES) || b->is_default || b->parent_id[0])
+		return false;
+	if (strstr(b->name, "(old)"))
+		return true;
+	for (i = 0; i < branches->n; i++)
+		if (strcmp(branches->branches[i].restored_as, b->id) == 0)
+			return true;
+	return false;
+}
+
 const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints,
 					      const char *branch_id)
 {

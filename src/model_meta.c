@@ -114,3 +114,51 @@ char *model_branch_meta(const struct neon_branch *b, const struct model_live *li
 	json_object_put(o);
 	return text;
 }
+
+/* A count, or null when it is not known. */
+static struct json_object *model_jcount(long long v)
+{
+	return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
+char *model_limits_json(const struct model_limit *l, size_t n)
+{
+	struct json_object *o = json_object_new_object();
+	char *text;
+	size_t i, j;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object(), *del = json_object_new_array();
+		bool known = l[i].used >= 0 && l[i].limit >= 0;
+
+		if (!e || !del) {
+			json_object_put(e);
+			json_object_put(del);
+			goto nomem;
+		}
+		json_object_object_add(o, l[i].name, e);
+		json_object_object_add(e, "used", model_jcount(l[i].used));
+		json_object_object_add(e, "used_from", model_jstr(l[i].used >= 0 ? "api" : NULL));
+		json_object_object_add(e, "limit", model_jcount(l[i].limit));
+		json_object_object_add(e, "limit_from", model_jstr(l[i].limit >= 0 &&
+								    l[i].limit_from[0] ?
+								    l[i].limit_from : NULL));
+		json_object_object_add(e, "left", model_jcount(!known ? -1 :
+							       l[i].used >= l[i].limit ? 0 :
+							       l[i].limit - l[i].used));
+		json_object_object_add(e, "reached",
+				       json_object_new_boolean(known && l[i].used >= l[i].limit));
+		json_object_object_add(e, "delete", del);
+		for (j = 0; j < l[i].nremove; j++)
+			json_object_array_add(del, json_object_new_string(l[i].remove[j]));
+	}
+	text = model_pretty(o);
+	json_object_put(o);
+	return text;
+
+nomem:
+	json_object_put(o);
+	return NULL;
+}

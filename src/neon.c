@@ -65,10 +65,11 @@ static int neon_wrap(int res, struct json_object *json, struct neon_answer **ans
 }
 
 int neon_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			 const char *lsn, struct neon_answer **ans, struct api_error *err)
+			 const char *lsn, const char *expires_at, struct neon_answer **ans,
+			 struct api_error *err)
 {
 	struct json_object *j = NULL;
-	int res = api_create_snapshot(a, branch_id, name, lsn, &j, err);
+	int res = api_create_snapshot(a, branch_id, name, lsn, expires_at, &j, err);
 
 	return neon_wrap(res, j, ans);
 }
@@ -78,6 +79,15 @@ int neon_rename_snapshot(struct api *a, const char *snapshot_id, const char *nam
 {
 	struct json_object *j = NULL;
 	int res = api_rename_snapshot(a, snapshot_id, name, &j, err);
+
+	return neon_wrap(res, j, ans);
+}
+
+int neon_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
+			 struct neon_answer **ans, struct api_error *err)
+{
+	struct json_object *j = NULL;
+	int res = api_expire_snapshot(a, snapshot_id, expires_at, &j, err);
 
 	return neon_wrap(res, j, ans);
 }

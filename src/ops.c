@@ -67,6 +67,8 @@ const struct node_ops *ops_for(enum tree_kind kind)
 	case TREE_PREVIEW:       return &node_preview_ops;
 	case TREE_ACTIVE:        return &node_active_ops;
 	case TREE_RESTORE:       return &node_restore_ops;
+	case TREE_EXPIRES:       return &node_expires_ops;
+	case TREE_LIMITS:        return &node_limits_ops;
 	case TREE_EVENTS:        return &node_events_ops;
 	case TREE_ATTACHMENT:
 	case TREE_NEXT_FILE:     return &node_attachment_ops;
@@ -135,9 +137,10 @@ bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
 static double ops_timeout(const struct node_ctx *c, const struct tree_node *n)
 {
 	/* events grows with every change; pollers must see each new size. An attachment's
-	 * size changes with each close that stores it, from this mount or another. */
+	 * size changes with each close that stores it, from this mount or another; limits
+	 * with any snapshot made anywhere. */
 	return n->kind == TREE_EVENTS || n->kind == TREE_ATTACHMENT ||
-	       n->kind == TREE_NEXT_FILE ? 0 : c->attr_timeout;
+	       n->kind == TREE_NEXT_FILE || n->kind == TREE_LIMITS ? 0 : c->attr_timeout;
 }
 
 /* Answers with @child's entry, its attributes from its own type. */
@@ -477,8 +480,9 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		ops_refuse(req, &h->node, VERB_WRITE, h->node.file);
 		return;
 	}
-	if (h->node.kind == TREE_RESTORE) {
-		/* A restore: parked, with its own copy of what was written. */
+	if (h->node.kind == TREE_RESTORE || h->node.kind == TREE_EXPIRES) {
+		/* A restore or an expiry: an API call, parked, with its own copy of what was
+		 * written. */
 		ops_park_write(req, h, o, buf, size);
 		return;
 	}
@@ -555,6 +559,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 
 static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	unsigned long files, ffree;
 	struct statvfs sv;
 
 	(void)ino;
@@ -567,6 +572,12 @@ static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_files = 1UL << 20;
 	sv.f_ffree = 1UL << 19;
 	sv.f_favail = 1UL << 19;
+	/* df -i: the snapshot limit and the snapshots left, when the limit is known. */
+	if (node_limits_inodes(ops_ctx(req), &files, &ffree) == 0) {
+		sv.f_files = files;
+		sv.f_ffree = ffree;
+		sv.f_favail = ffree;
+	}
 	sv.f_namemax = 255;
 	fuse_reply_statfs(req, &sv);
 }

@@ -14,6 +14,7 @@
 #include "names.h"
 #include "pg.h"
 #include "project.h"
+#include "quota.h"
 #include "util.h"
 
 #define KEY_SNAPSHOTS "snapshots"
@@ -32,6 +33,7 @@ struct project {
 	struct meta *meta;
 	struct pg_pool *pool;
 	struct cache *cache;
+	struct quota *quota;
 	char active_name[NAMES_MAX + 1];
 	char database[128];
 	char role[128];
@@ -356,6 +358,15 @@ void project_forget_attachments(struct project *p, const char *snapshot_id)
 	project_forget(p, PROJECT_RECORDS);
 }
 
+int project_record_delete(struct project *p, const char *snapshot_id, char *msg, size_t msglen)
+{
+	int res = p->meta ? meta_checkpoint_delete(p->meta, snapshot_id, msg, msglen) : 0;
+
+	project_drop_kept_schema(p, snapshot_id);
+	project_forget_attachments(p, snapshot_id);
+	return res == -ENOENT ? 0 : res;
+}
+
 void project_forget_uri(struct project *p, const char *branch_id)
 {
 	struct shared *s;
@@ -450,6 +461,11 @@ struct api *project_api(struct project *p)
 	return p->api;
 }
 
+struct quota *project_quota(struct project *p)
+{
+	return p->quota;
+}
+
 struct meta *project_meta(struct project *p)
 {
 	return p->meta;
@@ -495,7 +511,8 @@ struct project *project_open(const struct project_config *cfg, struct api *api,
 	p->pool = pg_pool_new(cfg->pg_timeout, cfg->pg_timeout);
 	if (p->pool)
 		pg_pool_set_idle(p->pool, cfg->pg_idle);
-	if (!p->cache || !p->pool) {
+	p->quota = quota_new(cfg->snapshot_limit);
+	if (!p->cache || !p->pool || !p->quota) {
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
@@ -534,6 +551,7 @@ void project_close(struct project *p)
 		return;
 	cache_free(p->cache);
 	pg_pool_free(p->pool);
+	quota_free(p->quota);
 	for (k = p->kept; k; k = next) {
 		next = k->next;
 		free(k->schema);

@@ -11,10 +11,12 @@
 #include "model.h"
 #include "pg.h"
 #include "project.h"
+#include "quota.h"
 #include "render.h"
 #include "schema.h"
 
-const char *const render_snapshot_files[] = { "id", "meta.json", "schema", "connection_uri", NULL };
+const char *const render_snapshot_files[] = { "id", "meta.json", "schema", "expires_at",
+					       "connection_uri", NULL };
 const char *const render_branch_files[] = { "id", "meta.json", "schema", "connection_uri", NULL };
 const char *const render_active_files[] = { "id", "meta.json", "schema", "connection_uri", NULL };
 
@@ -260,6 +262,10 @@ static int render_snapshot(struct project *p, const char *id, const char *file, 
 		res = render_snapshot_meta(p, s, text);
 	} else if (strcmp(file, "schema") == 0) {
 		res = render_snapshot_schema(p, s, text);
+	} else if (strcmp(file, "expires_at") == 0) {
+		/* Neon's time as it sent it; no expiry is an empty file, not an empty line. */
+		*text = s->expires_at[0] ? render_line(s->expires_at) : strdup("");
+		res = *text ? 0 : -ENOMEM;
 	} else if (strcmp(file, "connection_uri") == 0) {
 		res = project_branches(p, &branches);
 		pv = res ? NULL : model_preview_branch(branches, id);
@@ -308,5 +314,81 @@ int render_file(struct project *p, enum render_owner owner, const char *id, cons
 		res = -ENOENT;
 	}
 	model_list_put(l);
+	return res;
+}
+
+int render_snapshot_room(struct project *p, long long *used, long long *limit)
+{
+	struct model_list *l = NULL;
+	int res = project_snapshots(p, &l);
+
+	if (res)
+		return res;
+	*used = (long long)model_count(l);
+	*limit = quota_limit(project_quota(p), QUOTA_SNAPSHOTS, NULL, 0);
+	model_list_put(l);
+	return 0;
+}
+
+int render_limits(struct project *p, char **text)
+{
+	struct model_list *snaps = NULL, *branches = NULL;
+	struct model_limit lim[QUOTA_KINDS] = { { 0 } };
+	char from[QUOTA_KINDS][16];
+	const char **old = NULL, *oldest = NULL;
+	time_t oldest_t = 0;
+	size_t i, nb, nold = 0;
+	int res;
+
+	*text = NULL;
+	res = project_snapshots(p, &snaps);
+	if (!res)
+		res = project_branches(p, &branches);
+	if (res)
+		goto out;
+	for (i = 0; i < model_count(snaps); i++) {
+		const struct neon_snapshot *s = model_snapshot_at(snaps, i);
+
+		if (!oldest || s->created < oldest_t) {
+			oldest = s->entry;
+			oldest_t = s->created;
+		}
+	}
+	nb = model_count(branches);
+	old = calloc(nb ? nb : 1, sizeof(*old));
+	if (!old) {
+		res = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nb; i++) {
+		const struct neon_branch *b = model_branch_at(branches, i);
+
+		if (model_branch_replaced(branches, b))
+			old[nold++] = b->entry;
+	}
+	lim[QUOTA_SNAPSHOTS].name = "snapshots";
+	lim[QUOTA_SNAPSHOTS].used = (long long)model_count(snaps);
+	lim[QUOTA_ROOT_BRANCHES].name = "root_branches";
+	lim[QUOTA_ROOT_BRANCHES].used = (long long)model_root_branches(branches);
+	for (i = 0; i < QUOTA_KINDS; i++) {
+		lim[i].limit = quota_limit(project_quota(p), (enum quota_kind)i, from[i],
+					   sizeof(from[i]));
+		lim[i].limit_from = from[i];
+	}
+	/* At the snapshot limit the oldest is the one to let go; the branches a restore
+	 * replaced and kept are always what the root-branch limit can spare. */
+	if (oldest && lim[QUOTA_SNAPSHOTS].limit >= 0 &&
+	    lim[QUOTA_SNAPSHOTS].used >= lim[QUOTA_SNAPSHOTS].limit) {
+		lim[QUOTA_SNAPSHOTS].remove = &oldest;
+		lim[QUOTA_SNAPSHOTS].nremove = 1;
+	}
+	lim[QUOTA_ROOT_BRANCHES].remove = old;
+	lim[QUOTA_ROOT_BRANCHES].nremove = nold;
+	*text = model_limits_json(lim, QUOTA_KINDS);
+	res = *text ? 0 : -ENOMEM;
+out:
+	free(old);
+	model_list_put(snaps);
+	model_list_put(branches);
 	return res;
 }

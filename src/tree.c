@@ -76,7 +76,8 @@ struct tree *tree_new(void)
 	    tree_add_fixed(t, TREE_INO_BRANCHES, TREE_BRANCHES) ||
 	    tree_add_fixed(t, TREE_INO_ACTIVE, TREE_ACTIVE) ||
 	    tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS) ||
-	    tree_add_fixed(t, TREE_INO_NEXT, TREE_NEXT)) {
+	    tree_add_fixed(t, TREE_INO_NEXT, TREE_NEXT) ||
+	    tree_add_fixed(t, TREE_INO_LIMITS, TREE_LIMITS)) {
 		tree_free(t);
 		return NULL;
 	}
@@ -201,6 +202,7 @@ uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 	case TREE_BRANCHES:
 	case TREE_ACTIVE:
 	case TREE_EVENTS:
+	case TREE_LIMITS:
 	case TREE_ROOT:
 		return TREE_INO_ROOT;
 	case TREE_SNAPSHOT:
@@ -215,6 +217,7 @@ uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 	case TREE_NEXT_FILE:
 		return TREE_INO_NEXT;
 	case TREE_SNAPSHOT_FILE:
+	case TREE_EXPIRES:
 	case TREE_ATTACHMENT:
 		return tree_intern(t, TREE_SNAPSHOT, n->obj, "");
 	case TREE_BRANCH_FILE:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "diff.h"
@@ -94,6 +95,13 @@ void watcher_seen(struct watcher *w, bool snapshot, const char *id, const char *
 	pthread_mutex_unlock(&w->lock);
 }
 
+void watcher_seen_expiry(struct watcher *w, const char *id, time_t expires)
+{
+	pthread_mutex_lock(&w->lock);
+	diff_seen_set_expiry(w->snapshots, id, expires);
+	pthread_mutex_unlock(&w->lock);
+}
+
 void watcher_seen_refresh(struct watcher *w)
 {
 	struct api_error err = { 0 };
@@ -121,6 +129,10 @@ static void watcher_emit(struct watcher *w, const struct diff_change *c)
 		snprintf(kind, sizeof(kind), "%s.deleted", what);
 		events_emit(w->events, kind, false, "id", c->id, "name", c->old_name, NULL);
 		break;
+	case DIFF_EXPIRED:
+		events_emit(w->events, "snapshot.expired", false, "id", c->id, "name", c->old_name,
+			    NULL);
+		break;
 	case DIFF_RENAMED:
 		snprintf(kind, sizeof(kind), "%s.renamed", what);
 		events_emit(w->events, kind, false, "id", c->id, "name", c->name,
@@ -144,6 +156,7 @@ static void watcher_tell(struct watcher *w, const struct diff_change *c)
 		w->notify.entry(w->data, c->snapshot, c->entry);
 		break;
 	case DIFF_DELETED:
+	case DIFF_EXPIRED:
 		w->notify.gone(w->data, c->snapshot, c->id, c->old_entry);
 		break;
 	case DIFF_RENAMED:
@@ -153,6 +166,20 @@ static void watcher_tell(struct watcher *w, const struct diff_change *c)
 		w->notify.entry(w->data, c->snapshot, c->entry);
 		break;
 	}
+}
+
+/* Neon deleted a snapshot on its expiry: its checkpoint record and attachments go with it,
+ * as with rmdir. Outside the lock: the meta database may be slow. */
+static void watcher_expired(struct watcher *w, const struct diff_change *c)
+{
+	char msg[512] = "";
+
+	if (project_record_delete(w->p, c->id, msg, sizeof(msg)))
+		log_warn("snapshot %s (%s) expired; its checkpoint record was kept: %s",
+			 c->old_name, c->id, msg);
+	else
+		log_info("snapshot %s (%s) expired; its checkpoint record is removed",
+			 c->old_name, c->id);
 }
 
 /* One look at the project. Returns how many changes made elsewhere it found. */
@@ -183,8 +210,10 @@ static int watcher_poll(struct watcher *w)
 		goto out;
 	}
 	if (w->seeded) {
-		ns = diff_compute(w->snapshots, NULL, snaps, &sc);
-		nb = diff_compute(w->branches, w->snapshots, branches, &bc);
+		time_t now = time(NULL);
+
+		ns = diff_compute(w->snapshots, NULL, snaps, now, &sc);
+		nb = diff_compute(w->branches, w->snapshots, branches, now, &bc);
 		if (ns < 0 || nb < 0) {
 			pthread_mutex_unlock(&w->lock);
 			ns = nb = 0;
@@ -200,8 +229,11 @@ static int watcher_poll(struct watcher *w)
 	diff_seen_reset(w->branches, branches);
 	w->seeded = true;
 	pthread_mutex_unlock(&w->lock);
-	for (i = 0; i < ns; i++)
+	for (i = 0; i < ns; i++) {
 		watcher_tell(w, &sc[i]);
+		if (sc[i].kind == DIFF_EXPIRED)
+			watcher_expired(w, &sc[i]);
+	}
 	for (i = 0; i < nb; i++)
 		watcher_tell(w, &bc[i]);
 	if (ns + nb) {

@@ -1,4 +1,4 @@
-/* <mnt>/: snapshots/, branches/, active/ and events; nothing else can be made here. */
+/* <mnt>/: snapshots/, branches/, active/, events and limits; nothing else can be made here. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@ static const struct {
 	{ "branches", TREE_BRANCHES, TREE_INO_BRANCHES, S_IFDIR },
 	{ "active", TREE_ACTIVE, TREE_INO_ACTIVE, S_IFDIR },
 	{ "events", TREE_EVENTS, TREE_INO_EVENTS, S_IFREG },
+	{ "limits", TREE_LIMITS, TREE_INO_LIMITS, S_IFREG },
 };
 
 static int root_getattr(struct node_ctx *c, const struct tree_node *n, struct stat *st)

@@ -1,4 +1,4 @@
-/* snapshots/<name>/: a snapshot's files (id, meta.json, schema, connection_uri while it has
+/* snapshots/<name>/: a snapshot's files (id, meta.json, schema, expires_at, connection_uri while it has
  * a preview) and the attachments stored with its checkpoint. Like ZFS's .zfs/snapshot, its
  * made-up files do not keep rmdir from deleting it. */
 #include "config.h"
@@ -14,6 +14,11 @@
 #include "node.h"
 #include "project.h"
 #include "render.h"
+
+enum tree_kind node_snapshot_file_kind(const char *file)
+{
+	return strcmp(file, "expires_at") == 0 ? TREE_EXPIRES : TREE_SNAPSHOT_FILE;
+}
 
 static int snapshot_getattr(struct node_ctx *c, const struct tree_node *n, struct stat *st)
 {
@@ -39,7 +44,8 @@ static int snapshot_lookup(struct node_ctx *c, const struct tree_node *dir, cons
 		res = render_shows(c->project, RENDER_SNAPSHOT, dir->obj, name);
 		if (res < 0)
 			return res;
-		return res ? node_make(c, TREE_SNAPSHOT_FILE, dir->obj, name, child) : -ENOENT;
+		return res ? node_make(c, node_snapshot_file_kind(name), dir->obj, name, child) :
+			     -ENOENT;
 	}
 	return node_attachments_lookup(c, TREE_ATTACHMENT, dir->obj, name, child);
 }
@@ -54,7 +60,7 @@ static int snapshot_readdir(struct node_ctx *c, const struct tree_node *dir, str
 		if (shows < 0)
 			return shows;
 		if (shows)
-			res = node_dir_add(d, *f, tree_intern(c->tree, TREE_SNAPSHOT_FILE,
+			res = node_dir_add(d, *f, tree_intern(c->tree, node_snapshot_file_kind(*f),
 							      dir->obj, *f), S_IFREG);
 	}
 	return res ? res : node_attachments_readdir(c, TREE_ATTACHMENT, dir->obj, d);

@@ -283,6 +283,9 @@ class Emulator:
             # Neon's rate limits (0: off): requests a minute per key, a second per route.
             "rate_per_minute": 0,
             "rate_per_second": 0,
+            # Branches without a parent (each snapshot restore makes one, and a finalized
+            # restore keeps the branch it replaced as another); 0: no limit.
+            "root_branch_limit": 0,
         }
         self.rng = random.Random(secrets.randbits(64))
         self.project_id = project_id or "%s-%s-%08d" % (
@@ -853,6 +856,13 @@ class Emulator:
             self.end_mutation()
 
     # -- restore ----------------------------------------------------------
+    def _check_root_branch_limit(self):
+        limit = self.config["root_branch_limit"]
+        roots = len([b for b in self.live_branches() if not b.parent_id])
+        if limit and roots >= limit:
+            raise ApiError(422, "root branches limit exceeded: the project already has %d root "
+                           "branches (limit %d)" % (roots, limit), code="ROOT_BRANCHES_LIMIT_EXCEEDED")
+
     def restore_snapshot(self, now, project_id, snapshot_id, body, query, outcome):
         with self.lock:
             self.check_project(project_id)
@@ -880,6 +890,7 @@ class Emulator:
                 if name is not None and self.name_taken(name):
                     raise ApiError(409, "branch with name %r already exists" % name,
                                    code="BRANCH_NAME_TAKEN")
+                self._check_root_branch_limit()
                 nb = Branch(self.new_id("br"), name or self.unique_branch_name(snap.id + "-restore"), now)
                 dbs = [dict(d) for d in snap.databases]
             made = []

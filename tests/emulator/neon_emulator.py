@@ -545,7 +545,7 @@ class Handler(BaseHTTPRequestHandler):
                             if k not in emu.config:
                                 raise ApiError(400, "unknown config key %s" % k)
                             low = 0 if k in ("operation_ms", "preview_compute", "rate_per_minute",
-                                             "rate_per_second") else 1
+                                             "rate_per_second", "root_branch_limit") else 1
                             if not isinstance(v, int) or v < low:
                                 raise ApiError(400, "%s must be an integer" % k)
                         emu.config.update(body)

@@ -519,6 +519,39 @@ def test_snapshot_limit(c):
     assert len(c.snapshot_list()) == have + 1
 
 
+def test_root_branch_limit(c):
+    snap = c.snapshot(name=unique("root"))["snapshot"]
+    roots = len([b for b in c.branches() if not b.get("parent_id")])
+    c.st.config(root_branch_limit=roots)
+    try:
+        code, msg = c.err("POST", c.P("/snapshots/%s/restore" % snap["id"]),
+                          {"target_branch_id": c.main()["id"]}, expect=422)
+        assert code == "ROOT_BRANCHES_LIMIT_EXCEEDED" and "(limit %d)" % roots in msg
+        assert len([b for b in c.branches() if not b.get("parent_id")]) == roots
+    finally:
+        c.st.config(root_branch_limit=0)
+
+
+def test_snapshot_expiry_set_relative_and_cleared_by_patch(c):
+    snap = c.snapshot(name=unique("patchexp"))["snapshot"]
+    assert "expires_at" not in snap
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+    out = c.call("PATCH", c.P("/snapshots/" + snap["id"]), {"snapshot": {"expires_at": soon}},
+                 expect=200)["snapshot"]
+    assert out["expires_at"] == soon
+    assert not c.spec.check_component("Snapshot", out)
+    listed = {s["id"]: s for s in c.snapshot_list()}
+    assert listed[snap["id"]]["expires_at"] == soon
+    # Enforced without any request: the snapshot goes once its time has come.
+    wait_until(lambda: snap["id"] not in [s["id"] for s in c.snapshot_list()], 10,
+               "the patched snapshot to expire")
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    other = c.snapshot(name=unique("pastexp"))["snapshot"]
+    c.err("PATCH", c.P("/snapshots/" + other["id"]), {"snapshot": {"expires_at": past}}, expect=400)
+    c.err("PATCH", c.P("/snapshots/" + other["id"]), {"snapshot": {"expires_at": "tomorrow"}},
+          expect=400)
+
+
 def test_snapshot_expiry(c):
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
     body = c.snapshot(expires_at=expires, name=unique("exp"))

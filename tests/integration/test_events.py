@@ -692,7 +692,7 @@ def test_api_rename_and_branch_show_in_a_polling_mount(mount_factory, project):
               id=sid, name="r2", old_name="r1")
         assert m.read("snapshots", "r2", "id").strip() == sid
         # Made elsewhere: its schema was never captured, so it shows none (reads are free).
-        assert set(os.listdir(m.p("snapshots", "r2"))) == {"id", "meta.json"}
+        assert set(os.listdir(m.p("snapshots", "r2"))) == {"expires_at", "id", "meta.json"}
 
         main = api_branches(project)["main"]["id"]
         out = api_ok(project, "POST", "/branches",
@@ -726,7 +726,7 @@ def test_a_snapshot_renamed_elsewhere_keeps_its_files_while_its_directory_is_ope
         api_ok(project, "PATCH", "/snapshots/" + sid, {"snapshot": {"name": "r2"}})
         wait_for(lambda: os.listdir(m.p("snapshots")) == ["r2"], POLL_BOUND, "r2 in ls")
         wait_for(lambda: not os.path.exists(m.p("snapshots", "r1")), POLL_BOUND, "r1 gone")
-        assert set(os.listdir(m.p("snapshots", "r2"))) == {"id", "meta.json"}
+        assert set(os.listdir(m.p("snapshots", "r2"))) == {"expires_at", "id", "meta.json"}
         assert m.read("snapshots", "r2", "id").strip() == sid
     finally:
         os.close(fd)

@@ -29,10 +29,11 @@ def requests(stack, method=None, suffix=None):
 
 
 def test_root_holds_the_tree(fs):
-    assert sorted(os.listdir(fs.path)) == ["active", "branches", "events", "snapshots"]
+    assert sorted(os.listdir(fs.path)) == ["active", "branches", "events", "limits", "snapshots"]
     for d in ("active", "branches", "snapshots"):
         assert stat.S_ISDIR(os.stat(fs.p(d)).st_mode)
     assert stat.S_ISREG(os.stat(fs.p("events")).st_mode)
+    assert stat.S_ISREG(os.stat(fs.p("limits")).st_mode)
 
 
 def test_mkdir_creates_a_snapshot_listed_with_id_and_meta(fs, project):

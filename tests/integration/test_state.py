@@ -371,7 +371,7 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     project.clear_requests()
     # Reads are free: the schema of a snapshot made elsewhere is not there until asked for,
     # and nothing a reader does creates a branch or a compute.
-    assert sorted(os.listdir(fs.p("snapshots", "from-api"))) == ["id", "meta.json"]
+    assert sorted(os.listdir(fs.p("snapshots", "from-api"))) == ["expires_at", "id", "meta.json"]
     with pytest.raises(FileNotFoundError):
         fs.read("snapshots", "from-api", "schema")
     meta = json.loads(fs.read("snapshots", "from-api", "meta.json"))
@@ -392,7 +392,8 @@ def test_schema_of_a_snapshot_made_with_the_api(mount_factory, project):
     live = {b["id"] for b in api_branches(project).values()}
     assert all(e["branch_id"] in live for e in api_endpoints(project))
     assert sorted(os.listdir(fs.p("branches"))) == ["main"]
-    assert sorted(os.listdir(fs.p("snapshots", "from-api"))) == ["id", "meta.json", "schema"]
+    assert sorted(os.listdir(fs.p("snapshots", "from-api"))) == ["expires_at", "id", "meta.json",
+                                                                  "schema"]
     # The result is kept with a checkpoint record.
     rows = meta_rows(project, "SELECT name, lsn, schema FROM checkpoints"
                               " WHERE project_id = %s AND snapshot_id = %s",
@@ -677,7 +678,8 @@ def test_attachments_write_cp_list_read_rm(fs, project, tmp_path):
     r = subprocess.run(["rm", os.path.join(snap_dir, "model.bin")], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    assert set(os.listdir(snap_dir)) == {"id", "meta.json", "schema", "run_state.json"}
+    assert set(os.listdir(snap_dir)) == {"expires_at", "id", "meta.json", "schema",
+                                     "run_state.json"}
     assert meta_rows(project, "SELECT name FROM attachments WHERE project_id = %s"
                               " AND snapshot_id = %s", (pid(project), snap_id)) == \
         [("run_state.json",)]
@@ -731,7 +733,8 @@ def test_attachments_only_where_they_belong(fs, project):
     assert fs.read("snapshots", "v1", "meta.json") == meta_before
     assert fs.read("snapshots", "v1", "schema") == schema_before
     assert read_bytes(os.path.join(d, "notes.txt")) == b"keep me"
-    assert sorted(os.listdir(d)) == ["id", "meta.json", "notes.txt", "schema"]
+    assert sorted(os.listdir(d)) == ["expires_at", "id", "meta.json", "notes.txt",
+                                  "schema"]
 
 
 def test_attachments_survive_restore_and_remount(fs, project, mount_factory):
@@ -995,8 +998,8 @@ def test_a_listing_that_cannot_be_read_completely_fails_and_is_not_kept(mount_fa
         with admin.cursor() as cur:
             cur.execute("ALTER DATABASE %s ALLOW_CONNECTIONS true" % dbname)
         admin.close()
-    assert sorted(os.listdir(fs.p("snapshots", "v1"))) == ["id", "meta.json", "schema",
-                                                          "state.json"]
+    assert sorted(os.listdir(fs.p("snapshots", "v1"))) == ["expires_at", "id", "meta.json",
+                                                          "schema", "state.json"]
     assert json.loads(fs.read("snapshots", "v1", "meta.json"))["checkpoint"]["attachments"] == [
         {"name": "state.json", "size": 2}]
 

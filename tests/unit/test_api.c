@@ -409,7 +409,7 @@ static void test_locked_twice(void)
 	struct json_object *resp = NULL;
 	char id1[128], id2[128];
 
-	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, &resp, &err), 0);
+	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &resp, &err), 0);
 	CHECK_STR(test_json_str(json_object_object_get(resp, "snapshot"), "id"), "snap-1");
 	CHECK_INT(mock_count(m), 3);
 	api_get_stats(a, &st);
@@ -514,7 +514,7 @@ static void test_conflict(void)
 	struct api_error err;
 	struct json_object *resp = NULL;
 
-	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, &resp, &err), -EEXIST);
+	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &resp, &err), -EEXIST);
 	CHECK_INT(err.err, EEXIST);
 	CHECK_INT(err.http_status, 409);
 	CHECK_STR(err.code, "CONFLICT");
@@ -551,7 +551,7 @@ static void test_post_dropped(void)
 	struct json_object *resp = NULL;
 
 	/* The server read the request: it may have acted, so never send it twice. */
-	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, &resp, &err), -EIO);
+	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &resp, &err), -EIO);
 	CHECK_INT(err.err, EIO);
 	CHECK_INT(err.http_status, 0);
 	CHECK(strstr(err.message, "create snapshot: ") == err.message);
@@ -620,7 +620,7 @@ static void test_connection_refused(void)
 	check_no_key(&err);
 
 	/* Nothing reached a server, so even a POST is repeated. */
-	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, &out, &err), -ECONNREFUSED);
+	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &out, &err), -ECONNREFUSED);
 	CHECK(strstr(err.message, "may have been applied") == NULL);
 	api_get_stats(a, &st);
 	CHECK(st.requests >= 4);
@@ -636,7 +636,7 @@ static void test_create_snapshot_query(void)
 	struct json_object *resp = NULL;
 	char buf[128];
 
-	CHECK_INT(api_create_snapshot(a, "br-main", "my snap", "0/1A2B3C", &resp, &err), 0);
+	CHECK_INT(api_create_snapshot(a, "br-main", "my snap", "0/1A2B3C", NULL, &resp, &err), 0);
 	CHECK_INT(mock_count(m), 1);
 	CHECK_STR(m->reqs[0].method, "POST");
 	CHECK_STR(m->reqs[0].target,
@@ -647,8 +647,15 @@ static void test_create_snapshot_query(void)
 	json_object_put(resp);
 
 	/* Branch head: no lsn parameter at all. */
-	CHECK_INT(api_create_snapshot(a, "br-main", "v2", NULL, &resp, &err), 0);
+	CHECK_INT(api_create_snapshot(a, "br-main", "v2", NULL, NULL, &resp, &err), 0);
 	CHECK_STR(m->reqs[1].target, "/api/v2/projects/p1/branches/br-main/snapshot?name=v2");
+	json_object_put(resp);
+
+	/* snapshot_ttl: the expiry goes with the create, as the spec's expires_at parameter. */
+	CHECK_INT(api_create_snapshot(a, "br-main", "v3", NULL, "2027-01-07T00:00:00Z", &resp,
+				      &err), 0);
+	CHECK_STR(m->reqs[2].target, "/api/v2/projects/p1/branches/br-main/snapshot"
+		  "?name=v3&expires_at=2027-01-07T00%3A00%3A00Z");
 	json_object_put(resp);
 	api_free(a);
 	mock_stop(m);
@@ -729,6 +736,18 @@ static void test_bodies_and_escaping(void)
 	CHECK_INT(api_delete_snapshot(a, "..", &resp, &err), -EINVAL);
 	CHECK_INT(api_delete_branch(a, ".", &resp, &err), -EINVAL);
 	CHECK_INT(mock_count(m), 7);
+
+
+	/* An expiry is set with its time and cleared with null, never left out. */
+	CHECK_INT(api_expire_snapshot(a, "snap-1", "2027-01-07T00:00:00Z", &resp, &err), 0);
+	json_object_put(resp);
+	CHECK_STR(m->reqs[7].method, "PATCH");
+	CHECK_STR(m->reqs[7].target, "/api/v2/projects/p1/snapshots/snap-1");
+	CHECK_STR(m->reqs[7].body, "{\"snapshot\":{\"expires_at\":\"2027-01-07T00:00:00Z\"}}");
+	CHECK_INT(api_expire_snapshot(a, "snap-1", NULL, &resp, &err), 0);
+	json_object_put(resp);
+	CHECK_STR(m->reqs[8].body, "{\"snapshot\":{\"expires_at\":null}}");
+	CHECK_INT(mock_count(m), 9);
 	api_free(a);
 	mock_stop(m);
 }

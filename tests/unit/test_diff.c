@@ -64,7 +64,7 @@ static int run(struct diff_seen *seen, struct diff_seen *snaps, enum model_kind 
 	       const char *fresh_json, struct diff_change **out)
 {
 	struct model_list *fresh = parse(kind, fresh_json);
-	int n = diff_compute(seen, snaps, fresh, out);
+	int n = diff_compute(seen, snaps, fresh, 1798675200, out);
 
 	model_list_put(fresh);
 	return n;
@@ -285,8 +285,53 @@ static void test_restore_not_a_takeover(void)
 	diff_seen_free(s);
 }
 
+/* A snapshot that goes once the expiry seen for it has passed was deleted by Neon on
+ * expiry; one gone before it, or without one, was deleted by someone. "now" is
+ * 2026-12-31T00:00:00Z. */
+static void test_expired(void)
+{
+	struct diff_seen *s = seen_of(MODEL_SNAPSHOTS,
+		"[{\"id\": \"snap-a\", \"name\": \"v1\", \"expires_at\": \"2026-12-30T23:59:00Z\"},"
+		" {\"id\": \"snap-b\", \"name\": \"v2\", \"expires_at\": \"2027-06-01T00:00:00Z\"},"
+		" {\"id\": \"snap-c\", \"name\": \"v3\"},"
+		" {\"id\": \"snap-d\", \"name\": \"v4\"},"
+		" {\"id\": \"snap-e\", \"name\": \"v5\"}]");
+	struct diff_change *c = NULL;
+
+	/* Set through the mount after the listing: the seen map learns it at once. */
+	diff_seen_set_expiry(s, "snap-d", 1798675200 - 1);
+	diff_seen_set_expiry(s, "snap-e", 1798675200 + DIFF_EXPIRY_SLACK + 60);
+	CHECK_INT(run(s, NULL, MODEL_SNAPSHOTS, "[]", &c), 5);
+	CHECK_INT(c[0].kind, DIFF_EXPIRED);
+	CHECK_STR(c[0].id, "snap-a");
+	CHECK_STR(c[0].old_name, "v1");
+	CHECK_STR(c[0].old_entry, "v1");
+	CHECK_INT(c[1].kind, DIFF_DELETED);
+	CHECK_STR(c[1].id, "snap-b");
+	CHECK_INT(c[2].kind, DIFF_DELETED);
+	CHECK_INT(c[3].kind, DIFF_EXPIRED);
+	CHECK_STR(c[3].id, "snap-d");
+	CHECK_INT(c[4].kind, DIFF_DELETED);
+	free(c);
+	/* An expiry cleared through the mount: a deletion again. */
+	diff_seen_set_expiry(s, "snap-a", 0);
+	CHECK_INT(run(s, NULL, MODEL_SNAPSHOTS, "[]", &c), 5);
+	CHECK_INT(c[0].kind, DIFF_DELETED);
+	free(c);
+	diff_seen_free(s);
+
+	/* Branches never expire through this kind, whatever their expires_at. */
+	s = seen_of(MODEL_BRANCHES,
+		    "[{\"id\": \"br-a\", \"name\": \"x\", \"expires_at\": \"2026-01-01T00:00:00Z\"}]");
+	CHECK_INT(run(s, NULL, MODEL_BRANCHES, "[]", &c), 1);
+	CHECK_INT(c[0].kind, DIFF_DELETED);
+	free(c);
+	diff_seen_free(s);
+}
+
 int main(void)
 {
+	test_expired();
 	test_seen();
 	test_none();
 	test_empty_seen();
