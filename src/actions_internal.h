@@ -46,4 +46,22 @@ int action_wait(struct actions *a, const struct neon_answer *ans, const char *wh
 int action_compute(struct actions *a, const struct neon_answer *made, const char *branch_id,
 		   const char *what);
 
+/* Changes through the mount, told to the watcher while they are under way so that what it
+ * sees meanwhile is not taken for a change made elsewhere. */
+#define ACTION_LOCAL(call) do { \
+	int res_; \
+	watcher_local_begin(a->watcher); \
+	res_ = (call); \
+	watcher_local_end(a->watcher); \
+	return res_; \
+} while (0)
+
+/* A new snapshot (@snapshot) or branch name: one Neon accepts and no entry shows yet. */
+int action_name_free(struct actions *a, bool snapshot, const char *name);
+struct api_error;
+/* An action ran into one of Neon's limits (@kind, quota.h): remember it and say in the log
+ * which limit and what to delete. */
+void action_at_limit(struct actions *a, const struct api_error *err, int kind,
+		     const char *what);
+
 #endif
