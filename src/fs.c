@@ -2,6 +2,7 @@
  * user's verb does is in node/ (the tree) and actions.c (Neon), reached through ops.c. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,15 +101,13 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	if (!fs->project)
 		goto fail;
 	fs->tree = tree_new();
-	fs->workers = worker_pool_new(FS_WORKERS);
 	fs->events = events_new(1024);
 	fs->restore = restore_new(api, project_pool(fs->project), meta);
 	if (fs->events)
 		fs->watcher = watcher_new(fs->project, fs->events, &wc, &fs_watcher_notify, fs);
 	if (fs->watcher && fs->restore)
 		fs->actions = actions_new(&ac, fs->project, fs->events, fs->watcher, fs->restore);
-	if (!fs->tree || !fs->workers || !fs->events || !fs->restore || !fs->watcher ||
-	    !fs->actions) {
+	if (!fs->tree || !fs->events || !fs->restore || !fs->watcher || !fs->actions) {
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
@@ -116,7 +115,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 		.tree = fs->tree, .project = fs->project, .actions = fs->actions,
 		.events = fs->events, .restore = fs->restore, .uid = getuid(), .gid = getgid(),
 		.mounted = time(NULL), .attachment_max = cfg->attachment_max,
-		.attr_timeout = cfg->attr_timeout, .workers = fs->workers,
+		.attr_timeout = cfg->attr_timeout,
 	};
 	return fs;
 fail:
@@ -143,6 +142,14 @@ void fs_free(struct fs *fs)
 int fs_start(struct fs *fs, struct fuse_session *se)
 {
 	fs->se = se;
+	/* Threads are made here, after fuse_daemonize's fork: a child has none of its
+	 * parent's, and a pool made before would take jobs that never run. */
+	fs->workers = worker_pool_new(FS_WORKERS);
+	if (!fs->workers) {
+		log_err("cannot start the worker threads for long actions");
+		return -ENOMEM;
+	}
+	fs->ctx.workers = fs->workers;
 	action_cleanup_temporary(fs->actions);
 	action_cleanup_records(fs->actions);
 	return watcher_start(fs->watcher);
