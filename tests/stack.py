@@ -201,7 +201,7 @@ class Stack:
         operation still running, an empty request log. Project data stays."""
         self.clear_faults()
         self.config(operation_ms=operation_ms, snapshot_limit=snapshot_limit,
-                    branches_default_limit=10000, operations_default_limit=10)
+                    branches_default_limit=10000, operations_default_limit=10, latency_ms=0)
         self.wait_idle()
         self.clear_requests()
 

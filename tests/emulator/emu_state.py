@@ -276,6 +276,7 @@ class Emulator:
             "snapshot_limit": int(snapshot_limit),
             "branches_default_limit": int(branches_default_limit),
             "operations_default_limit": int(operations_default_limit),
+            "latency_ms": 0,
         }
         self.rng = random.Random(secrets.randbits(64))
         self.project_id = project_id or "%s-%s-%08d" % (
@@ -640,7 +641,8 @@ class Emulator:
     def _new_endpoint(self, branch_id, etype, now):
         e = Endpoint(self.new_id("ep"), branch_id, etype, now)
         e.proxy = EndpointProxy(e.id, lambda logical, eid=e.id: self._resolve(eid, logical),
-                                self.pg.tcp_host, self.pg.port, log=self.log)
+                                self.pg.tcp_host, self.pg.port, log=self.log,
+                                latency=lambda: self.config["latency_ms"] / 1000.0)
         self.endpoints[e.id] = e
         return e
 
@@ -1383,7 +1385,7 @@ class Emulator:
                          for b in sorted(self.branches.values(), key=lambda b: b.seq)],
             "deleted_branches": sorted(self.deleted_branches),
             "endpoints": [dict(self.endpoint_view(e), port=e.proxy.port, deleting=e.deleting,
-                               connections=e.proxy.connection_count())
+                               connections=e.proxy.connection_count(), **e.proxy.counters())
                           for e in self.endpoints.values()],
             "snapshots": [dict(self.snapshot_view(s), deleting=s.deleting,
                                physical=[d["physical"] for d in s.databases])

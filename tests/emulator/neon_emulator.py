@@ -378,6 +378,9 @@ class Handler(BaseHTTPRequestHandler):
             entry["body"] = json.loads(raw) if raw else None
         except ValueError:
             entry["body"] = raw.decode("utf-8", "replace")
+        latency = app.emu.config["latency_ms"]
+        if latency:
+            time.sleep(latency / 1000.0)  # the emulated round trip to a distant region
         fault = app.faults.take(method, path)
         if fault:
             entry["fault"] = fault
@@ -476,7 +479,8 @@ class Handler(BaseHTTPRequestHandler):
                         for k, v in body.items():
                             if k not in emu.config:
                                 raise ApiError(400, "unknown config key %s" % k)
-                            if not isinstance(v, int) or v < (0 if k == "operation_ms" else 1):
+                            least = 0 if k in ("operation_ms", "latency_ms") else 1
+                            if not isinstance(v, int) or v < least:
                                 raise ApiError(400, "%s must be an integer" % k)
                         emu.config.update(body)
                 return self.send_json(200, {"config": dict(emu.config)})
