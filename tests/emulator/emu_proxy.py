@@ -195,6 +195,10 @@ class EndpointProxy:
                 out.append(("options", "-c default_transaction_read_only=on"))
             server = socket.create_connection((self.server_host, self.server_port), timeout=10)
             pair[1] = server
+            # A relay must not hold back a small write for the peer's delayed ACK (Nagle):
+            # pipelined statements would each wait up to 40 ms, which Neon's proxy does not.
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             key = (client, server)
             with self.lock:
                 if self.closed:

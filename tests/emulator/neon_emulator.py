@@ -402,7 +402,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(status, body, request_id)
 
     def finish_log(self, app, entry, started):
-        entry["duration_ms"] = int((time.time() - started) * 1000)
+        elapsed = time.time() - started
+        entry["duration_ms"] = int(elapsed * 1000)
+        entry["elapsed_s"] = round(elapsed, 6)
         app.requests.add(entry)
         log("%s %s%s -> %s%s" % (entry["method"], entry["path"],
                                  "?" + entry["raw_query"] if entry["raw_query"] else "",
