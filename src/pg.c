@@ -375,7 +375,7 @@ int pg_pipeline(PGconn *conn, int n, const char *const *names, const char *const
 	double deadline;
 	PGresult *r, *failed_res = NULL;
 	ExecStatusType st;
-	int err, w, f, i, got = 0, step = 0, nsteps = 0, *steps;
+	int err, w, f, i, got = 0, step = 0, nsteps = 0, nulls = 0, *steps;
 	long wait_ms;
 	bool synced = false, in_pipeline = false;
 
@@ -430,8 +430,14 @@ int pg_pipeline(PGconn *conn, int n, const char *const *names, const char *const
 				goto failed;
 		}
 		r = PQgetResult(conn);
-		if (!r)
+		if (!r) {
+			/* One NULL ends a command's results; two in a row, nothing more comes
+			 * (the link broke before the sync). */
+			if (++nulls > 1 || PQstatus(conn) != CONNECTION_OK)
+				goto failed;
 			continue;
+		}
+		nulls = 0;
 		st = PQresultStatus(r);
 		if (st == PGRES_PIPELINE_SYNC) {
 			synced = true;
