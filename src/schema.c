@@ -603,17 +603,15 @@ _Static_assert(SCHEMA_NBATCH == SCHEMA_NUNIT_QUERIES + 5, "a name for every stat
 /* Set on a pooled connection once the dump's statements are prepared on it. */
 #define SCHEMA_MARK_PREPARED 1u
 
-/* Every statement of a dump in one pipeline, so the whole read is one round trip to the
- * compute (a client far from Neon's region pays its latency once, not per catalog), and
- * prepared, so a connection plans the catalog queries once, not at every snapshot. */
 /* After a failed run which of the statements exist is unknown: drop them all, so the next
- * run prepares them afresh (a PREPARE of a name that exists fails). */
+ * run prepares them afresh (a PREPARE of a name that exists fails). A connection left
+ * mid-pipeline (a timeout) is closed by pg_release instead. */
 static void schema_unprepare(PGconn *conn)
 {
 	PGresult *res;
 
 	pg_unmark(conn, SCHEMA_MARK_PREPARED);
-	if (PQstatus(conn) != CONNECTION_OK)
+	if (PQstatus(conn) != CONNECTION_OK || PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
 		return;
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE &&
 	    pg_exec(conn, "ROLLBACK", 0, NULL, &res, NULL, 0) == 0)
@@ -623,6 +621,9 @@ static void schema_unprepare(PGconn *conn)
 		PQclear(res);
 }
 
+/* Every statement of a dump in one pipeline, so the whole read is one round trip to the
+ * compute (a client far from Neon's region pays its latency once, not per catalog), and
+ * prepared, so a connection plans the catalog queries once, not at every snapshot. */
 static void schema_batch(const char **names, const char **sqls)
 {
 	static const char *const prepared[SCHEMA_NBATCH] = {
@@ -938,8 +939,8 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 		schema_set_msg(msg, msglen, "connection is busy or inside a transaction");
 		return -EBUSY;
 	}
-	/* One snapshot for every query, so the text is one consistent schema; the results
-	 * are all read before the COMMIT at the batch's end is looked at. */
+	/* One snapshot for every query, so the text is one consistent schema; the COMMIT
+	 * ends the pipeline, every result is in memory by then. */
 	schema_batch(names, sqls);
 	mark = pg_mark(conn, SCHEMA_MARK_PREPARED);
 	if (mark < 0)
