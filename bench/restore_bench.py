@@ -8,7 +8,7 @@ three ways, one after the other:
               then one query through the connection string (the floor for any client);
   - the API's own time: the emulator runs a restore's operations back to back so that the
     last one finishes operation_ms after the request; that is the floor.
-Writes bench/RESULTS.md with the machine and the date.
+Writes bench/RESTORE.md with the machine and the date.
 
     bench/restore_bench.py [--rounds N] [--operation-ms MS]
 """
@@ -76,7 +76,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--operation-ms", type=int, default=1000)
     ap.add_argument("--build", default=os.environ.get("NEONFS_BUILD_DIR", os.path.join(REPO, "build")))
-    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--out", default=os.path.join(HERE, "RESTORE.md"))
     args = ap.parse_args()
     os.environ["NEONFS_BUILD_DIR"] = args.build
 

@@ -69,4 +69,19 @@ int pg_exec_params(PGconn *conn, const char *sql, int nparams, const char *const
 		   const int *lengths, const int *formats, int result_format,
 		   PGresult **res, char *msg, size_t msglen);
 
+/* Runs @n parameterless statements in one round trip (libpq's pipeline mode) and collects
+ * one result per statement into @res (PQclear each). @names[i] non-NULL: a prepared
+ * statement of that name, first prepared from @sqls[i] when @prepare (planned once per
+ * connection, not per run); NULL: @sqls[i] as it is. Returns @n, or -errno with words in
+ * @msg and nothing in @res: the first failed statement's (the server skips the rest),
+ * ETIMEDOUT as pg_exec. For use inside a pg_work_fn. */
+int pg_pipeline(PGconn *conn, int n, const char *const *names, const char *const *sqls,
+		bool prepare, PGresult **res, char *msg, size_t msglen);
+
+/* Per-connection flags for what a user set up on a pooled connection (prepared
+ * statements): pg_mark sets @mark and returns 1 if it was set already, 0 if not; -1 for a
+ * connection the pool did not open, which keeps no flags. pg_unmark clears it. */
+int pg_mark(PGconn *conn, unsigned mark);
+void pg_unmark(PGconn *conn, unsigned mark);
+
 #endif

@@ -170,7 +170,13 @@ int pg_errno(PGconn *conn, const PGresult *res, bool *broken, char *msg, size_t 
 	return err;
 }
 
-/* Each pooled connection carries how long a client may wait for an answer on it. */
+/* Each pooled connection carries how long a client may wait for an answer on it, and
+ * what its users have set up on it (pg_mark). */
+struct pg_conn_data {
+	long wait_ms;
+	unsigned marks;
+};
+
 static int pg_event(PGEventId id, void *info, void *passthrough)
 {
 	if (id == PGEVT_CONNDESTROY) {
@@ -183,9 +189,29 @@ static int pg_event(PGEventId id, void *info, void *passthrough)
 
 static long pg_wait_ms(PGconn *conn)
 {
-	const long *ms = PQinstanceData(conn, pg_event);
+	const struct pg_conn_data *d = PQinstanceData(conn, pg_event);
 
-	return ms ? *ms : PG_WAIT_DEFAULT_MS;
+	return d ? d->wait_ms : PG_WAIT_DEFAULT_MS;
+}
+
+int pg_mark(PGconn *conn, unsigned mark)
+{
+	struct pg_conn_data *d = conn ? PQinstanceData(conn, pg_event) : NULL;
+	int had;
+
+	if (!d)
+		return -1;
+	had = (d->marks & mark) != 0;
+	d->marks |= mark;
+	return had;
+}
+
+void pg_unmark(PGconn *conn, unsigned mark)
+{
+	struct pg_conn_data *d = conn ? PQinstanceData(conn, pg_event) : NULL;
+
+	if (d)
+		d->marks &= ~mark;
 }
 
 /* Waits until @conn's socket is ready for @events or the deadline passes.
@@ -294,6 +320,133 @@ int pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *value
 	return pg_exec_params(conn, sql, nparams, values, NULL, NULL, 0, res, msg, msglen);
 }
 
+int pg_pipeline(PGconn *conn, int n, const char *const *names, const char *const *sqls,
+		bool prepare, PGresult **res, char *msg, size_t msglen)
+{
+	double deadline;
+	PGresult *r, *failed_res = NULL;
+	ExecStatusType st;
+	int err, w, f, i, got = 0, step = 0, nsteps = 0, nulls = 0, *steps;
+	long wait_ms;
+	bool synced = false, in_pipeline = false;
+
+	for (i = 0; i < n; i++)
+		res[i] = NULL;
+	if (!conn) {
+		util_msg(msg, msglen, "no database connection");
+		return -EINVAL;
+	}
+	/* The results come in the order sent: a PREPARE's (-1) before its statement's (i). */
+	steps = malloc(2 * (size_t)n * sizeof(*steps));
+	if (!steps) {
+		util_msg(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		if (names[i] && prepare)
+			steps[nsteps++] = -1;
+		steps[nsteps++] = i;
+	}
+	wait_ms = pg_wait_ms(conn);
+	deadline = util_now() + (wait_ms > 0 ? wait_ms / 1000.0 : 1e9);
+
+	if (PQsetnonblocking(conn, 1) != 0 || !PQenterPipelineMode(conn))
+		goto failed;
+	in_pipeline = true;
+	for (i = 0; i < n; i++) {
+		if (names[i] && prepare && !PQsendPrepare(conn, names[i], sqls[i], 0, NULL))
+			goto failed;
+		if (names[i] ? !PQsendQueryPrepared(conn, names[i], 0, NULL, NULL, NULL, 0) :
+		    !PQsendQueryParams(conn, sqls[i], 0, NULL, NULL, NULL, NULL, 0))
+			goto failed;
+	}
+	if (!PQpipelineSync(conn))
+		goto failed;
+	while ((f = PQflush(conn)) != 0) {
+		if (f < 0)
+			goto failed;
+		w = pg_wait(conn, POLLOUT | POLLIN, deadline);
+		if (w == 0)
+			goto timeout;
+		if (w < 0 || !PQconsumeInput(conn))
+			goto failed;
+	}
+	/* One result per command, each followed by NULL; the sync's result ends it. */
+	while (!synced) {
+		while (PQisBusy(conn)) {
+			w = pg_wait(conn, POLLIN, deadline);
+			if (w == 0)
+				goto timeout;
+			if (w < 0 || !PQconsumeInput(conn))
+				goto failed;
+		}
+		r = PQgetResult(conn);
+		if (!r) {
+			/* One NULL ends a command's results; two in a row, nothing more comes
+			 * (the link broke before the sync). */
+			if (++nulls > 1 || PQstatus(conn) != CONNECTION_OK)
+				goto failed;
+			continue;
+		}
+		nulls = 0;
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			synced = true;
+		} else if (st == PGRES_FATAL_ERROR && !failed_res) {
+			failed_res = r;	/* what follows it is skipped: PGRES_PIPELINE_ABORTED */
+			r = NULL;
+		} else if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && step < nsteps &&
+			   steps[step] >= 0) {
+			res[steps[step]] = r;
+			got++;
+			r = NULL;
+		}
+		if (st != PGRES_PIPELINE_SYNC)
+			step++;
+		PQclear(r);
+	}
+	if (!PQexitPipelineMode(conn))
+		goto failed;
+	in_pipeline = false;
+	PQsetnonblocking(conn, 0);
+	free(steps);
+	if (failed_res || got < n) {
+		if (failed_res)
+			err = pg_errno(conn, failed_res, NULL, msg, msglen);
+		else {
+			err = EIO;
+			util_msg(msg, msglen, "the database left statements unanswered");
+		}
+		PQclear(failed_res);
+		goto clear;
+	}
+	return n;
+
+timeout:
+	/* The connection is mid-pipeline now; pg_release sees it busy and closes it. */
+	if (msg && msglen)
+		snprintf(msg, msglen, "no answer from the database server within %ld s",
+			 (wait_ms + 999) / 1000);
+	err = ETIMEDOUT;
+	PQclear(failed_res);
+	free(steps);
+	goto clear;
+
+failed:
+	err = pg_errno(conn, failed_res, NULL, msg, msglen);
+	PQclear(failed_res);
+	free(steps);
+	/* Left in pipeline mode, the connection is closed by pg_release. */
+	if (!in_pipeline && PQstatus(conn) == CONNECTION_OK)
+		PQsetnonblocking(conn, 0);
+clear:
+	for (i = 0; i < n; i++) {
+		PQclear(res[i]);
+		res[i] = NULL;
+	}
+	return -err;
+}
+
 /* Sends "SELECT 1" and waits at most @timeout_ms for the answer. */
 static bool pg_ping(PGconn *conn, int timeout_ms)
 {
@@ -358,7 +511,8 @@ static PGconn *pg_connect(struct pg_pool *p, const char *uri, int *err, char *ms
 	const char *params[1];
 	PGresult *res = NULL;
 	PGconn *conn;
-	long unacked_ms, *wait_ms;
+	struct pg_conn_data *data;
+	long unacked_ms;
 	int r;
 
 	snprintf(connect_timeout, sizeof(connect_timeout), "%d", p->connect_timeout_s);
@@ -392,15 +546,15 @@ static PGconn *pg_connect(struct pg_pool *p, const char *uri, int *err, char *ms
 	PQsetNoticeProcessor(conn, pg_quiet, NULL);
 
 	/* How long pg_exec waits here: the server gives up first, we a little later. */
-	wait_ms = malloc(sizeof(*wait_ms));
-	if (!wait_ms || !PQregisterEventProc(conn, pg_event, "neonfs", NULL) ||
-	    !PQsetInstanceData(conn, pg_event, wait_ms)) {
-		free(wait_ms);
+	data = calloc(1, sizeof(*data));
+	if (!data || !PQregisterEventProc(conn, pg_event, "neonfs", NULL) ||
+	    !PQsetInstanceData(conn, pg_event, data)) {
+		free(data);
 		*err = ENOMEM;
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
-	*wait_ms = p->statement_timeout_ms > 0 ?
+	data->wait_ms = p->statement_timeout_ms > 0 ?
 		p->statement_timeout_ms + p->connect_timeout_s * 1000L + PG_WAIT_MARGIN_MS :
 		0;
 
@@ -492,7 +646,8 @@ void pg_release(struct pg_pool *p, const char *uri, PGconn *conn, bool broken)
 
 	if (!conn)
 		return;
-	if (!p || !uri || broken || PQstatus(conn) != CONNECTION_OK)
+	if (!p || !uri || broken || PQstatus(conn) != CONNECTION_OK ||
+	    PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
 		goto close;
 
 	switch (PQtransactionStatus(conn)) {

@@ -624,14 +624,56 @@ static int schema_keep(struct schema_dump_state *st, PGresult *res)
 	return 0;
 }
 
-static int schema_query(PGconn *conn, struct schema_dump_state *st, const char *sql,
-			PGresult **res, char *msg, size_t msglen)
-{
-	int r = pg_exec(conn, sql, 0, NULL, res, msg, msglen);
+#define SCHEMA_NUNIT_QUERIES (sizeof(schema_unit_queries) / sizeof(schema_unit_queries[0]))
+/* BEGIN, the settings, the unit queries, parts, edges, COMMIT. */
+#define SCHEMA_NBATCH 20
+_Static_assert(SCHEMA_NBATCH == SCHEMA_NUNIT_QUERIES + 5, "a name for every statement");
 
-	if (r < 0)
-		return r;
-	return schema_keep(st, *res);
+/* Set on a pooled connection once the dump's statements are prepared on it. */
+#define SCHEMA_MARK_PREPARED 1u
+
+/* After a failed run which of the statements exist is unknown: drop them all, so the next
+ * run prepares them afresh (a PREPARE of a name that exists fails). A connection left
+ * mid-pipeline (a timeout) is closed by pg_release instead. */
+static void schema_unprepare(PGconn *conn)
+{
+	PGresult *res;
+
+	pg_unmark(conn, SCHEMA_MARK_PREPARED);
+	if (PQstatus(conn) != CONNECTION_OK || PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+		return;
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE &&
+	    pg_exec(conn, "ROLLBACK", 0, NULL, &res, NULL, 0) == 0)
+		PQclear(res);
+	if (PQtransactionStatus(conn) == PQTRANS_IDLE &&
+	    pg_exec(conn, "DEALLOCATE ALL", 0, NULL, &res, NULL, 0) == 0)
+		PQclear(res);
+}
+
+/* Every statement of a dump in one pipeline, so the whole read is one round trip to the
+ * compute (a client far from Neon's region pays its latency once, not per catalog), and
+ * prepared, so a connection plans the catalog queries once, not at every snapshot. */
+static void schema_batch(const char **names, const char **sqls)
+{
+	static const char *const prepared[SCHEMA_NBATCH] = {
+		NULL, "neonfs_schema_settings",
+		"neonfs_schema_u0", "neonfs_schema_u1", "neonfs_schema_u2", "neonfs_schema_u3",
+		"neonfs_schema_u4", "neonfs_schema_u5", "neonfs_schema_u6", "neonfs_schema_u7",
+		"neonfs_schema_u8", "neonfs_schema_u9", "neonfs_schema_u10", "neonfs_schema_u11",
+		"neonfs_schema_u12", "neonfs_schema_u13", "neonfs_schema_u14",
+		"neonfs_schema_parts", "neonfs_schema_edges", NULL,
+	};
+	size_t i, n = 0;
+
+	sqls[n++] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	sqls[n++] = schema_q_settings;
+	for (i = 0; i < SCHEMA_NUNIT_QUERIES; i++)
+		sqls[n++] = schema_unit_queries[i];
+	sqls[n++] = schema_q_parts;
+	sqls[n++] = schema_q_edges;
+	sqls[n++] = "COMMIT";
+	for (i = 0; i < n; i++)
+		names[i] = prepared[i];
 }
 
 static int schema_add_units(struct schema_dump_state *st, const struct schema_src *res)
@@ -932,7 +974,9 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 {
 	struct schema_dump_state st = { 0 };
 	struct schema_buf out = { 0 };
-	PGresult *res = NULL, *settings, *parts, *edges;
+	PGresult *res = NULL, *settings, *parts, *edges, *batch[SCHEMA_NBATCH];
+	const char *names[SCHEMA_NBATCH], *sqls[SCHEMA_NBATCH];
+	int mark;
 	size_t i;
 	int r;
 
@@ -946,38 +990,55 @@ static int schema_dump_impl(PGconn *conn, char **text, char *lsn, size_t lsnlen,
 		util_msg(msg, msglen, "connection is busy or inside a transaction");
 		return -EBUSY;
 	}
-	/* One snapshot for every query, so the text is one consistent schema. */
-	r = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &res,
-		    msg, msglen);
-	if (r < 0)
-		return r;
-	PQclear(res);
+	/* One snapshot for every query, so the text is one consistent schema; the COMMIT
+	 * ends the pipeline, every result is in memory by then. */
+	schema_batch(names, sqls);
+	mark = pg_mark(conn, SCHEMA_MARK_PREPARED);
+	if (mark < 0)
+		memset(names, 0, sizeof(names));	/* not pooled: nothing to keep them for */
+	r = pg_pipeline(conn, SCHEMA_NBATCH, names, sqls, mark == 0, batch, msg, msglen);
+	if (r < 0 && mark >= 0) {
+		bool lost = mark == 1 && strstr(msg, "prepared statement") != NULL;
 
-	if ((r = schema_query(conn, &st, schema_q_settings, &settings, msg, msglen)) < 0)
+		schema_unprepare(conn);
+		if (lost && PQstatus(conn) == CONNECTION_OK &&
+		    PQtransactionStatus(conn) == PQTRANS_IDLE) {
+			/* Someone dropped them (DISCARD ALL, a pooler): prepare them again, once. */
+			pg_mark(conn, SCHEMA_MARK_PREPARED);
+			r = pg_pipeline(conn, SCHEMA_NBATCH, names, sqls, true, batch, msg, msglen);
+			if (r < 0)
+				schema_unprepare(conn);
+		}
+	}
+	if (r < 0)
 		goto out;
+	/* Kept in order: the settings, the unit queries, parts, edges. */
+	PQclear(batch[0]);
+	PQclear(batch[SCHEMA_NBATCH - 1]);
+	for (i = 1; i + 1 < (size_t)SCHEMA_NBATCH; i++) {
+		if ((r = schema_keep(&st, batch[i])) < 0) {
+			while (++i + 1 < (size_t)SCHEMA_NBATCH)
+				PQclear(batch[i]);
+			goto nomem;
+		}
+	}
+	settings = st.results[0];
+	parts = st.results[1 + SCHEMA_NUNIT_QUERIES];
+	edges = st.results[2 + SCHEMA_NUNIT_QUERIES];
 	if (lsn && lsnlen)
 		snprintf(lsn, lsnlen, "%s", PQgetvalue(settings, 0, 8));
-
-	for (i = 0; i < sizeof(schema_unit_queries) / sizeof(schema_unit_queries[0]); i++) {
-		if ((r = schema_query(conn, &st, schema_unit_queries[i], &res, msg, msglen)) < 0)
-			goto out;
-		if ((r = schema_add_units(&st, &(struct schema_src){ .res = res })) < 0) {
+	for (i = 0; i < SCHEMA_NUNIT_QUERIES; i++) {
+		if ((r = schema_add_units(&st, &(struct schema_src){ .res = st.results[1 + i] })) < 0) {
 			util_msg(msg, msglen, "cannot read the catalog rows");
 			goto out;
 		}
 	}
-	if ((r = schema_query(conn, &st, schema_q_parts, &parts, msg, msglen)) < 0 ||
-	    (r = schema_query(conn, &st, schema_q_edges, &edges, msg, msglen)) < 0)
-		goto out;
 
 	if ((r = schema_header(&out, PQgetvalue(settings, 0, 7))) < 0 ||
 	    (r = schema_order(&st, &(struct schema_src){ .res = parts },
 			      &(struct schema_src){ .res = edges }, &out)) < 0)
 		goto nomem;
 
-	if ((r = pg_exec(conn, "COMMIT", 0, NULL, &res, msg, msglen)) < 0)
-		goto out_nocommit;
-	PQclear(res);
 	schema_state_free(&st);
 	*text = out.data;
 	return 0;
@@ -993,7 +1054,6 @@ out:
 	     PQtransactionStatus(conn) == PQTRANS_INERROR) &&
 	    pg_exec(conn, "ROLLBACK", 0, NULL, &res, NULL, 0) == 0)
 		PQclear(res);
-out_nocommit:
 	schema_state_free(&st);
 	free(out.data);
 	return r;

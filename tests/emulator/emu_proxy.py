@@ -8,10 +8,12 @@ relays bytes both ways. Authentication happens end to end between the client
 and the server.
 """
 
+import collections
 import select
 import socket
 import struct
 import threading
+import time
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -76,8 +78,10 @@ class EndpointProxy:
     (physical_db, read_only) or (None, error message).
     """
 
-    def __init__(self, endpoint_id, resolve, server_host, server_port, log=None):
+    def __init__(self, endpoint_id, resolve, server_host, server_port, log=None, latency=None):
         self.endpoint_id = endpoint_id
+        # Seconds a round trip takes, asked per connection and per message (a knob).
+        self.latency = latency or (lambda: 0.0)
         self.resolve = resolve
         self.server_host = server_host
         self.server_port = server_port
@@ -85,6 +89,10 @@ class EndpointProxy:
         self.lock = threading.Lock()
         self.conns = set()
         self.closed = False
+        # Connections accepted and client flights relayed (bytes a client sent before it
+        # waited for an answer): a flight is one round trip, whatever its size.
+        self.accepted = 0
+        self.flights = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -119,6 +127,14 @@ class EndpointProxy:
         self.sock.close()
         self.close_connections()
 
+    def counters(self):
+        with self.lock:
+            return {"sql_connections": self.accepted, "sql_flights": self.flights}
+
+    def count_flight(self):
+        with self.lock:
+            self.flights += 1
+
     def connection_count(self):
         with self.lock:
             return len(self.conns)
@@ -140,7 +156,11 @@ class EndpointProxy:
     def _serve(self, client):
         pair = [client, None]
         key = None
+        with self.lock:
+            self.accepted += 1
         try:
+            if self.latency() > 0:
+                time.sleep(self.latency())  # the TCP handshake's round trip
             client.settimeout(30)
             while True:
                 length = struct.unpack("!I", _recv_exact(client, 4))[0]
@@ -197,6 +217,10 @@ class EndpointProxy:
                 out.append(("options", "-c default_transaction_read_only=on"))
             server = socket.create_connection((self.server_host, self.server_port), timeout=10)
             pair[1] = server
+            # A relay must not hold back a small write for the peer's delayed ACK (Nagle):
+            # pipelined statements would each wait up to 40 ms, which Neon's proxy does not.
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             key = (client, server)
             with self.lock:
                 if self.closed:
@@ -205,7 +229,7 @@ class EndpointProxy:
             server.sendall(_build_startup(out))
             client.settimeout(None)
             server.settimeout(None)
-            self._relay(client, server)
+            self._relay(client, server, self.latency, self.count_flight)
         except (OSError, ConnectionError, struct.error):
             pass
         finally:
@@ -220,14 +244,76 @@ class EndpointProxy:
                         pass
 
     @staticmethod
-    def _relay(a, b):
+    def _relay(a, b, latency=lambda: 0.0, flight=lambda: None):
+        """Relays bytes both ways; what the client (@a) sends reaches the server one
+        round trip later, so each request-and-answer exchange costs the emulated latency
+        once however many bytes it carries."""
         peers = {a: b, b: a}
-        while True:
-            readable, _, broken = select.select([a, b], [], [a, b], 60)
-            if broken:
-                return
-            for s in readable:
-                data = s.recv(65536)
-                if not data:
+        late = DelayedSender(b)
+        try:
+            while True:
+                readable, _, broken = select.select([a, b], [], [a, b], 60)
+                if broken or late.failed:
                     return
-                peers[s].sendall(data)
+                for s in readable:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    delay = 0.0
+                    if s is a:
+                        flight()
+                        delay = latency()
+                    if delay > 0 or late.pending():
+                        late.send(data, time.monotonic() + delay)
+                    else:
+                        peers[s].sendall(data)
+        finally:
+            late.stop()
+
+
+class DelayedSender:
+    """Sends chunks to a socket, in order, each not before its due time."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.cond = threading.Condition()
+        self.queue = collections.deque()
+        self.failed = False
+        self.stopped = False
+        self.thread = None
+
+    def pending(self):
+        with self.cond:
+            return bool(self.queue)
+
+    def send(self, data, due):
+        with self.cond:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, daemon=True, name="proxy-delay")
+                self.thread.start()
+            self.queue.append((due, data))
+            self.cond.notify()
+
+    def stop(self):
+        with self.cond:
+            self.stopped = True
+            self.cond.notify()
+
+    def _run(self):
+        while True:
+            with self.cond:
+                while not self.queue and not self.stopped:
+                    self.cond.wait()
+                if self.stopped:
+                    return
+                due, data = self.queue[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self.cond.wait(wait)  # a timed wait: the chunk's due time
+                    continue
+                self.queue.popleft()
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.failed = True
+                return

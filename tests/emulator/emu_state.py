@@ -286,6 +286,7 @@ class Emulator:
             # Branches without a parent (each snapshot restore makes one, and a finalized
             # restore keeps the branch it replaced as another); 0: no limit.
             "root_branch_limit": 0,
+            "latency_ms": 0,
         }
         self.rng = random.Random(secrets.randbits(64))
         self.project_id = project_id or "%s-%s-%08d" % (
@@ -652,7 +653,8 @@ class Emulator:
     def _new_endpoint(self, branch_id, etype, now):
         e = Endpoint(self.new_id("ep"), branch_id, etype, now)
         e.proxy = EndpointProxy(e.id, lambda logical, eid=e.id: self._resolve(eid, logical),
-                                self.pg.tcp_host, self.pg.port, log=self.log)
+                                self.pg.tcp_host, self.pg.port, log=self.log,
+                                latency=lambda: self.config["latency_ms"] / 1000.0)
         self.endpoints[e.id] = e
         return e
 
@@ -1410,7 +1412,7 @@ class Emulator:
                          for b in sorted(self.branches.values(), key=lambda b: b.seq)],
             "deleted_branches": sorted(self.deleted_branches),
             "endpoints": [dict(self.endpoint_view(e), port=e.proxy.port, deleting=e.deleting,
-                               connections=e.proxy.connection_count())
+                               connections=e.proxy.connection_count(), **e.proxy.counters())
                           for e in self.endpoints.values()],
             "snapshots": [dict(self.snapshot_view(s), deleting=s.deleting,
                                physical=[d["physical"] for d in s.databases])

@@ -433,6 +433,9 @@ class Handler(BaseHTTPRequestHandler):
             entry["body"] = json.loads(raw) if raw else None
         except ValueError:
             entry["body"] = raw.decode("utf-8", "replace")
+        latency = app.emu.config["latency_ms"]
+        if latency:
+            time.sleep(latency / 1000.0)  # the emulated round trip to a distant region
         cfg = app.emu.config
         if not app.rate.admit(started, app.route_key(method, path), cfg["rate_per_minute"],
                               cfg["rate_per_second"]):
@@ -462,7 +465,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(status, body, request_id)
 
     def finish_log(self, app, entry, started):
-        entry["duration_ms"] = int((time.time() - started) * 1000)
+        elapsed = time.time() - started
+        entry["duration_ms"] = int(elapsed * 1000)
+        entry["elapsed_s"] = round(elapsed, 6)
         app.requests.add(entry)
         log("%s %s%s -> %s%s" % (entry["method"], entry["path"],
                                  "?" + entry["raw_query"] if entry["raw_query"] else "",
@@ -545,7 +550,7 @@ class Handler(BaseHTTPRequestHandler):
                             if k not in emu.config:
                                 raise ApiError(400, "unknown config key %s" % k)
                             low = 0 if k in ("operation_ms", "preview_compute", "rate_per_minute",
-                                             "rate_per_second", "root_branch_limit") else 1
+                                             "rate_per_second", "root_branch_limit", "latency_ms") else 1
                             if not isinstance(v, int) or v < low:
                                 raise ApiError(400, "%s must be an integer" % k)
                         emu.config.update(body)
