@@ -86,7 +86,8 @@ int action_name_free(struct actions *a, bool snapshot, const char *name)
 			what, name, NAMES_MAX);
 		return -EINVAL;
 	}
-	project_forget(a->p, snapshot ? PROJECT_SNAPSHOTS : PROJECT_BRANCHES);
+	/* The listing of the cache window is enough: a name taken since, Neon refuses itself
+	 * (409, EEXIST); what only the tree knows (an entry that is an id) is in it. */
 	res = snapshot ? project_snapshots(a->p, &l) : project_branches(a->p, &l);
 	if (res)
 		return res;

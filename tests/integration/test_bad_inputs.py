@@ -558,7 +558,7 @@ def test_attachment_named_like_a_snapshot_file(clean, fname, flags, err):
     d = clean.fs.p("snapshots", "b")
     before = sorted(os.listdir(d))
     assert_errno(err, os.open, os.path.join(d, fname), flags, 0o644)
-    assert sorted(os.listdir(d)) == before == ["id", "meta.json", "schema"]
+    assert sorted(os.listdir(d)) == before == ["expires_at", "id", "meta.json", "schema"]
     assert_untouched(clean)
 
 

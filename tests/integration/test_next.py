@@ -107,7 +107,7 @@ def test_next_files_become_the_next_snapshots_attachments(nothing_pending, proje
 
     # Taken once: the snapshot after has only its own files.
     os.mkdir(fs.p("snapshots", "v2"))
-    assert sorted(os.listdir(fs.p("snapshots", "v2"))) == ["id", "meta.json", "schema"]
+    assert sorted(os.listdir(fs.p("snapshots", "v2"))) == ["expires_at", "id", "meta.json", "schema"]
 
 
 def test_record_and_files_are_written_in_one_transaction(nothing_pending, project):
@@ -189,4 +189,4 @@ def test_next_without_a_meta_database(mount_factory, project):
     assert os.listdir(nxt) == []
     assert "run_state.json in active/next/: attachments need a meta database" in fs.output()
     os.mkdir(fs.p("snapshots", "v1"))
-    assert sorted(os.listdir(fs.p("snapshots", "v1"))) == ["id", "meta.json", "schema"]
+    assert sorted(os.listdir(fs.p("snapshots", "v1"))) == ["expires_at", "id", "meta.json", "schema"]
