@@ -483,7 +483,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	if (h->node.kind == TREE_RESTORE || h->node.kind == TREE_EXPIRES) {
 		/* A restore or an expiry: an API call, parked, with its own copy of what was
 		 * written. */
-		ops_park_write(req, h, o, buf, size);
+		ops_park_write(req, h, o, buf, size, off);
 		return;
 	}
 	n = o->write(ops_ctx(req), h, buf, size, off);

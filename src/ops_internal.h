@@ -32,6 +32,6 @@ void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t 
 		const char *newname, unsigned int flags);
 /* A write to active/restore, parked with its own copy of @buf. */
 void ops_park_write(fuse_req_t req, struct node_handle *h, const struct node_ops *o,
-		    const char *buf, size_t size);
+		    const char *buf, size_t size, off_t off);
 
 #endif

@@ -35,6 +35,7 @@ struct ops_job {
 	struct node_handle *h;         /* a write's open file (a reference held) */
 	unsigned int flags;
 	size_t size;
+	off_t off;                     /* where a write was made: the node judges it */
 	char *arg;                     /* the link target, or the bytes written */
 	char name[256];
 	char newname[256];
@@ -164,7 +165,7 @@ static int ops_work_rename(struct ops_job *j)
 
 static int ops_work_write(struct ops_job *j)
 {
-	j->written = j->o->write(j->c, j->h, j->arg, j->size, 0);
+	j->written = j->o->write(j->c, j->h, j->arg, j->size, j->off);
 	return j->written < 0 ? (int)j->written : 0;
 }
 
@@ -192,7 +193,7 @@ static void ops_long(fuse_req_t req, const struct tree_node *p, const struct nod
 }
 
 void ops_park_write(fuse_req_t req, struct node_handle *h, const struct node_ops *o,
-		    const char *buf, size_t size)
+		    const char *buf, size_t size, off_t off)
 {
 	struct ops_job *j = ops_job_new(req, &h->node, o, ANSWER_WRITE, ops_work_write);
 
@@ -206,6 +207,7 @@ void ops_park_write(fuse_req_t req, struct node_handle *h, const struct node_ops
 	}
 	memcpy(j->arg, buf, size);
 	j->size = size;
+	j->off = off;
 	j->h = ops_handle_get(h);
 	snprintf(j->what, sizeof(j->what), "restore (write to active/restore)");
 	ops_park(j);
