@@ -37,9 +37,9 @@ struct ops_job {
 	size_t size;
 	off_t off;                     /* where a write was made: the node judges it */
 	char *arg;                     /* the link target, or the bytes written */
-	char name[256];
-	char newname[256];
-	char what[300];                /* for the log */
+	char name[1025];               /* FUSE passes names of up to 1024 bytes */
+	char newname[1025];
+	char what[2200];               /* for the log */
 	struct tree_node child;        /* ANSWER_ENTRY */
 	ssize_t written;               /* ANSWER_WRITE */
 };
