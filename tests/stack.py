@@ -84,16 +84,17 @@ class Stack:
         self.api_prefix = api.path.rstrip("/")
         self.admin_prefix = urllib.parse.urlsplit(env["NEONFS_EMULATOR_URL"]).path.rstrip("/")
         self.project_id = env["NEON_PROJECT_ID"]
+        self.org_id = env.get("NEON_ORG_ID")
         self.api_key = env["NEON_API_KEY"]
         self.meta_url = env["NEONFS_META_URL"]
         self.stopped = False
 
     # -- lifecycle --------------------------------------------------------
     @classmethod
-    def start(cls, tmpdir, operation_ms=300, snapshot_limit=10):
+    def start(cls, tmpdir, operation_ms=300, snapshot_limit=10, projects=1):
         directory = os.path.join(str(tmpdir), "local-neon")
         cmd = [LOCAL_NEON, "start", "--dir", directory, "--operation-ms", str(operation_ms),
-               "--snapshot-limit", str(snapshot_limit)]
+               "--snapshot-limit", str(snapshot_limit), "--projects", str(projects)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             subprocess.run([LOCAL_NEON, "stop", "--dir", directory], capture_output=True)
@@ -233,20 +234,23 @@ class Stack:
         assert status == 200, body
         return body["uri"]
 
-    def operation(self, op_id):
-        status, body = self.api("GET", self.project_path("/operations/" + op_id))
+    def operation(self, op_id, project_id=None):
+        status, body = self.api("GET", "/projects/%s/operations/%s"
+                                % (project_id or self.project_id, op_id))
         assert status == 200, body
         return body["operation"]
 
     def wait_operations(self, ops, timeout=30):
         """Poll until every operation is terminal; returns their final objects."""
         ids = [op["id"] if isinstance(op, dict) else op for op in ops]
+        # Operations of another project of the organization are asked of that project.
+        owner = {op["id"]: op.get("project_id") for op in ops if isinstance(op, dict)}
         final = {}
 
         def done():
             for op_id in ids:
                 if op_id not in final:
-                    op = self.operation(op_id)
+                    op = self.operation(op_id, owner.get(op_id))
                     if op["status"] in TERMINAL:
                         final[op_id] = op
             return len(final) == len(ids)

@@ -266,7 +266,10 @@ class Snapshot:
 
 class Emulator:
     def __init__(self, pg, project_id=None, operation_ms=1500, snapshot_limit=10,
-                 branches_default_limit=10000, operations_default_limit=10, log=print):
+                 branches_default_limit=10000, operations_default_limit=10, log=print,
+                 shared=None, name=None, org_id=None):
+        """@shared: another project of the same organization, whose knobs, role, id space
+        and database dropper this one uses (so one knob changes every project)."""
         self.pg = pg
         self.log = log
         self.lock = threading.RLock()
@@ -309,6 +312,16 @@ class Emulator:
         self.drop_queue = queue.Queue()
         self.stopping = False
         self.pg_version = 15
+        self.name = name or self.project_id
+        self.org_id = org_id
+        self.shared = shared
+        if shared is not None:
+            self.config = shared.config
+            self.taken_ids = shared.taken_ids
+            self.drop_queue = shared.drop_queue
+            self.pg_version = shared.pg_version
+            self.owner_id = shared.owner_id
+        self.updated = self.created
 
     # -- ids --------------------------------------------------------------
     def new_id(self, prefix):
@@ -324,17 +337,22 @@ class Emulator:
         return self.seq
 
     # -- start / stop -----------------------------------------------------
-    def bootstrap(self):
+    def bootstrap(self, creating=False):
         """Create the project: branch main with database neondb owned by
-        neondb_owner and one read_write endpoint."""
+        neondb_owner and one read_write endpoint. With @creating (POST /projects) the
+        operations that make it run as a mutation's do; they are returned."""
         pg = self.pg
-        self.pg_version = pg.server_version_major()
-        for name in pg.list_databases(("b_br_", "s_snap_")):
-            pg.drop_database(name)
-        password = secrets.token_urlsafe(18)
-        pg.ensure_role("neondb_owner", password)
         now = time.time()
-        self.roles = [{"name": "neondb_owner", "password": password, "created": now}]
+        if self.shared is None:
+            self.pg_version = pg.server_version_major()
+            for name in pg.list_databases(("b_br_", "s_snap_")):
+                pg.drop_database(name)
+            password = secrets.token_urlsafe(18)
+            pg.ensure_role("neondb_owner", password)
+            self.roles = [{"name": "neondb_owner", "password": password, "created": now}]
+        else:
+            # Every project's role is the one PostgreSQL role: its password stays.
+            self.roles = [dict(r, created=now) for r in self.shared.roles]
         main = Branch(self.new_id("br"), "main", now)
         main.default = True
         main.seq = self.next_seq()
@@ -344,6 +362,14 @@ class Emulator:
         pg.create_database(physical_name("b", main.id, "neondb"), "neondb_owner")
         self.branches[main.id] = main
         ep = self._new_endpoint(main.id, "read_write", now)
+        if creating:
+            def commit(t, ep=ep):
+                ep.state, ep.pending_state, ep.started, ep.updated = "active", None, t, t
+            ops = self.add_mutation(now, [("create_timeline", main.id, None),
+                                          ("start_compute", main.id, ep.id)],
+                                    on_commit=commit, label="create project")
+            threading.Thread(target=self._ticker, name="operations", daemon=True).start()
+            return ops
         ep.state, ep.pending_state, ep.started = "active", None, now
         # The operations that created the project, already finished.
         sort = self._sort_us(now, 2)
@@ -353,7 +379,8 @@ class Emulator:
             self.ops.append(op)
             self.ops_by_id[op.id] = op
         threading.Thread(target=self._ticker, name="operations", daemon=True).start()
-        threading.Thread(target=self._dropper, name="dropper", daemon=True).start()
+        if self.shared is None:
+            threading.Thread(target=self._dropper, name="dropper", daemon=True).start()
 
     def shutdown(self):
         with self.lock:
@@ -362,6 +389,41 @@ class Emulator:
             for ep in self.endpoints.values():
                 if ep.proxy:
                     ep.proxy.close()
+
+    def destroy(self):
+        """DELETE /projects/{p}: its computes stop, its databases are dropped."""
+        with self.lock:
+            self.stopping = True
+            self.cond.notify_all()
+            for ep in self.endpoints.values():
+                if ep.proxy:
+                    ep.proxy.close()
+            for b in self.branches.values():
+                for d in b.databases:
+                    self.drop_queue.put(physical_name("b", b.id, d["name"]))
+            for snap in self.snapshots.values():
+                for d in snap.databases:
+                    self.drop_queue.put(d["physical"])
+            self.branches, self.endpoints, self.snapshots = {}, {}, {}
+
+    def created_view(self, ops):
+        """The body of 201 CreatedProject."""
+        main = self.default_branch()
+        eps = self.branch_endpoints(main.id)
+        d, r = main.databases[0], self.roles[0]
+        return {
+            "project": self.project_view(),
+            "connection_uris": [{
+                "connection_uri": self.uri_for(eps[0], d["name"], r),
+                "connection_parameters": {"database": d["name"], "password": r["password"],
+                                          "role": r["name"], "host": "127.0.0.1",
+                                          "pooler_host": "127.0.0.1"}}],
+            "roles": [self.role_view(main, r, with_password=True)],
+            "databases": [self.database_view(main, d)],
+            "operations": ops,
+            "branch": self.branch_view(main),
+            "endpoints": [self.endpoint_view(e) for e in eps],
+        }
 
     def next_db_id(self):
         self.db_ids += 1
@@ -499,7 +561,7 @@ class Emulator:
             "id": self.project_id,
             "platform_id": "aws",
             "region_id": REGION,
-            "name": self.project_id,
+            "name": self.name,
             "provisioner": "k8s-neonvm",
             "default_endpoint_settings": {"autoscaling_limit_min_cu": 0.25,
                                           "autoscaling_limit_max_cu": 2,
@@ -520,10 +582,11 @@ class Emulator:
             "creation_source": "console",
             "history_retention_seconds": 86400,
             "created_at": iso(self.created),
-            "updated_at": iso(self.created),
+            "updated_at": iso(self.updated),
             "consumption_period_start": iso(start.timestamp()),
             "consumption_period_end": iso(end.timestamp()),
             "owner_id": self.owner_id,
+            **({"org_id": self.org_id} if self.org_id else {}),
         }
 
     def project_list_item(self):
@@ -533,6 +596,8 @@ class Emulator:
                                   "branch_logical_size_limit", "branch_logical_size_limit_bytes",
                                   "store_passwords", "cpu_used_sec", "creation_source", "created_at",
                                   "updated_at", "owner_id", "history_retention_seconds")}
+        if self.org_id:
+            item["org_id"] = self.org_id
         item["active_time"] = 0
         return item
 

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from emu_pg import PgAdmin  # noqa: E402
+from emu_org import Org  # noqa: E402
 from emu_state import LOCKED_MESSAGE, ApiError, Emulator  # noqa: E402
 
 API_PREFIX = "/api/v2"
@@ -207,8 +208,9 @@ class Server(ThreadingHTTPServer):
 
 
 class App:
-    def __init__(self, emulator, api_key, port):
-        self.emu = emulator
+    def __init__(self, org, api_key, port):
+        self.org = org
+        self.emu = org.first
         self.api_key = api_key
         self.port = port
         self.faults = Faults()
@@ -221,7 +223,7 @@ class App:
 
     # -- routing ----------------------------------------------------------
     def _routes(self):
-        e = self.emu
+        org = self.org
         P = "/projects/" + ID % "p"
         B = P + "/branches/" + ID % "b"
         R = []
@@ -229,46 +231,54 @@ class App:
         def route(method, pattern, fn, body="none", mutation=False):
             R.append((method, re.compile("^" + pattern + "$"), fn, body, mutation))
 
-        route("GET", "/projects", lambda c: e.list_projects(c.now, c.query))
-        route("GET", P, lambda c: e.get_project(c.now, c.m["p"]))
+        def orgwide(fn):
+            fn.orgwide = True  # the organization's own handler: no project state to lock
+            return fn
+
+        route("GET", "/projects", lambda c: org.list_projects(c.now, c.query))
+        route("POST", "/projects", lambda c: org.create_project(c.now, c.body), body="required")
+        route("GET", P, orgwide(lambda c: org.get_project(c.now, c.m["p"])))
+        route("PATCH", P, orgwide(lambda c: org.update_project(c.now, c.m["p"], c.body)),
+              body="required")
+        route("DELETE", P, orgwide(lambda c: org.delete_project(c.now, c.m["p"])), body="ignore")
         route("GET", "/users/me", lambda c: (200, self.user()))
         route("GET", "/users/me/organizations", lambda c: (200, {"organizations": []}))
-        route("GET", "/auth", lambda c: (200, {"account_id": e.owner_id, "auth_method": "api_key_user"}))
-        route("GET", P + "/operations", lambda c: e.list_operations(c.now, c.m["p"], c.query))
-        route("GET", P + "/operations/" + ID % "o", lambda c: e.get_operation(c.now, c.m["p"], c.m["o"]))
-        route("GET", P + "/snapshots", lambda c: e.list_snapshots(c.now, c.m["p"]))
+        route("GET", "/auth", lambda c: (200, {"account_id": self.emu.owner_id, "auth_method": "api_key_user"}))
+        route("GET", P + "/operations", lambda c: c.e.list_operations(c.now, c.m["p"], c.query))
+        route("GET", P + "/operations/" + ID % "o", lambda c: c.e.get_operation(c.now, c.m["p"], c.m["o"]))
+        route("GET", P + "/snapshots", lambda c: c.e.list_snapshots(c.now, c.m["p"]))
         route("POST", B + "/snapshot",
-              lambda c: e.create_snapshot(c.now, c.m["p"], c.m["b"], c.query, c.outcome),
+              lambda c: c.e.create_snapshot(c.now, c.m["p"], c.m["b"], c.query, c.outcome),
               body="ignore", mutation=True)
         route("PATCH", P + "/snapshots/" + ID % "s",
-              lambda c: e.update_snapshot(c.now, c.m["p"], c.m["s"], c.body), body="required", mutation=True)
+              lambda c: c.e.update_snapshot(c.now, c.m["p"], c.m["s"], c.body), body="required", mutation=True)
         route("DELETE", P + "/snapshots/" + ID % "s",
-              lambda c: e.delete_snapshot(c.now, c.m["p"], c.m["s"], c.outcome), body="ignore", mutation=True)
+              lambda c: c.e.delete_snapshot(c.now, c.m["p"], c.m["s"], c.outcome), body="ignore", mutation=True)
         route("POST", P + "/snapshots/" + ID % "s" + "/restore",
-              lambda c: e.restore_snapshot(c.now, c.m["p"], c.m["s"], c.body, c.query, c.outcome),
+              lambda c: c.e.restore_snapshot(c.now, c.m["p"], c.m["s"], c.body, c.query, c.outcome),
               body="optional", mutation=True)
         route("POST", B + "/finalize_restore",
-              lambda c: e.finalize_restore(c.now, c.m["p"], c.m["b"], c.body, c.outcome),
+              lambda c: c.e.finalize_restore(c.now, c.m["p"], c.m["b"], c.body, c.outcome),
               body="optional", mutation=True)
-        route("GET", P + "/branches", lambda c: e.list_branches(c.now, c.m["p"], c.query))
-        route("POST", P + "/branches", lambda c: e.create_branch(c.now, c.m["p"], c.body, c.outcome),
+        route("GET", P + "/branches", lambda c: c.e.list_branches(c.now, c.m["p"], c.query))
+        route("POST", P + "/branches", lambda c: c.e.create_branch(c.now, c.m["p"], c.body, c.outcome),
               body="optional", mutation=True)
-        route("GET", P + "/branches/count", lambda c: e.count_branches(c.now, c.m["p"], c.query))
-        route("GET", B, lambda c: e.get_branch_view(c.now, c.m["p"], c.m["b"]))
-        route("PATCH", B, lambda c: e.update_branch(c.now, c.m["p"], c.m["b"], c.body),
+        route("GET", P + "/branches/count", lambda c: c.e.count_branches(c.now, c.m["p"], c.query))
+        route("GET", B, lambda c: c.e.get_branch_view(c.now, c.m["p"], c.m["b"]))
+        route("PATCH", B, lambda c: c.e.update_branch(c.now, c.m["p"], c.m["b"], c.body),
               body="required", mutation=True)
-        route("DELETE", B, lambda c: e.delete_branch(c.now, c.m["p"], c.m["b"], c.outcome),
+        route("DELETE", B, lambda c: c.e.delete_branch(c.now, c.m["p"], c.m["b"], c.outcome),
               body="ignore", mutation=True)
-        route("GET", B + "/endpoints", lambda c: e.list_branch_endpoints(c.now, c.m["p"], c.m["b"]))
-        route("GET", B + "/databases", lambda c: e.list_databases(c.now, c.m["p"], c.m["b"]))
-        route("GET", B + "/roles", lambda c: e.list_roles(c.now, c.m["p"], c.m["b"]))
-        route("GET", P + "/endpoints", lambda c: e.list_endpoints(c.now, c.m["p"]))
-        route("POST", P + "/endpoints", lambda c: e.create_endpoint(c.now, c.m["p"], c.body, c.outcome),
+        route("GET", B + "/endpoints", lambda c: c.e.list_branch_endpoints(c.now, c.m["p"], c.m["b"]))
+        route("GET", B + "/databases", lambda c: c.e.list_databases(c.now, c.m["p"], c.m["b"]))
+        route("GET", B + "/roles", lambda c: c.e.list_roles(c.now, c.m["p"], c.m["b"]))
+        route("GET", P + "/endpoints", lambda c: c.e.list_endpoints(c.now, c.m["p"]))
+        route("POST", P + "/endpoints", lambda c: c.e.create_endpoint(c.now, c.m["p"], c.body, c.outcome),
               body="required", mutation=True)
-        route("GET", P + "/endpoints/" + ID % "ep", lambda c: e.get_endpoint(c.now, c.m["p"], c.m["ep"]))
+        route("GET", P + "/endpoints/" + ID % "ep", lambda c: c.e.get_endpoint(c.now, c.m["p"], c.m["ep"]))
         route("DELETE", P + "/endpoints/" + ID % "ep",
-              lambda c: e.delete_endpoint(c.now, c.m["p"], c.m["ep"], c.outcome), body="ignore", mutation=True)
-        route("GET", P + "/connection_uri", lambda c: e.connection_uri(c.now, c.m["p"], c.query))
+              lambda c: c.e.delete_endpoint(c.now, c.m["p"], c.m["ep"], c.outcome), body="ignore", mutation=True)
+        route("GET", P + "/connection_uri", lambda c: c.e.connection_uri(c.now, c.m["p"], c.query))
         return R
 
     def user(self):
@@ -502,13 +512,17 @@ class Handler(BaseHTTPRequestHandler):
                 elif body_mode == "required":
                     raise ApiError(400, "request body is required")
             ctx.now = time.time()
+            if "p" not in groups or getattr(fn, "orgwide", False):
+                return fn(ctx)
+            # The project's own state, made on first use (404 for an unknown id).
+            ctx.e = app.org.project(groups["p"])
             if mutation:
-                with emu.lock:
-                    emu.advance(ctx.now)
+                with ctx.e.lock:
+                    ctx.e.advance(ctx.now)
                 status, body = fn(ctx)
             else:
-                with emu.lock:
-                    emu.advance(ctx.now)
+                with ctx.e.lock:
+                    ctx.e.advance(ctx.now)
                     status, body = fn(ctx)
             return status, body
         except ApiError as err:
@@ -573,7 +587,9 @@ class Handler(BaseHTTPRequestHandler):
                 app.finish_down()
                 return
             if path in ("/", "/health") and method == "GET":
-                return self.send_json(200, {"ok": True, "project_id": emu.project_id})
+                return self.send_json(200, {"ok": True, "project_id": emu.project_id,
+                                            "org_id": app.org.org_id,
+                                            "projects": app.org.count(), "used": app.org.used()})
             raise ApiError(404, "no such emulator knob: %s %s" % (method, path))
         except ApiError as err:
             return self.send_json(err.status, {"code": err.code, "message": err.message})
@@ -591,6 +607,8 @@ def main():
     ap.add_argument("--operation-ms", type=int, default=1500)
     ap.add_argument("--snapshot-limit", type=int, default=10)
     ap.add_argument("--branches-default-limit", type=int, default=10000)
+    ap.add_argument("--projects", type=int, default=1,
+                    help="projects of the organization (each made on first use)")
     args = ap.parse_args()
     api_key = os.environ.get("NEON_EMULATOR_API_KEY")
     if not api_key:
@@ -601,7 +619,8 @@ def main():
                    snapshot_limit=args.snapshot_limit,
                    branches_default_limit=args.branches_default_limit, log=log)
     emu.bootstrap()
-    app = App(emu, api_key, args.port)
+    org = Org(emu, args.projects, log=log)
+    app = App(org, api_key, args.port)
 
     def on_signal(signum, frame):
         log("signal %d: stopping" % signum)
@@ -617,7 +636,7 @@ def main():
             with open(tmp, "w") as f:
                 f.write("%d\n" % port)
             os.replace(tmp, args.port_file)
-    emu.shutdown()
+    org.shutdown()
     log("stopped")
 
 

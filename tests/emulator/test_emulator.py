@@ -923,3 +923,128 @@ def test_neon_cli_snapshot_commands(c, deps, spec, tmp_path):
     assert rc == 1 and "not found" in err
     st.wait_idle()
     c.drop_branch(main["id"])
+
+
+# ---------------------------------------------------------------------------
+# the organization: its projects listed, created, renamed, deleted
+# ---------------------------------------------------------------------------
+ORG_PROJECTS = 30
+
+
+@pytest.fixture(scope="module")
+def org_stack(tmp_path_factory):
+    st = Stack.start(tmp_path_factory.mktemp("org"), operation_ms=300, projects=ORG_PROJECTS)
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture
+def oc(org_stack, spec):
+    org_stack.reset(operation_ms=300)
+    return Client(org_stack, spec)
+
+
+def list_all(oc, limit, **query):
+    """Every project, page by page as the Neon CLI walks them; also the page count."""
+    out, cursor, pages = [], None, 0
+    while True:
+        body = oc.call("GET", "/projects", query=dict(query, limit=limit, cursor=cursor), expect=200)
+        pages += 1
+        out += body["projects"]
+        if len(body["projects"]) < limit:
+            return out, pages
+        cursor = body["pagination"]["cursor"]
+
+
+def test_org_projects_cheap_until_used(oc):
+    _, health = oc.st.admin("GET", "/health")
+    assert health["projects"] == ORG_PROJECTS
+    assert health["org_id"] == oc.st.org_id
+    projects, _ = list_all(oc, 400)
+    # Listing does not make any project's databases; asking for one by id does.
+    assert health["used"] == 1
+    other = next(p for p in projects if p["id"] != oc.st.project_id)
+    branches = oc.call("GET", "/projects/%s/branches" % other["id"], expect=200)["branches"]
+    assert [b["name"] for b in branches] == ["main"]
+    assert oc.st.admin("GET", "/health")[1]["used"] == 2
+
+
+def test_org_list_pagination_search_and_limits(oc):
+    everything, pages = list_all(oc, 7, org_id=oc.st.org_id)
+    assert pages == 5  # 7+7+7+7+2
+    ids = [p["id"] for p in everything]
+    assert len(ids) == ORG_PROJECTS and len(set(ids)) == ORG_PROJECTS
+    assert ids[0] == oc.st.project_id
+    assert all(p["org_id"] == oc.st.org_id for p in everything)
+    # The cursor is the last item's; an empty page has none.
+    body = oc.call("GET", "/projects", query={"limit": 10}, expect=200)
+    assert body["pagination"]["cursor"] == body["projects"][-1]["id"]
+    assert len(body["projects"]) == 10
+    last = oc.call("GET", "/projects", query={"limit": 400, "cursor": ids[-1]}, expect=200)
+    assert last["projects"] == [] and "pagination" not in last
+    # The spec's default page is 10, its largest 400.
+    assert len(oc.call("GET", "/projects", expect=200)["projects"]) == 10
+    assert oc.err("GET", "/projects", query={"limit": 401}, expect=400)[0] == "BAD_REQUEST"
+    assert oc.err("GET", "/projects", query={"limit": 0}, expect=400)[0] == "BAD_REQUEST"
+    assert oc.err("GET", "/projects", query={"cursor": "no-such-project"}, expect=400)
+    assert oc.err("GET", "/projects", query={"org_id": "Bad_Org"}, expect=400)
+    assert oc.err("GET", "/projects", query={"org_id": "org-other-1"}, expect=404)
+    found = oc.call("GET", "/projects", query={"search": "project-001", "limit": 400},
+                    expect=200)["projects"]
+    assert sorted(p["name"] for p in found) == ["project-%04d" % i for i in range(10, 20)]
+
+
+def test_org_create_rename_delete_project(oc):
+    name = unique("tenant")
+    body = oc.call("POST", "/projects", body={"project": {"name": name}}, expect=201)
+    pid = body["project"]["id"]
+    assert body["project"]["name"] == name
+    assert body["project"]["org_id"] == oc.st.org_id
+    assert [b["name"] for b in [body["branch"]]] == ["main"]
+    assert len(body["endpoints"]) == 1 and body["endpoints"][0]["type"] == "read_write"
+    assert {o["action"] for o in body["operations"]} == {"create_timeline", "start_compute"}
+    assert any(o["status"] != "finished" for o in body["operations"])  # asynchronous
+    # Listed at once, at the end of the creation order.
+    listed, _ = list_all(oc, 400)
+    assert listed[-1]["id"] == pid
+    final = oc.wait(body["operations"])
+    assert all(o["status"] == "finished" for o in final)
+    uri = body["connection_uris"][0]["connection_uri"]
+    assert sql(uri, "SELECT 1") == [(1,)]
+    # Another project of the same name is allowed, as on Neon.
+    twin = oc.call("POST", "/projects", body={"project": {"name": name}}, expect=201)
+    oc.wait(twin["operations"])
+    renamed = oc.call("PATCH", "/projects/" + twin["project"]["id"],
+                      body={"project": {"name": name + "-2"}}, expect=200)
+    assert renamed["project"]["name"] == name + "-2" and renamed["operations"] == []
+    assert oc.call("GET", "/projects/" + twin["project"]["id"], expect=200)["project"]["name"] \
+        == name + "-2"
+    assert oc.err("POST", "/projects", body={"project": {"name": ""}}, expect=400)
+    assert oc.err("POST", "/projects", body={"nope": 1}, expect=400)
+    # Delete: 200 with the project; gone from listings and paths.
+    for p in (pid, twin["project"]["id"]):
+        gone = oc.call("DELETE", "/projects/" + p, expect=200)
+        assert gone["project"]["id"] == p
+        assert oc.err("GET", "/projects/%s/branches" % p, expect=404)[0] == "NOT_FOUND"
+        assert oc.err("DELETE", "/projects/" + p, expect=404)
+    assert pid not in {p["id"] for p in list_all(oc, 400)[0]}
+    with pytest.raises(psycopg2.OperationalError):
+        sql(uri, "SELECT 1")
+
+
+def test_rate_limit_answers_429_with_the_spec_error(oc):
+    oc.st.config(rate_per_second=2)
+    try:
+        statuses = []
+        for _ in range(6):
+            status, data, headers = oc.st.api_full("GET", "/projects", query={"limit": 1})
+            statuses.append(status)
+            if status == 429:
+                assert not oc.spec.check("GET", "/projects", 429, data), data
+                assert headers.get("Retry-After") == "1"
+                assert data["message"] and data["request_id"]
+        assert 429 in statuses
+    finally:
+        oc.st.config(rate_per_second=0)
