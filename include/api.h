@@ -16,7 +16,8 @@ struct api;
 struct api_config {
 	const char *base_url;     /* NEON_API_HOST, or API_DEFAULT_BASE */
 	const char *api_key;      /* never logged */
-	const char *project_id;
+	const char *project_id;   /* one of these two: the project of a mount of one, */
+	const char *org_id;       /* or the organization of a mount of all its projects */
 	double request_timeout_s; /* one HTTP exchange; default 30 */
 	double retry_deadline_s;  /* all retries of one call; default 60 */
 	double rate_per_minute;   /* the mount's API budget (budget.h); <= 0: none */
@@ -41,7 +42,11 @@ struct api *api_new(const struct api_config *cfg);
  * first when the budget runs short, and never wait for it. */
 void api_set_background(bool background);
 void api_free(struct api *a);
-const char *api_project_id(const struct api *a);
+const char *api_project_id(const struct api *a);     /* "" for an organization's client */
+const char *api_org_id(const struct api *a);         /* "" for a project's own mount */
+/* A client for one project of @org's organization: the same host, key and budget (which
+ * @org owns, so it must outlive this one). NULL when out of memory. */
+struct api *api_for_project(struct api *org, const char *project_id);
 void api_get_stats(struct api *a, struct api_stats *st);
 /* How long one call retries transient failures (api_timeout). */
 double api_retry_seconds(const struct api *a);
@@ -103,6 +108,17 @@ int api_list_roles(struct api *a, const char *branch_id,
 		   struct json_object **roles, struct api_error *err);
 int api_connection_uri(struct api *a, const char *branch_id, const char *database,
 		       const char *role, char **uri, struct api_error *err);
+
+/* Projects of the organization (api_projects.c). The listing follows pagination, @page
+ * projects a call (at most 400, Neon's largest page), and returns one array of them all.
+ * Create answers CreatedProject; delete answers {project}. */
+#define API_PROJECT_PAGE_MAX 400
+int api_list_projects(struct api *a, int page, struct json_object **projects,
+		      struct api_error *err);
+int api_create_project(struct api *a, const char *name, struct json_object **resp,
+		       struct api_error *err);
+int api_delete_project(struct api *a, const char *project_id, struct json_object **resp,
+		       struct api_error *err);
 
 /* Operations. */
 int api_get_operation(struct api *a, const char *operation_id,

@@ -22,6 +22,10 @@ void events_free(struct events *ev);
  * and va_start is undefined on one that default argument promotion widens. */
 void events_emit(struct events *ev, const char *kind, int local, ...);
 
+/* In an organization's mount: every line emitted on @ev is emitted on @up too (its root
+ * events), with "project": @project_id after "local". Set before any line is emitted. */
+int events_forward(struct events *ev, struct events *up, const char *project_id);
+
 /* A new reader receives the events emitted after it opened. */
 struct events_reader *events_open(struct events *ev);
 void events_close(struct events *ev, struct events_reader *rd);
@@ -40,8 +44,9 @@ void events_stat(struct events *ev, unsigned long long *bytes, struct timespec *
 /* poll(): registers @ph to be notified when a line arrives; returns POLLIN when ready. */
 unsigned events_poll(struct events *ev, struct events_reader *rd, struct fuse_pollhandle *ph);
 
-/* How many have the file open: while someone follows it, changes made elsewhere are looked
- * for even when nothing else uses the mount. */
+/* How many have the file open (with the organization's events, when forwarded there):
+ * while someone follows it, changes made elsewhere are looked for even when nothing else
+ * uses the mount. */
 size_t events_readers(struct events *ev);
 
 /* Wakes every blocked reader so the mount can stop. */

@@ -1,10 +1,12 @@
-/* fs: one mount, put together: the project, its watcher, its actions and the tree, with
- * the FUSE operations (ops.c) that serve it. main.c needs nothing else. */
+/* fs: one mount, put together: a project (or each project of an organization), its
+ * watcher, its actions and the tree, with the FUSE operations (ops.c) that serve it.
+ * main.c needs nothing else. */
 #ifndef NEONFS_FS_H
 #define NEONFS_FS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <fuse_lowlevel.h>
 
 struct api;
@@ -25,6 +27,11 @@ struct fs_config {
 	long long snapshot_limit;  /* -o snapshot_limit=; 0: not given */
 	double poll_min, poll_max; /* bounds of the remote-change poll interval */
 	bool watch_always;         /* poll even while the mount is idle */
+	/* An organization's mount: the api and meta given are the organization's, and each
+	 * project's client and records are made from them (sharing their connections). */
+	bool org;
+	bool allow_project_delete; /* rmdir <mnt>/<project> deletes the project */
+	int project_page;          /* projects a listing call asks for */
 };
 
 struct fs;
@@ -38,8 +45,14 @@ void fs_free(struct fs *fs);
 const struct fuse_lowlevel_ops *fs_lowlevel_ops(void);
 
 struct node_ctx;
-/* What node operations work with (node.h). */
-struct node_ctx *fs_node_ctx(struct fs *fs);
+struct tree_node;
+/* What node operations on @ino work with (node.h): its project's, or the organization
+ * root's. @open opens the project on its first use; without it, the inodes of a project
+ * not opened yet get the root's. NULL only when the project cannot be opened (logged). */
+struct node_ctx *fs_ctx(struct fs *fs, uint64_t ino, bool open);
+/* fs_ctx and the node of @ino: 0, -ENOENT for an inode never given out, -EIO when its
+ * project cannot be opened. Without @use, a project's directory is answered unopened. */
+int fs_node(struct fs *fs, uint64_t ino, bool use, struct node_ctx **c, struct tree_node *n);
 
 /* Starts the threads that watch the project; needs the session to send notifications. */
 int fs_start(struct fs *fs, struct fuse_session *se);

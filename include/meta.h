@@ -20,6 +20,9 @@ struct meta;
 struct meta *meta_open(const char *url, const char *project_id, double timeout_s,
 		       char *msg, size_t msglen);
 void meta_close(struct meta *m);
+/* The records of project @project_id in @base's database, through @base's connections (an
+ * organization's mount: one pool for every project, not one each). @base outlives it. */
+struct meta *meta_for_project(struct meta *base, const char *project_id);
 
 /* The checkpoint record of a snapshot. */
 struct meta_checkpoint {

@@ -59,6 +59,15 @@ struct neon_endpoint {
 	const char *current_state;
 };
 
+/* A project of an organization's listing. */
+struct neon_project {
+	const char *id;
+	const char *name;
+	const char *entry;
+	const char *created_at;
+	time_t created;
+};
+
 /* One of Neon's asynchronous operations. */
 struct neon_operation {
 	char id[64];
@@ -71,11 +80,11 @@ struct neon_operation {
 	char updated_at[40];
 };
 
-enum model_kind { MODEL_SNAPSHOTS = 1, MODEL_BRANCHES, MODEL_ENDPOINTS };
+enum model_kind { MODEL_SNAPSHOTS = 1, MODEL_BRANCHES, MODEL_ENDPOINTS, MODEL_PROJECTS };
 
 struct model_list;
 
-/* Builds a listing from an array of Snapshot, Branch or Endpoint objects (borrowed).
+/* Builds a listing from an array of Snapshot, Branch, Endpoint or Project objects (borrowed).
  * NULL only when out of memory; a non-array gives an empty listing. */
 struct model_list *model_list_from_json(enum model_kind kind, struct json_object *arr);
 
@@ -92,6 +101,7 @@ size_t model_count(const struct model_list *l);
 const struct neon_snapshot *model_snapshot_at(const struct model_list *l, size_t i);
 const struct neon_branch *model_branch_at(const struct model_list *l, size_t i);
 const struct neon_endpoint *model_endpoint_at(const struct model_list *l, size_t i);
+const struct neon_project *model_project_at(const struct model_list *l, size_t i);
 
 /* Hashed lookups; NULL when absent. */
 const struct neon_snapshot *model_snapshot_by_id(const struct model_list *l, const char *id);
@@ -100,6 +110,8 @@ const struct neon_snapshot *model_snapshot_by_name(const struct model_list *l, c
 const struct neon_branch *model_branch_by_id(const struct model_list *l, const char *id);
 const struct neon_branch *model_branch_by_entry(const struct model_list *l, const char *entry);
 const struct neon_branch *model_branch_by_name(const struct model_list *l, const char *name);
+const struct neon_project *model_project_by_id(const struct model_list *l, const char *id);
+const struct neon_project *model_project_by_entry(const struct model_list *l, const char *entry);
 /* The branch Neon marks default, or NULL. */
 const struct neon_branch *model_branch_default(const struct model_list *l);
 
@@ -134,9 +146,10 @@ struct neon_object {
 		struct neon_snapshot snapshot;
 		struct neon_branch branch;
 		struct neon_endpoint endpoint;
+		struct neon_project project;
 	} u;
 };
-/* @key: "snapshot", "branch" or "endpoint". *out is a new object (shared_put its base). */
+/* @key: "snapshot", "branch", "endpoint" or "project". *out is a new object (shared_put its base). */
 int model_object_from_answer(struct json_object *answer, const char *key,
 			     struct neon_object **out);
 void model_object_put(struct neon_object *o);

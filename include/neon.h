@@ -15,6 +15,9 @@
 int neon_list(struct api *a, enum model_kind kind, struct model_list **out,
 	      struct api_error *err);
 
+/* Every project of the organization of @a (an organization's client), @page a call. */
+int neon_list_projects(struct api *a, int page, struct model_list **out, struct api_error *err);
+
 /* What a mutating call answered: its object and the operations it started. */
 struct neon_answer;
 
@@ -38,8 +41,14 @@ int neon_delete_branch(struct api *a, const char *branch_id, struct neon_answer 
 		       struct api_error *err);
 int neon_create_endpoint(struct api *a, const char *branch_id, struct neon_answer **ans,
 			 struct api_error *err);
+/* A project of the organization of @a; its operations are waited for through a client of
+ * the new project (api_for_project). */
+int neon_create_project(struct api *a, const char *name, struct neon_answer **ans,
+			struct api_error *err);
+int neon_delete_project(struct api *a, const char *project_id, struct neon_answer **ans,
+			struct api_error *err);
 
-/* The answer's @key object ("snapshot", "branch", "endpoint"): 0 and a new object, or
+/* The answer's @key object ("snapshot", "branch", "endpoint", "project"): 0 and a new object, or
  * -EIO when the answer has none with an id. */
 int neon_answer_object(const struct neon_answer *ans, const char *key, struct neon_object **out);
 /* Does the answer hold an endpoint (Neon made a compute along with a branch)? */

@@ -21,6 +21,7 @@
 #define NODE_NAME_MAX 255
 
 struct project;
+struct org;
 struct actions;
 struct events;
 struct restore;
@@ -39,6 +40,10 @@ struct node_ctx {
 	size_t attachment_max;
 	double attr_timeout;   /* seconds the kernel may keep attributes and entries */
 	struct worker_pool *workers;   /* where long actions run (worker.h) */
+	/* An organization's mount, in its own root's context only (project is NULL there). */
+	struct org *org;
+	bool allow_project_delete;     /* -o allow_project_delete */
+	double op_timeout;             /* seconds a new project's operations may take */
 };
 
 /* The entries of a directory as of opendir, so a listing read in pieces is consistent. */
@@ -116,7 +121,8 @@ struct node_ops {
 };
 
 /* The operations of each node type, one file each under src/node/. */
-extern const struct node_ops node_root_ops;          /* <mnt>/ */
+extern const struct node_ops node_root_ops;          /* <mnt>/, or <mnt>/<project>/ */
+extern const struct node_ops node_org_ops;           /* <mnt>/ of an organization */
 extern const struct node_ops node_snapshots_ops;     /* snapshots/ */
 extern const struct node_ops node_snapshot_ops;      /* snapshots/<name>/ */
 extern const struct node_ops node_branches_ops;      /* branches/ */

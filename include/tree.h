@@ -29,6 +29,7 @@ enum tree_kind {
 	TREE_NEXT_FILE,      /* a pending file in active/next/ (obj = "", file = name) */
 	TREE_EXPIRES,        /* snapshots/<name>/expires_at (obj = snapshot id) */
 	TREE_LIMITS,         /* limits */
+	TREE_ORG,            /* an organization's mount: <mnt>/, one directory per project */
 };
 
 /* Fixed inode numbers; FUSE's root is 1. */
@@ -40,6 +41,14 @@ enum tree_kind {
 #define TREE_INO_NEXT      6
 #define TREE_INO_LIMITS    7
 
+/* Each project of an organization's mount has a tree of its own, numbered from its slot
+ * times 2^32 up (its root is slot<<32 | TREE_INO_ROOT), so inode numbers stay unique
+ * across the mount and the project an inode belongs to is read off the number. Slot 0 is
+ * the one project of a single mount, or the organization's root (TREE_ORG, and events). */
+#define TREE_SLOT_SHIFT 32
+#define TREE_SLOT(ino) ((uint32_t)((uint64_t)(ino) >> TREE_SLOT_SHIFT))
+#define TREE_SLOT_INO(slot, ino) (((uint64_t)(slot) << TREE_SLOT_SHIFT) | (uint64_t)(ino))
+
 struct tree;
 
 struct tree_node {
@@ -49,8 +58,13 @@ struct tree_node {
 	char file[256];   /* file name inside an object's directory, "" otherwise */
 };
 
-struct tree *tree_new(void);
+/* The tree of project @slot (0: a single mount's). */
+struct tree *tree_new(uint32_t slot);
+/* The organization's own: its root (TREE_ORG) and events. */
+struct tree *tree_new_org(void);
 void tree_free(struct tree *t);
+/* The number of fixed node @ino (TREE_INO_*) in @t. */
+uint64_t tree_ino(const struct tree *t, uint64_t ino);
 
 /* The inode for (kind, obj, file), allocated on first use. 0 on allocation failure. */
 uint64_t tree_intern(struct tree *t, enum tree_kind kind, const char *obj, const char *file);

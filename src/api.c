@@ -196,8 +196,9 @@ struct api *api_new(const struct api_config *cfg)
 		log_err("api: libcurl failed to initialise: %s", curl_easy_strerror(api_global_rc));
 		return NULL;
 	}
-	if (!cfg || !cfg->project_id || !*cfg->project_id) {
-		log_err("api: no project id given");
+	if (!cfg || ((!cfg->project_id || !*cfg->project_id) &&
+		     (!cfg->org_id || !*cfg->org_id))) {
+		log_err("api: no project or organization id given");
 		return NULL;
 	}
 	/* A newline in the key would let it inject headers. */
@@ -215,8 +216,9 @@ struct api *api_new(const struct api_config *cfg)
 	}
 	base = cfg->base_url && *cfg->base_url ? cfg->base_url : API_DEFAULT_BASE;
 	a->base_url = strdup(base);
-	a->project_id = strdup(cfg->project_id);
-	if (!a->base_url || !a->project_id)
+	a->project_id = strdup(cfg->project_id ? cfg->project_id : "");
+	a->org_id = strdup(cfg->org_id ? cfg->org_id : "");
+	if (!a->base_url || !a->project_id || !a->org_id)
 		goto fail_free;
 	/* Paths start with '/', so a trailing one on the base would double it. */
 	len = strlen(a->base_url);
@@ -230,6 +232,7 @@ struct api *api_new(const struct api_config *cfg)
 	a->request_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 30.0;
 	a->retry_deadline_s = cfg->retry_deadline_s > 0 ? cfg->retry_deadline_s : 60.0;
 	a->budget = budget_new(cfg->rate_per_minute);
+	a->owns_budget = true;
 	return a;
 
 fail_free:
@@ -248,7 +251,8 @@ void api_free(struct api *a)
 	for (i = 0; i < a->nidle; i++)
 		curl_easy_cleanup(a->idle[i]);
 	pthread_mutex_destroy(&a->lock);
-	budget_free(a->budget);
+	if (a->owns_budget)
+		budget_free(a->budget);
 	if (a->auth_header) {
 		/* Do not leave the key lying around in freed memory. */
 		memset(a->auth_header, 0, strlen(a->auth_header));
@@ -256,12 +260,50 @@ void api_free(struct api *a)
 	}
 	free(a->base_url);
 	free(a->project_id);
+	free(a->org_id);
 	free(a);
+}
+
+struct api *api_for_project(struct api *org, const char *project_id)
+{
+	struct api *a;
+
+	if (!project_id || !*project_id)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	if (pthread_mutex_init(&a->lock, NULL) != 0) {
+		free(a);
+		return NULL;
+	}
+	a->base_url = strdup(org->base_url);
+	a->project_id = strdup(project_id);
+	a->org_id = strdup(org->org_id);
+	a->auth_header = org->auth_header ? strdup(org->auth_header) : NULL;
+	if (!a->base_url || !a->project_id || !a->org_id ||
+	    (org->auth_header && !a->auth_header)) {
+		api_free(a);
+		return NULL;
+	}
+	a->request_timeout_s = org->request_timeout_s;
+	a->retry_deadline_s = org->retry_deadline_s;
+	/* One budget for the whole mount, whatever project a call is for, and one pool of
+	 * connections to the API: thousands of projects must not each keep their own. */
+	a->budget = org->budget;
+	a->owns_budget = false;
+	a->shared = org;
+	return a;
 }
 
 const char *api_project_id(const struct api *a)
 {
 	return a->project_id;
+}
+
+const char *api_org_id(const struct api *a)
+{
+	return a->org_id;
 }
 
 double api_retry_seconds(const struct api *a)
@@ -278,6 +320,8 @@ void api_get_stats(struct api *a, struct api_stats *st)
 
 static void api_count(struct api *a, int retry)
 {
+	if (a->shared)
+		a = a->shared;
 	pthread_mutex_lock(&a->lock);
 	a->stats.requests++;
 	if (retry)
@@ -289,6 +333,8 @@ static CURL *api_handle_get(struct api *a)
 {
 	CURL *h = NULL;
 
+	if (a->shared)
+		a = a->shared;
 	pthread_mutex_lock(&a->lock);
 	if (a->nidle > 0)
 		h = a->idle[--a->nidle];
@@ -303,6 +349,8 @@ static void api_handle_put(struct api *a, CURL *h, int keep)
 		return;
 	/* Reset now: the handle still points at this request's stack buffers. */
 	curl_easy_reset(h);
+	if (a->shared)
+		a = a->shared;
 	if (keep) {
 		pthread_mutex_lock(&a->lock);
 		if (a->nidle < API_POOL_MAX) {

@@ -20,10 +20,13 @@
 struct api {
 	char *base_url;
 	char *auth_header;	/* "Authorization: Bearer ...", or NULL without a key */
-	char *project_id;
+	char *project_id;	/* "" for the organization's own calls */
+	char *org_id;		/* "" in a mount of one project */
 	double request_timeout_s;
 	double retry_deadline_s;
 	struct budget *budget;	/* every call's token; NULL: no budget */
+	bool owns_budget;	/* false in a project's client of an organization's mount */
+	struct api *shared;	/* that organization's client: its handles and counters */
 
 	pthread_mutex_t lock;	/* guards everything below */
 	struct api_stats stats;

@@ -43,6 +43,8 @@ struct events {
 	bool shutdown;
 	unsigned long long bytes;   /* emitted since the mount */
 	struct timespec last;       /* when the last line was emitted */
+	struct events *up;          /* an organization's root events, or NULL */
+	char *project;              /* the project the lines copied there name */
 };
 
 static void events_wake(struct events *ev, struct events_reader *rd);
@@ -81,7 +83,20 @@ void events_free(struct events *ev)
 		events_reader_free(rd);
 	}
 	pthread_mutex_destroy(&ev->lock);
+	free(ev->project);
 	free(ev);
+}
+
+int events_forward(struct events *ev, struct events *up, const char *project_id)
+{
+	char *id = strdup(project_id);
+
+	if (!id)
+		return -ENOMEM;
+	free(ev->project);
+	ev->project = id;
+	ev->up = up;
+	return 0;
 }
 
 /* Appends @s to @out as a JSON string. The events file is neonfs's own JSON, with keys and
@@ -106,8 +121,9 @@ static void events_quote(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-/* {"time": ..., "kind": ..., "local": ..., then the fields}, one line. */
-static char *events_render(const char *kind, bool local, va_list ap)
+/* {"time": ..., "kind": ..., "local": ..., "project": ... (when given), then the fields},
+ * one line. */
+static char *events_render(const char *kind, bool local, const char *project, va_list ap)
 {
 	struct timespec ts;
 	char when[64], *line = NULL;
@@ -124,6 +140,10 @@ static char *events_render(const char *kind, bool local, va_list ap)
 	fputs(",\"kind\":", out);
 	events_quote(out, kind);
 	fprintf(out, ",\"local\":%s", local ? "true" : "false");
+	if (project) {
+		fputs(",\"project\":", out);
+		events_quote(out, project);
+	}
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
 		if (!value)
@@ -167,22 +187,11 @@ static void events_push(struct events *ev, struct events_reader *rd, const char 
 	}
 }
 
-void events_emit(struct events *ev, const char *kind, int local, ...)
+/* Hands @line to every reader of @ev. */
+static void events_publish(struct events *ev, const char *line)
 {
 	struct events_reader *rd;
-	va_list ap;
-	char *line;
 
-	if (!ev)
-		return;
-	va_start(ap, local);
-	line = events_render(kind, local != 0, ap);
-	va_end(ap);
-	if (!line) {
-		log_warn("events: %s not recorded: out of memory", kind);
-		return;
-	}
-	log_debug("event %s", line);
 	pthread_mutex_lock(&ev->lock);
 	ev->bytes += strlen(line);
 	clock_gettime(CLOCK_REALTIME, &ev->last);
@@ -191,7 +200,34 @@ void events_emit(struct events *ev, const char *kind, int local, ...)
 		events_wake(ev, rd);
 	}
 	pthread_mutex_unlock(&ev->lock);
+}
+
+void events_emit(struct events *ev, const char *kind, int local, ...)
+{
+	va_list ap, again;
+	char *line, *up = NULL;
+
+	if (!ev)
+		return;
+	va_start(ap, local);
+	va_copy(again, ap);
+	line = events_render(kind, local != 0, NULL, ap);
+	if (ev->up)
+		up = events_render(kind, local != 0, ev->project, again);
+	va_end(again);
+	va_end(ap);
+	if (!line || (ev->up && !up)) {
+		log_warn("events: %s not recorded: out of memory", kind);
+		free(line);
+		free(up);
+		return;
+	}
+	log_debug("event %s", line);
+	events_publish(ev, line);
+	if (up)
+		events_publish(ev->up, up);
 	free(line);
+	free(up);
 }
 
 struct events_reader *events_open(struct events *ev)
@@ -381,7 +417,8 @@ size_t events_readers(struct events *ev)
 	for (rd = ev->readers; rd; rd = rd->next)
 		n++;
 	pthread_mutex_unlock(&ev->lock);
-	return n;
+	/* Who follows the organization's events follows this project's too. */
+	return n + (ev->up ? events_readers(ev->up) : 0);
 }
 
 void events_shutdown(struct events *ev)

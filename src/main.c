@@ -3,7 +3,8 @@
  *   neonfs [-f] [-d] [-o option,...] [project-id] <mountpoint>
  *
  * The second form is what mount.fuse3 runs for `mount -t fuse.neonfs <project-id> <dir>`
- * and for an fstab line. The API key comes from NEON_API_KEY or -o key_file=, and the meta
+ * and for an fstab line. `-o org=ID` (or `org:ID` as the source) mounts every project of an
+ * organization instead, one directory each. The API key comes from NEON_API_KEY or -o key_file=, and the meta
  * database's password from the environment or a password file, never from the command
  * line, where every user can read them in ps or /proc/<pid>/cmdline. Everything that can
  * fail at start (the key, the project, the active branch, the meta database) is checked
@@ -30,6 +31,9 @@
 
 struct main_opts {
 	char *project;
+	char *org;
+	int allow_project_delete;
+	int project_page;
 	char *branch;
 	char *database;
 	char *role;
@@ -65,6 +69,8 @@ enum { MAIN_KEY_DISCARD = 100, MAIN_KEY_FSNAME, MAIN_KEY_SUBTYPE };
 
 static const struct fuse_opt main_opt_spec[] = {
 	{ "project=%s", offsetof(struct main_opts, project), 0 },
+	{ "org=%s", offsetof(struct main_opts, org), 0 },
+	{ "project_page=%d", offsetof(struct main_opts, project_page), 0 },
 	{ "branch=%s", offsetof(struct main_opts, branch), 0 },
 	{ "database=%s", offsetof(struct main_opts, database), 0 },
 	{ "role=%s", offsetof(struct main_opts, role), 0 },
@@ -87,6 +93,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "watch=%s", offsetof(struct main_opts, watch), 0 },
 	MAIN_OPT("clean_old_branches", clean_old_branches),
 	MAIN_OPT("no_meta", no_meta),
+	MAIN_OPT("allow_project_delete", allow_project_delete),
 	FUSE_OPT_KEY("fsname=", MAIN_KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", MAIN_KEY_SUBTYPE),
 	/* fstab noise, as sshfs accepts it */
@@ -128,15 +135,22 @@ static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 /* Keep in step with the OPTIONS of docs/neonfs.1.scd and README.md; a test compares them. */
 static void main_usage(const char *prog)
 {
-	printf("usage: %s [options] [project-id] <mountpoint>\n\n", prog);
-	printf("Mounts a Neon project: snapshots/, branches/, active/ and events.\n\n"
+	printf("usage: %s [options] [project-id] <mountpoint>\n"
+	       "       %s [options] -o org=ORG_ID <mountpoint>\n\n", prog, prog);
+	printf("Mounts a Neon project: snapshots/, branches/, active/ and events; or every\n"
+	       "project of an organization, one directory each.\n\n"
 	       "Environment:\n"
 	       "    NEON_API_KEY           API key (or -o key_file=)\n"
 	       "    NEON_PROJECT_ID        project id (or -o project=, or the project-id argument)\n"
+	       "    NEON_ORG_ID            organization id, when no project is given (or -o org=)\n"
 	       "    NEON_API_HOST          API base URL (or -o api_host=; default %s)\n"
 	       "    NEONFS_META_URL        meta database for checkpoint records (or -o meta_url=)\n\n"
 	       "neonfs options:\n"
 	       "    -o project=ID          the Neon project to mount\n"
+	       "    -o org=ID              mount every project of organization ID instead\n"
+	       "    -o allow_project_delete  let rmdir <mnt>/<project> delete a project (org=)\n"
+	       "    -o project_page=N      projects a listing call asks for (org=; 1 to 400,\n"
+	       "                           default 400, Neon's largest page)\n"
 	       "    -o branch=NAME         the active branch (default: the project's default branch)\n"
 	       "    -o database=NAME       the database schema and connection_uri speak for\n"
 	       "    -o role=NAME           the role in connection_uri (default: the database owner)\n"
@@ -263,7 +277,7 @@ int main(int argc, char *argv[])
 	struct meta *meta = NULL;
 	struct fs *fs = NULL;
 	char *key = NULL, msg[1024] = "";
-	const char *meta_url, *project, *source = NULL;
+	const char *meta_url, *project = NULL, *source = NULL, *org = NULL;
 	long long ttl = 0;
 	int ret = 1, i;
 
@@ -341,9 +355,29 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 
+	if (o.project_page < 0 || o.project_page > API_PROJECT_PAGE_MAX) {
+		fprintf(stderr, "neonfs: -o project_page= takes 1 to %d projects\n",
+			API_PROJECT_PAGE_MAX);
+		goto out_args;
+	}
 	if (source && strncmp(source, "org:", 4) == 0) {
-		fprintf(stderr, "neonfs: %s: mounting an organization is not supported yet; mount "
-			"one project: neonfs [options] <project-id> <mountpoint>\n", source);
+		if (o.org && strcmp(o.org, source + 4) != 0) {
+			fprintf(stderr, "neonfs: two organizations given: %s and -o org=%s\n",
+				source + 4, o.org);
+			goto out_args;
+		}
+		org = source + 4;
+		source = NULL;
+		if (!*org) {
+			fprintf(stderr, "neonfs: the organization id is empty\n");
+			goto out_args;
+		}
+	} else if (o.org) {
+		org = o.org;
+	}
+	if (org && (source || o.project)) {
+		fprintf(stderr, "neonfs: both a project and an organization given; mount one "
+			"project, or with -o org= all of them\n");
 		goto out_args;
 	}
 	if (source && !*source) {
@@ -361,10 +395,15 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "neonfs: no API key: set NEON_API_KEY or use -o key_file=\n");
 		goto out_args;
 	}
-	project = source ? source : o.project ? o.project : main_env("NEON_PROJECT_ID");
-	if (!project) {
+	/* A project named anywhere comes first; the organization from the environment is
+	 * only for when no project is given at all. */
+	if (!org)
+		project = source ? source : o.project ? o.project : main_env("NEON_PROJECT_ID");
+	if (!org && !project)
+		org = main_env("NEON_ORG_ID");
+	if (!project && !org) {
 		fprintf(stderr, "neonfs: no project: give it before the mountpoint, use -o project= "
-			"or set NEON_PROJECT_ID\n");
+			"or set NEON_PROJECT_ID (or, for an organization, -o org= or NEON_ORG_ID)\n");
 		goto out_key;
 	}
 
@@ -376,9 +415,11 @@ int main(int argc, char *argv[])
 	if (!o.has_fsname) {
 		char fsname[300];
 
-		snprintf(fsname, sizeof(fsname), "-ofsname=%s", project);
-		if (strchr(project, ',') || fuse_opt_add_arg(&args, fsname) != 0) {
-			fprintf(stderr, "neonfs: bad project id %s\n", project);
+		snprintf(fsname, sizeof(fsname), "-ofsname=%s%s", org ? "org:" : "",
+			 org ? org : project);
+		if (strchr(org ? org : project, ',') || fuse_opt_add_arg(&args, fsname) != 0) {
+			fprintf(stderr, "neonfs: bad %s id %s\n", org ? "organization" : "project",
+				org ? org : project);
 			goto out_key;
 		}
 	}
@@ -387,6 +428,7 @@ int main(int argc, char *argv[])
 			main_env("NEON_API_HOST") ? main_env("NEON_API_HOST") : API_DEFAULT_BASE;
 	acfg.api_key = key;
 	acfg.project_id = project;
+	acfg.org_id = org;
 	acfg.request_timeout_s = 30;
 	acfg.retry_deadline_s = o.api_timeout;
 	acfg.rate_per_minute = o.api_rate;
@@ -402,7 +444,9 @@ int main(int argc, char *argv[])
 			 "read through a temporary branch each time, and attachments and the "
 			 "restore audit log are unavailable");
 	} else {
-		meta = meta_open(meta_url, project, o.pg_timeout, msg, sizeof(msg));
+		/* An organization's handle reads no records itself: each project's comes
+		 * from it (meta_for_project), over its connections. */
+		meta = meta_open(meta_url, org ? org : project, o.pg_timeout, msg, sizeof(msg));
 		if (!meta)
 			log_warn("meta database unavailable (%s): attachments, captured schemas "
 				 "and the restore audit log are off for this mount", msg);
@@ -423,6 +467,9 @@ int main(int argc, char *argv[])
 	fcfg.poll_min = o.poll_min;
 	fcfg.poll_max = o.poll_max;
 	fcfg.watch_always = o.watch && strcmp(o.watch, "always") == 0;
+	fcfg.org = org != NULL;
+	fcfg.allow_project_delete = o.allow_project_delete;
+	fcfg.project_page = o.project_page ? o.project_page : API_PROJECT_PAGE_MAX;
 	fs = fs_new(&fcfg, api, meta, msg, sizeof(msg));
 	if (!fs) {
 		fprintf(stderr, "neonfs: %s\n", msg);
@@ -442,7 +489,8 @@ int main(int argc, char *argv[])
 		log_init(cl.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, 1);
 	if (fs_start(fs, se) != 0)
 		goto out_unmount;
-	log_info("mounted project %s at %s", project, cl.mountpoint);
+	log_info("mounted %s %s at %s", org ? "organization" : "project", org ? org : project,
+		 cl.mountpoint);
 
 	if (cl.singlethread) {
 		ret = fuse_session_loop(se);
@@ -481,6 +529,7 @@ out_key:
 out_args:
 	free(cl.mountpoint);
 	free(o.project);
+	free(o.org);
 	free(o.branch);
 	free(o.database);
 	free(o.role);

@@ -191,7 +191,8 @@ void meta_close(struct meta *m)
 {
 	if (!m)
 		return;
-	pg_pool_free(m->pool);
+	if (!m->shares_pool)
+		pg_pool_free(m->pool);
 	free(m->url);
 	free(m->project_id);
 	free(m);
@@ -229,6 +230,28 @@ nomem:
 	meta_close(m);
 	util_msg(msg, msglen, "out of memory");
 	return NULL;
+}
+
+struct meta *meta_for_project(struct meta *base, const char *project_id)
+{
+	struct meta *m;
+
+	if (!base || !project_id || !*project_id)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->url = strdup(base->url);
+	m->project_id = strdup(project_id);
+	if (!m->url || !m->project_id) {
+		free(m->url);
+		free(m->project_id);
+		free(m);
+		return NULL;
+	}
+	m->pool = base->pool;
+	m->shares_pool = true;
+	return m;
 }
 
 void meta_checkpoint_clear(struct meta_checkpoint *c)

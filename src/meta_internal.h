@@ -23,6 +23,7 @@ struct meta {
 	struct pg_pool *pool;
 	char *url;
 	char *project_id;
+	bool shares_pool;	/* meta_for_project's: the pool is the one it came from */
 };
 
 /* One statement with its parameters, as PQexecParams takes them. */

@@ -180,6 +180,15 @@ static void model_parse_endpoint(struct arena *a, struct json_object *o, struct 
 	e->current_state = arena_dup(a, model_json_str(o, "current_state"));
 }
 
+static void model_parse_project(struct arena *a, struct json_object *o, struct neon_project *p)
+{
+	p->id = arena_dup(a, model_json_str(o, "id"));
+	p->name = arena_dup(a, model_json_str(o, "name"));
+	p->entry = p->id;
+	p->created_at = arena_dup(a, model_json_str(o, "created_at"));
+	p->created = model_time(model_json_str(o, "created_at"));
+}
+
 /* ---- hash tables: open addressing, built once ---- */
 
 struct slot {
@@ -266,6 +275,7 @@ struct model_list {
 	struct neon_snapshot *snapshots;
 	struct neon_branch *branches;
 	struct neon_endpoint *endpoints;
+	struct neon_project *projects;
 	struct table by_id;
 	struct table by_name;      /* endpoints: read-write endpoints by branch id */
 	struct table by_entry;
@@ -281,6 +291,7 @@ static void model_list_destroy(struct shared *s)
 	free(l->snapshots);
 	free(l->branches);
 	free(l->endpoints);
+	free(l->projects);
 	free(l->by_id.v);
 	free(l->by_name.v);
 	free(l->by_entry.v);
@@ -298,6 +309,8 @@ static const char *model_id_at(const struct model_list *l, size_t i)
 		return l->branches[i].id;
 	case MODEL_ENDPOINTS:
 		return l->endpoints[i].id;
+	case MODEL_PROJECTS:
+		return l->projects[i].id;
 	}
 	return NULL;
 }
@@ -314,12 +327,16 @@ static void model_parse_at(struct model_list *l, struct json_object *o, size_t i
 	case MODEL_ENDPOINTS:
 		model_parse_endpoint(&l->arena, o, &l->endpoints[i]);
 		break;
+	case MODEL_PROJECTS:
+		model_parse_project(&l->arena, o, &l->projects[i]);
+		break;
 	}
 }
 
 static const char *model_kind_name(enum model_kind kind)
 {
-	return kind == MODEL_SNAPSHOTS ? "snapshot" : kind == MODEL_BRANCHES ? "branch" : "endpoint";
+	return kind == MODEL_SNAPSHOTS ? "snapshot" : kind == MODEL_BRANCHES ? "branch" :
+	       kind == MODEL_PROJECTS ? "project" : "endpoint";
 }
 
 /* The object's id, or NULL when it has none that can name it: the tree shows an object
@@ -387,9 +404,14 @@ static void model_list_index(struct model_list *l)
 	}
 	for (i = 0; i < l->n; i++)
 		table_add(&l->by_name, l->kind == MODEL_SNAPSHOTS ? l->snapshots[i].name :
-			  l->branches[i].name, i);
+			  l->kind == MODEL_PROJECTS ? l->projects[i].name : l->branches[i].name, i);
 	for (i = 0; i < l->n; i++) {
-		if (l->kind == MODEL_SNAPSHOTS) {
+		if (l->kind == MODEL_PROJECTS) {
+			struct neon_project *p = &l->projects[i];
+
+			p->entry = model_entry(l, i, p->name, p->id);
+			table_add(&l->by_entry, p->entry, i);
+		} else if (l->kind == MODEL_SNAPSHOTS) {
 			struct neon_snapshot *s = &l->snapshots[i];
 
 			s->entry = model_entry(l, i, s->name, s->id);
@@ -440,6 +462,11 @@ struct model_list *model_list_from_json(enum model_kind kind, struct json_object
 	case MODEL_ENDPOINTS:
 		l->endpoints = calloc(total ? total : 1, sizeof(*l->endpoints));
 		if (!l->endpoints)
+			goto fail;
+		break;
+	case MODEL_PROJECTS:
+		l->projects = calloc(total ? total : 1, sizeof(*l->projects));
+		if (!l->projects)
 			goto fail;
 		break;
 	default:
@@ -509,6 +536,22 @@ const struct neon_branch *model_branch_at(const struct model_list *l, size_t i)
 const struct neon_endpoint *model_endpoint_at(const struct model_list *l, size_t i)
 {
 	return model_is(l, MODEL_ENDPOINTS) && i < l->n ? &l->endpoints[i] : NULL;
+}
+
+const struct neon_project *model_project_at(const struct model_list *l, size_t i)
+{
+	return model_is(l, MODEL_PROJECTS) && i < l->n ? &l->projects[i] : NULL;
+}
+
+const struct neon_project *model_project_by_id(const struct model_list *l, const char *id)
+{
+	return model_is(l, MODEL_PROJECTS) ? model_project_at(l, table_find(&l->by_id, id)) : NULL;
+}
+
+const struct neon_project *model_project_by_entry(const struct model_list *l, const char *entry)
+{
+	return model_is(l, MODEL_PROJECTS) ?
+	       model_project_at(l, table_find(&l->by_entry, entry)) : NULL;
 }
 
 const struct neon_snapshot *model_snapshot_by_id(const struct model_list *l, const char *id)
@@ -639,6 +682,10 @@ static void model_object_parse(struct arena *a, struct neon_object *o, struct js
 	case MODEL_ENDPOINTS:
 		model_parse_endpoint(a, obj, &o->u.endpoint);
 		break;
+	case MODEL_PROJECTS:
+		model_parse_project(a, obj, &o->u.project);
+		o->u.project.entry = names_entry(o->u.project.name, o->u.project.id);
+		break;
 	}
 }
 
@@ -656,6 +703,8 @@ int model_object_from_answer(struct json_object *answer, const char *key,
 		probe.kind = MODEL_BRANCHES;
 	else if (strcmp(key, "endpoint") == 0)
 		probe.kind = MODEL_ENDPOINTS;
+	else if (strcmp(key, "project") == 0)
+		probe.kind = MODEL_PROJECTS;
 	else
 		return -EINVAL;
 	if (!json_object_is_type(answer, json_type_object) ||

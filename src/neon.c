@@ -48,6 +48,19 @@ int neon_list(struct api *a, enum model_kind kind, struct model_list **out,
 	return *out ? 0 : -ENOMEM;
 }
 
+int neon_list_projects(struct api *a, int page, struct model_list **out, struct api_error *err)
+{
+	struct json_object *arr = NULL;
+	int res = api_list_projects(a, page, &arr, err);
+
+	*out = NULL;
+	if (res)
+		return res;
+	*out = model_list_from_json(MODEL_PROJECTS, arr);
+	json_object_put(arr);
+	return *out ? 0 : -ENOMEM;
+}
+
 static int neon_wrap(int res, struct json_object *json, struct neon_answer **ans)
 {
 	*ans = NULL;
@@ -125,6 +138,24 @@ int neon_delete_branch(struct api *a, const char *branch_id, struct neon_answer 
 {
 	struct json_object *j = NULL;
 	int res = api_delete_branch(a, branch_id, &j, err);
+
+	return neon_wrap(res, j, ans);
+}
+
+int neon_create_project(struct api *a, const char *name, struct neon_answer **ans,
+			struct api_error *err)
+{
+	struct json_object *j = NULL;
+	int res = api_create_project(a, name, &j, err);
+
+	return neon_wrap(res, j, ans);
+}
+
+int neon_delete_project(struct api *a, const char *project_id, struct neon_answer **ans,
+			struct api_error *err)
+{
+	struct json_object *j = NULL;
+	int res = api_delete_project(a, project_id, &j, err);
 
 	return neon_wrap(res, j, ans);
 }

@@ -60,6 +60,7 @@ const struct node_ops *ops_for(enum tree_kind kind)
 {
 	switch (kind) {
 	case TREE_ROOT:          return &node_root_ops;
+	case TREE_ORG:           return &node_org_ops;
 	case TREE_SNAPSHOTS:     return &node_snapshots_ops;
 	case TREE_SNAPSHOT:      return &node_snapshot_ops;
 	case TREE_BRANCHES:      return &node_branches_ops;
@@ -90,7 +91,8 @@ static const struct {
 } ops_refusals[] = {
 	[VERB_LOOKUP]   = { ENOTDIR, "not a directory" },
 	[VERB_READDIR]  = { ENOTDIR, "not a directory" },
-	[VERB_MKDIR]    = { EPERM, "only snapshots/ and branches/ take new directories" },
+	[VERB_MKDIR]    = { EPERM, "only snapshots/, branches/ and an organization's root take"
+				   " new directories" },
 	[VERB_RMDIR]    = { EPERM, "only snapshots and branches can be removed" },
 	[VERB_UNLINK]   = { EPERM, "only attachments and preview links can be removed" },
 	[VERB_SYMLINK]  = { EPERM, "links are made in branches/: ln -s ../snapshots/<name>" },
@@ -118,19 +120,23 @@ void ops_refuse(fuse_req_t req, const struct tree_node *n, enum ops_verb verb,
 		 name ? name : "", ops_refusals[verb].why);
 }
 
-struct node_ctx *ops_ctx(fuse_req_t req)
+struct node_ctx *ops_ctx(fuse_req_t req, uint64_t ino)
 {
-	return fs_node_ctx(fuse_req_userdata(req));
+	return fs_ctx(fuse_req_userdata(req), ino, true);
 }
 
-/* The node of @ino, or a reply of ENOENT. */
-bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n)
+/* The node of @ino and the context it lives in, or a reply of the errno. @use: the
+ * operation works inside the node, which opens its project on first use. */
+bool ops_node(fuse_req_t req, fuse_ino_t ino, bool use, struct node_ctx **c, struct tree_node *n)
 {
-	int res = tree_get(ops_ctx(req)->tree, ino, n);
+	int res = fs_node(fuse_req_userdata(req), ino, use, c, n);
 
-	project_touch(ops_ctx(req)->project);
-	if (res)
-		ops_fail(req, -res, "inode %lu is not one neonfs gave out", (unsigned long)ino);
+	if (res == -ENOENT)
+		ops_fail(req, ENOENT, "inode %lu is not one neonfs gave out", (unsigned long)ino);
+	else if (res)
+		ops_fail(req, -res, "the project of inode %lu cannot be opened", (unsigned long)ino);
+	else if ((*c)->project)
+		project_touch((*c)->project);
 	return res == 0;
 }
 
@@ -146,7 +152,8 @@ static double ops_timeout(const struct node_ctx *c, const struct tree_node *n)
 /* Answers with @child's entry, its attributes from its own type. */
 void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *what)
 {
-	struct node_ctx *c = ops_ctx(req);
+	/* Not opened for this: a project's directory is stat'ed by ls -l of the root. */
+	struct node_ctx *c = fs_ctx(fuse_req_userdata(req), child->ino, false);
 	struct fuse_entry_param e;
 	int res;
 
@@ -178,12 +185,12 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct node_ctx *c = ops_ctx(req);
+	struct node_ctx *c;
 	const struct node_ops *o;
 	struct tree_node p, child;
 	int res;
 
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	o = ops_for(p.kind);
 	if (!o->lookup) {
@@ -200,13 +207,13 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct node_ctx *c = ops_ctx(req);
+	struct node_ctx *c;
 	struct tree_node n;
 	struct stat st;
 	int res;
 
 	(void)fi;
-	if (!ops_node(req, ino, &n))
+	if (!ops_node(req, ino, false, &c, &n))
 		return;
 	res = ops_for(n.kind)->getattr(c, &n, &st);
 	if (res) {
@@ -218,19 +225,20 @@ static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 static void ops_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct node_ctx *c;
 	const struct node_ops *o;
 	struct tree_node n;
 	char target[PATH_MAX];
 	int res;
 
-	if (!ops_node(req, ino, &n))
+	if (!ops_node(req, ino, true, &c, &n))
 		return;
 	o = ops_for(n.kind);
 	if (!o->readlink) {
 		ops_refuse(req, &n, VERB_READLINK, NULL);
 		return;
 	}
-	res = o->readlink(ops_ctx(req), &n, target, sizeof(target));
+	res = o->readlink(c, &n, target, sizeof(target));
 	if (res) {
 		ops_fail(req, -res, "readlink %s", n.obj);
 		return;
@@ -252,13 +260,13 @@ static void ops_dir_free(struct node_dir *d)
 
 static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct node_ctx *c = ops_ctx(req);
+	struct node_ctx *c;
 	const struct node_ops *o;
 	struct node_dir *d;
 	struct tree_node n;
 	int res;
 
-	if (!ops_node(req, ino, &n))
+	if (!ops_node(req, ino, true, &c, &n))
 		return;
 	o = ops_for(n.kind);
 	if (!o->readdir) {
@@ -351,13 +359,14 @@ static void ops_set_handle(struct fuse_file_info *fi, struct node_handle *h)
 
 static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct node_ctx *c;
 	struct node_opener who = { fuse_req_ctx(req)->pid, fi->flags };
 	const struct node_ops *o;
 	struct node_handle *h;
 	struct tree_node n;
 	int res;
 
-	if (!ops_node(req, ino, &n))
+	if (!ops_node(req, ino, true, &c, &n))
 		return;
 	o = ops_for(n.kind);
 	if (!o->open) {
@@ -375,7 +384,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	h->node = n;
 	h->refs = 1;
-	res = o->open(ops_ctx(req), &n, &who, h);
+	res = o->open(c, &n, &who, h);
 	if (res) {
 		free(h);
 		ops_fail(req, -res, "open %s", n.file[0] ? n.file : o->what);
@@ -384,7 +393,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ops_set_handle(fi, h);
 	if (fuse_reply_open(req, fi) != 0) {
 		if (o->release)
-			o->release(ops_ctx(req), h);
+			o->release(c, h);
 		free(h);
 	}
 }
@@ -392,7 +401,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		       struct fuse_file_info *fi)
 {
-	struct node_ctx *c = ops_ctx(req);
+	struct node_ctx *c;
 	struct node_opener who = { fuse_req_ctx(req)->pid, fi->flags };
 	struct fuse_entry_param e;
 	const struct node_ops *o;
@@ -401,7 +410,7 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	int res;
 
 	(void)mode;
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	o = ops_for(p.kind);
 	if (!o->create) {
@@ -448,7 +457,7 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	if (o->read_wait) {
-		o->read_wait(ops_ctx(req), h, req, size, fi->flags & O_NONBLOCK);
+		o->read_wait(ops_ctx(req, h->node.ino), h, req, size, fi->flags & O_NONBLOCK);
 		return;
 	}
 	if (!o->read) {
@@ -460,7 +469,7 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		ops_fail(req, ENOMEM, "read: out of memory");
 		return;
 	}
-	n = o->read(ops_ctx(req), h, buf, size, off);
+	n = o->read(ops_ctx(req, h->node.ino), h, buf, size, off);
 	if (n < 0)
 		ops_fail(req, (int)-n, "read %s", h->node.file);
 	else
@@ -486,7 +495,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		ops_park_write(req, h, o, buf, size, off);
 		return;
 	}
-	n = o->write(ops_ctx(req), h, buf, size, off);
+	n = o->write(ops_ctx(req, h->node.ino), h, buf, size, off);
 	if (n < 0) {
 		ops_fail(req, (int)-n, "write %s", h->node.file[0] ? h->node.file : o->what);
 		return;
@@ -498,7 +507,7 @@ static void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node_handle *h = ops_handle(fi);
 	const struct node_ops *o = ops_for(h->node.kind);
-	int res = o->flush ? o->flush(ops_ctx(req), h) : 0;
+	int res = o->flush ? o->flush(ops_ctx(req, h->node.ino), h) : 0;
 
 	(void)ino;
 	/* The node said why already; a shell's intermediate close of active/restore gets
@@ -517,20 +526,20 @@ static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	ops_handle_put(ops_ctx(req), ops_handle(fi));
+	ops_handle_put(ops_ctx(req, ops_handle(fi)->node.ino), ops_handle(fi));
 	fuse_reply_err(req, 0);
 }
 
 static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			struct fuse_file_info *fi)
 {
-	struct node_ctx *c = ops_ctx(req);
+	struct node_ctx *c;
 	const struct node_ops *o;
 	struct tree_node n;
 	struct stat st;
 	int res;
 
-	if (!ops_node(req, ino, &n))
+	if (!ops_node(req, ino, true, &c, &n))
 		return;
 	o = ops_for(n.kind);
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -562,7 +571,6 @@ static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 	unsigned long files, ffree;
 	struct statvfs sv;
 
-	(void)ino;
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
@@ -573,7 +581,7 @@ static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_ffree = 1UL << 19;
 	sv.f_favail = 1UL << 19;
 	/* df -i: the snapshot limit and the snapshots left, when the limit is known. */
-	if (node_limits_inodes(ops_ctx(req), &files, &ffree) == 0) {
+	if (node_limits_inodes(fs_ctx(fuse_req_userdata(req), ino, false), &files, &ffree) == 0) {
 		sv.f_files = files;
 		sv.f_ffree = ffree;
 		sv.f_favail = ffree;
@@ -596,7 +604,7 @@ static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		fuse_reply_poll(req, POLLIN | POLLOUT);
 		return;
 	}
-	fuse_reply_poll(req, o->poll(ops_ctx(req), h, ph));
+	fuse_reply_poll(req, o->poll(ops_ctx(req, h->node.ino), h, ph));
 }
 
 static const struct fuse_lowlevel_ops ops_table = {

@@ -17,8 +17,9 @@ enum ops_verb {
 void ops_fail(fuse_req_t req, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const struct node_ops *ops_for(enum tree_kind kind);
 void ops_refuse(fuse_req_t req, const struct tree_node *n, enum ops_verb verb, const char *name);
-struct node_ctx *ops_ctx(fuse_req_t req);
-bool ops_node(fuse_req_t req, fuse_ino_t ino, struct tree_node *n);
+/* The context of @ino, whose project is open (an open file's, a parked job's). */
+struct node_ctx *ops_ctx(fuse_req_t req, uint64_t ino);
+bool ops_node(fuse_req_t req, fuse_ino_t ino, bool use, struct node_ctx **c, struct tree_node *n);
 void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *what);
 struct node_handle *ops_handle_get(struct node_handle *h);
 void ops_handle_put(struct node_ctx *c, struct node_handle *h);

@@ -130,7 +130,7 @@ static struct ops_job *ops_job_new(fuse_req_t req, const struct tree_node *n,
 		return NULL;
 	}
 	j->req = req;
-	j->c = ops_ctx(req);
+	j->c = ops_ctx(req, n->ino);
 	j->node = *n;
 	j->o = o;
 	j->answer = answer;
@@ -216,10 +216,11 @@ void ops_park_write(fuse_req_t req, struct node_handle *h, const struct node_ops
 void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	const struct node_ops *o;
+	struct node_ctx *c;
 	struct tree_node p;
 
 	(void)mode;
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	o = ops_for(p.kind);
 	if (!o->mkdir) {
@@ -232,9 +233,10 @@ void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct node_ops *o;
+	struct node_ctx *c;
 	struct tree_node p;
 
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	o = ops_for(p.kind);
 	if (!o->rmdir) {
@@ -247,9 +249,10 @@ void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct node_ops *o;
+	struct node_ctx *c;
 	struct tree_node p;
 
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	o = ops_for(p.kind);
 	if (!o->unlink) {
@@ -262,9 +265,10 @@ void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	const struct node_ops *o;
+	struct node_ctx *c;
 	struct tree_node p;
 
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	o = ops_for(p.kind);
 	if (!o->symlink) {
@@ -278,9 +282,10 @@ void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	const struct node_ops *o;
+	struct node_ctx *c;
 	struct tree_node p;
 
-	if (!ops_node(req, parent, &p))
+	if (!ops_node(req, parent, true, &c, &p))
 		return;
 	if (flags & ~RENAME_NOREPLACE) {
 		ops_fail(req, EINVAL, "rename %s: exchange and whiteout are not supported", name);

@@ -22,6 +22,7 @@ struct tree_entry {
 
 struct tree {
 	pthread_mutex_t lock;
+	uint64_t base;       /* the slot's first number (tree.h) */
 	uint64_t next_ino;
 	struct tree_entry *by_key[TREE_BUCKETS];
 	struct tree_entry *by_ino[TREE_BUCKETS];
@@ -57,20 +58,47 @@ static int tree_add_fixed(struct tree *t, uint64_t ino, enum tree_kind kind)
 
 	if (!e)
 		return -ENOMEM;
-	e->node.ino = ino;
+	e->node.ino = t->base | ino;
 	e->node.kind = kind;
 	tree_insert(t, e);
 	return 0;
 }
 
-struct tree *tree_new(void)
+static struct tree *tree_alloc(uint32_t slot)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	pthread_mutex_init(&t->lock, NULL);
-	t->next_ino = 16;
+	t->base = TREE_SLOT_INO(slot, 0);
+	t->next_ino = t->base | 16;
+	return t;
+}
+
+struct tree *tree_new_org(void)
+{
+	struct tree *t = tree_alloc(0);
+
+	if (t && (tree_add_fixed(t, TREE_INO_ROOT, TREE_ORG) ||
+		  tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS))) {
+		tree_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+uint64_t tree_ino(const struct tree *t, uint64_t ino)
+{
+	return t->base | ino;
+}
+
+struct tree *tree_new(uint32_t slot)
+{
+	struct tree *t = tree_alloc(slot);
+
+	if (!t)
+		return NULL;
 	if (tree_add_fixed(t, TREE_INO_ROOT, TREE_ROOT) ||
 	    tree_add_fixed(t, TREE_INO_SNAPSHOTS, TREE_SNAPSHOTS) ||
 	    tree_add_fixed(t, TREE_INO_BRANCHES, TREE_BRANCHES) ||
@@ -198,24 +226,27 @@ int tree_get(struct tree *t, uint64_t ino, struct tree_node *n)
 uint64_t tree_parent(struct tree *t, const struct tree_node *n)
 {
 	switch (n->kind) {
+	case TREE_ROOT:
+	case TREE_ORG:
+		/* A project's root is the mount's, or a directory of the organization's. */
+		return TREE_INO_ROOT;
 	case TREE_SNAPSHOTS:
 	case TREE_BRANCHES:
 	case TREE_ACTIVE:
 	case TREE_EVENTS:
 	case TREE_LIMITS:
-	case TREE_ROOT:
-		return TREE_INO_ROOT;
+		return t->base | TREE_INO_ROOT;
 	case TREE_SNAPSHOT:
-		return TREE_INO_SNAPSHOTS;
+		return t->base | TREE_INO_SNAPSHOTS;
 	case TREE_BRANCH:
 	case TREE_PREVIEW:
-		return TREE_INO_BRANCHES;
+		return t->base | TREE_INO_BRANCHES;
 	case TREE_ACTIVE_FILE:
 	case TREE_RESTORE:
 	case TREE_NEXT:
-		return TREE_INO_ACTIVE;
+		return t->base | TREE_INO_ACTIVE;
 	case TREE_NEXT_FILE:
-		return TREE_INO_NEXT;
+		return t->base | TREE_INO_NEXT;
 	case TREE_SNAPSHOT_FILE:
 	case TREE_EXPIRES:
 	case TREE_ATTACHMENT:

@@ -40,7 +40,7 @@ static int active_readdir(struct node_ctx *c, const struct tree_node *dir, struc
 		res = node_dir_add(d, "restore", tree_intern(c->tree, TREE_RESTORE, "", ""),
 				   S_IFREG);
 	if (!res)
-		res = node_dir_add(d, "next", TREE_INO_NEXT, S_IFDIR);
+		res = node_dir_add(d, "next", tree_ino(c->tree, TREE_INO_NEXT), S_IFDIR);
 	return res;
 }
 

@@ -79,8 +79,12 @@ static void limits_release(struct node_ctx *c, struct node_handle *h)
 int node_limits_inodes(struct node_ctx *c, unsigned long *files, unsigned long *ffree)
 {
 	long long used = 0, limit = -1;
-	int res = render_snapshot_room(c->project, &used, &limit);
+	int res;
 
+	/* An organization's root has no project, so no snapshot limit to show. */
+	if (!c->project)
+		return -ENOENT;
+	res = render_snapshot_room(c->project, &used, &limit);
 	if (res)
 		return res;
 	if (limit < 0)

@@ -1,4 +1,5 @@
-/* <mnt>/: snapshots/, branches/, active/, events and limits; nothing else can be made here. */
+/* A project's root (<mnt>/, or <mnt>/<project>/ in an organization's mount): snapshots/,
+ * branches/, active/, events and limits; nothing else can be made here. */
 #include "config.h"
 
 #include <errno.h>
@@ -33,7 +34,7 @@ static int root_lookup(struct node_ctx *c, const struct tree_node *dir, const ch
 	(void)dir;
 	for (i = 0; i < sizeof(root_entries) / sizeof(root_entries[0]); i++)
 		if (strcmp(name, root_entries[i].name) == 0)
-			return tree_get(c->tree, root_entries[i].ino, child);
+			return tree_get(c->tree, tree_ino(c->tree, root_entries[i].ino), child);
 	return -ENOENT;
 }
 
@@ -42,16 +43,15 @@ static int root_readdir(struct node_ctx *c, const struct tree_node *dir, struct 
 	size_t i;
 	int res = 0;
 
-	(void)c;
 	(void)dir;
 	for (i = 0; i < sizeof(root_entries) / sizeof(root_entries[0]) && !res; i++)
-		res = node_dir_add(d, root_entries[i].name, root_entries[i].ino,
+		res = node_dir_add(d, root_entries[i].name, tree_ino(c->tree, root_entries[i].ino),
 				   root_entries[i].mode);
 	return res;
 }
 
 const struct node_ops node_root_ops = {
-	.what = "the mount's root",
+	.what = "a project's root",
 	.getattr = root_getattr,
 	.lookup = root_lookup,
 	.readdir = root_readdir,

@@ -15,7 +15,8 @@ from mountlib import BUILD, NEONFS, REPO
 
 def run_neonfs(*args, env=None, timeout=20):
     base = {k: v for k, v in os.environ.items()
-            if k not in ("NEON_API_KEY", "NEON_PROJECT_ID", "NEONFS_META_URL", "NEON_API_HOST")}
+            if k not in ("NEON_API_KEY", "NEON_PROJECT_ID", "NEON_ORG_ID", "NEONFS_META_URL",
+                         "NEON_API_HOST")}
     base.update(env or {})
     return subprocess.run([NEONFS] + list(args), capture_output=True, text=True, env=base,
                           stdin=subprocess.DEVNULL, timeout=timeout)
@@ -118,9 +119,15 @@ def assert_refused(r, mnt, *words):
     assert not os.path.ismount(mnt)
 
 
-def test_organization_source_is_reserved_with_a_clear_error(mnt):
-    r = run_neonfs("-f", "org:org-calm-sea-123", mnt, env={"NEON_API_KEY": "k"})
-    assert_refused(r, mnt, "org:org-calm-sea-123", "not supported yet", "<project-id> <mountpoint>")
+def test_a_project_and_an_organization_together_are_refused(mnt):
+    r = run_neonfs("-f", "-o", "org=org-calm-sea-123", "p-one", mnt, env={"NEON_API_KEY": "k"})
+    assert_refused(r, mnt, "both a project and an organization")
+    r = run_neonfs("-f", "-o", "org=org-calm-sea-123", "org:org-other-1", mnt,
+                   env={"NEON_API_KEY": "k"})
+    assert_refused(r, mnt, "two organizations", "org-calm-sea-123", "org-other-1")
+    r = run_neonfs("-f", "-o", "project_page=401", "org:org-calm-sea-123", mnt,
+                   env={"NEON_API_KEY": "k"})
+    assert_refused(r, mnt, "project_page=", "1 to 400")
 
 
 def test_two_different_projects_are_refused(mnt):

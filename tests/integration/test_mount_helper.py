@@ -157,11 +157,14 @@ def test_an_fstab_line_mounts_with_mount_T(helper, creds, project, mnt, tmp_path
     umount_and_wait(mnt)
 
 
-def test_mount_of_an_organization_says_it_is_not_supported(helper, creds, mnt):
-    r = mount("-t", "fuse.neonfs", "org:org-calm-sea-1234", mnt, "-o", ",".join(creds["options"]))
-    assert r.returncode != 0
-    assert "not supported yet" in r.stderr, r.stderr
-    assert not os.path.ismount(mnt)
+def test_an_organization_mounts_as_org_source(helper, creds, project, mnt):
+    source = "org:" + project.org_id
+    r = mount("-t", "fuse.neonfs", source, mnt, "-o", ",".join(creds["options"]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fstype(mnt) == ["fuse.neonfs", source]
+    assert sorted(os.listdir(mnt)) == sorted(["events", project.project_id])
+    assert os.listdir(os.path.join(mnt, project.project_id, "snapshots")) == []
+    umount_and_wait(mnt)
 
 
 def test_mount_with_a_password_in_meta_url_is_refused(helper, creds, project, mnt):

@@ -482,6 +482,46 @@ static void test_text(void)
 	shared_put(NULL);
 }
 
+/* An organization's projects follow the entry rule of snapshots and branches: a shared
+ * name, one no file can have, or one that is another project's id shows the id. */
+static void test_projects(void)
+{
+	struct model_list *l = parse(MODEL_PROJECTS,
+		"[{\"id\": \"calm-sea-1\", \"name\": \"calm-sea-1\","
+		" \"created_at\": \"2026-01-02T03:04:05Z\"},"
+		" {\"id\": \"p-2\", \"name\": \"tenant\"}, {\"id\": \"p-3\", \"name\": \"tenant\"},"
+		" {\"id\": \"p-4\", \"name\": \"a/b\"}, {\"id\": \"p-5\", \"name\": \"p-2\"},"
+		" {\"id\": \"p-6\", \"name\": \"solo\"}, {\"name\": \"no id\"}]");
+	struct json_object *answer;
+	struct neon_object *o = NULL;
+
+	CHECK_INT(model_list_kind(l), MODEL_PROJECTS);
+	CHECK_INT(model_count(l), 6);
+	CHECK_STR(model_project_at(l, 0)->entry, "calm-sea-1");
+	CHECK_INT(model_project_at(l, 0)->created, 1767323045);
+	CHECK_STR(model_project_at(l, 1)->entry, "p-2");
+	CHECK_STR(model_project_at(l, 2)->entry, "p-3");
+	CHECK_STR(model_project_at(l, 3)->entry, "p-4");
+	CHECK_STR(model_project_at(l, 4)->entry, "p-5");
+	CHECK_STR(model_project_at(l, 5)->entry, "solo");
+	CHECK_STR(model_project_by_entry(l, "solo")->id, "p-6");
+	CHECK_STR(model_project_by_entry(l, "p-2")->name, "tenant");
+	CHECK(model_project_by_entry(l, "tenant") == NULL);
+	CHECK_STR(model_project_by_id(l, "p-4")->name, "a/b");
+	CHECK(model_name_taken(l, "tenant"));
+	CHECK(!model_name_taken(l, "fresh"));
+	CHECK(model_snapshot_at(l, 0) == NULL);
+	model_list_put(l);
+
+	answer = json_tokener_parse("{\"project\": {\"id\": \"p-9\", \"name\": \"new\"},"
+				    " \"operations\": []}");
+	CHECK_INT(model_object_from_answer(answer, "project", &o), 0);
+	CHECK_STR(o->u.project.id, "p-9");
+	CHECK_STR(o->u.project.entry, "new");
+	model_object_put(o);
+	json_object_put(answer);
+}
+
 int main(void)
 {
 	test_parse();
@@ -496,5 +536,6 @@ int main(void)
 	test_meta();
 	test_refs();
 	test_text();
+	test_projects();
 	CHECK_DONE();
 }

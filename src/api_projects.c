@@ -1,0 +1,137 @@
+/* api_projects: the organization's calls (list, create and delete its projects), over the
+ * transport in api.c. The projects listing pages with `pagination.cursor`, as Neon's
+ * operations listing does, not with the branches listing's `pagination.next`. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "api.h"
+#include "api_internal.h"
+#include "errmap.h"
+#include "model.h"
+#include "util.h"
+
+/* 5,000 projects at 400 a page is 13 pages; this only stops a server that never ends. */
+#define API_PROJECT_PAGES_MAX 10000
+
+int api_list_projects(struct api *a, int page, struct json_object **projects,
+		      struct api_error *err)
+{
+	static const char what[] = "list projects";
+	struct json_object *all = NULL, *answer = NULL;
+	struct api_buf q = { 0 };
+	char *cursor = NULL, limit[16];
+	int pages, res;
+
+	*projects = NULL;
+	if (page < 1 || page > API_PROJECT_PAGE_MAX)
+		page = API_PROJECT_PAGE_MAX;
+	snprintf(limit, sizeof(limit), "%d", page);
+	all = json_object_new_array();
+	if (!all)
+		return api_path_fail(-ENOMEM, what, err);
+	for (pages = 1;; pages++) {
+		struct json_object *list, *pg;
+		const char *next = NULL;
+		size_t i, n;
+
+		api_buf_free(&q);
+		res = api_query_add(&q, "limit", limit);
+		if (!res && *a->org_id)
+			res = api_query_add(&q, "org_id", a->org_id);
+		if (!res)
+			res = api_query_add(&q, "cursor", cursor);
+		if (res) {
+			res = api_path_fail(res, what, err);
+			goto out;
+		}
+		json_object_put(answer);
+		answer = NULL;
+		res = api_request(a, ERRMAP_READ, what, "GET", "/projects", q.data, NULL,
+				  util_now() + a->retry_deadline_s, &answer, err);
+		if (res)
+			goto out;
+		if (!json_object_object_get_ex(answer, "projects", &list) ||
+		    !json_object_is_type(list, json_type_array)) {
+			res = api_fail(err, 0, EIO, NULL, "%s: the API's answer has no \"projects\"",
+				       what);
+			goto out;
+		}
+		n = json_object_array_length(list);
+		for (i = 0; i < n; i++) {
+			if (api_json_push(all, json_object_get(json_object_array_get_idx(list, i)))) {
+				res = api_path_fail(-ENOMEM, what, err);
+				goto out;
+			}
+		}
+		if (json_object_object_get_ex(answer, "pagination", &pg))
+			next = model_json_str(pg, "cursor");
+		/* A short page is the last one (as the Neon CLI reads it), which saves the call
+		 * that would only answer an empty page; a cursor that does not move would loop. */
+		if (n < (size_t)page || !next || !*next || (cursor && strcmp(cursor, next) == 0))
+			break;
+		if (pages >= API_PROJECT_PAGES_MAX) {
+			res = api_fail(err, 0, EIO, NULL, "%s: more than %d pages", what,
+				       API_PROJECT_PAGES_MAX);
+			goto out;
+		}
+		free(cursor);
+		cursor = strdup(next);
+		if (!cursor) {
+			res = api_path_fail(-ENOMEM, what, err);
+			goto out;
+		}
+	}
+	*projects = all;
+	all = NULL;
+out:
+	json_object_put(answer);
+	json_object_put(all);
+	api_buf_free(&q);
+	free(cursor);
+	return res;
+}
+
+int api_create_project(struct api *a, const char *name, struct json_object **resp,
+		       struct api_error *err)
+{
+	static const char what[] = "create project";
+	struct json_object *body = json_object_new_object(), *project = json_object_new_object();
+	int res;
+
+	*resp = NULL;
+	if (!body || !project || api_json_add_string(project, "name", name) ||
+	    (*a->org_id && api_json_add_string(project, "org_id", a->org_id))) {
+		json_object_put(project);
+		json_object_put(body);
+		return api_path_fail(-ENOMEM, what, err);
+	}
+	if (api_json_add(body, "project", project)) {
+		json_object_put(body);
+		return api_path_fail(-ENOMEM, what, err);
+	}
+	/* Not repeated on a lost answer: a second POST would make a second project. */
+	res = api_do(a, ERRMAP_ANY, what, "POST", "/projects", NULL, body, NULL, resp, err);
+	json_object_put(body);
+	return res;
+}
+
+int api_delete_project(struct api *a, const char *project_id, struct json_object **resp,
+		       struct api_error *err)
+{
+	static const char what[] = "delete project";
+	char *path;
+	int res;
+
+	*resp = NULL;
+	res = api_path(&path, "/projects/%s", project_id);
+	if (res)
+		return api_path_fail(res, what, err);
+	res = api_do(a, ERRMAP_ANY, what, "DELETE", path, NULL, NULL, NULL, resp, err);
+	free(path);
+	return res;
+}

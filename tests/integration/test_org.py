@@ -1,0 +1,193 @@
+"""An organization's mount: every project a directory holding a project's tree, listed one
+API call per page, created with mkdir and deleted with rmdir when the mount allows it, and a
+root events file whose lines name their project."""
+import errno
+import json
+import os
+import uuid
+
+import pytest
+
+from mountlib import SANITIZER, Mount, wait_for
+from stack import Stack
+
+PROJECTS = 30
+PAGE = 7          # 30 projects: five pages (7+7+7+7+2)
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory):
+    st = Stack.start(tmp_path_factory.mktemp("org"), operation_ms=300, projects=PROJECTS)
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture
+def mount_org(org, tmp_path):
+    """mount_org(*options) mounts the organization; each daemon must exit 0 without a
+    sanitizer report at teardown."""
+    org.reset(operation_ms=300)
+    mounts = []
+
+    def make(*options):
+        path = str(tmp_path / ("mnt%d" % len(mounts)))
+        os.mkdir(path)
+        m = Mount(org, path, str(tmp_path / ("neonfs%d.log" % len(mounts))),
+                  ["org=" + org.org_id, "project_page=%d" % PAGE, "api_timeout=5"] +
+                  list(options))
+        mounts.append(m)
+        return m
+
+    yield make
+    problems = []
+    for m in mounts:
+        rc = m.unmount()
+        out = m.output()
+        if rc != 0:
+            problems.append("neonfs at %s exited with %s:\n%s" % (m.path, rc, out[-4000:]))
+        elif SANITIZER.search(out):
+            problems.append("sanitizer report from neonfs at %s:\n%s" % (m.path, out[-8000:]))
+    assert not problems, "\n".join(problems)
+
+
+def all_projects(org):
+    out, cursor = [], None
+    while True:
+        status, body = org.api("GET", "/projects", query={"limit": 400, "cursor": cursor})
+        assert status == 200, body
+        out += body["projects"]
+        if len(body["projects"]) < 400:
+            return out
+        cursor = body["pagination"]["cursor"]
+
+
+def create_project(org, name):
+    status, body = org.api("POST", "/projects", {"project": {"name": name}})
+    assert status == 201, body
+    org.wait_operations(body["operations"])
+    return body["project"]["id"]
+
+
+def delete_project(org, pid):
+    status, body = org.api("DELETE", "/projects/" + pid)
+    assert status in (200, 404), body
+
+
+def calls(org, method, path_prefix):
+    return [r for r in org.requests() if r["method"] == method and
+            r["path"].startswith(path_prefix)]
+
+
+def test_every_project_is_listed_one_call_a_page_and_stat_opens_none(org, mount_org):
+    expected = sorted(["events"] + [p["name"] for p in all_projects(org)])
+    org.clear_requests()
+    # The mount lists the projects once before it mounts (a wrong key or organization is
+    # told on the terminal); reading the root within the cache window costs no more.
+    m = mount_org("cache_ttl=30")
+    names = sorted(os.listdir(m.path))
+    assert names == expected
+    pages = [r for r in calls(org, "GET", "/projects") if r["path"] == "/projects"]
+    # The API's pages in order, each asked once, Neon's cursor passed back as it came.
+    assert len(pages) == 5, pages
+    assert all(r["query"]["limit"] == str(PAGE) and r["query"]["org_id"] == org.org_id
+               for r in pages)
+    assert "cursor" not in pages[0]["query"] and all("cursor" in r["query"] for r in pages[1:])
+    # ls -l: the attributes of every project's directory without a call for any of them;
+    # and the listing again within the cache window costs nothing.
+    org.clear_requests()
+    for name in os.listdir(m.path):
+        os.lstat(m.p(name))
+    assert org.requests() == []
+    inos = {os.lstat(m.p(n)).st_ino for n in names}
+    assert len(inos) == len(names)
+
+
+def test_a_project_directory_holds_the_tree_of_one_project(org, mount_org):
+    m = mount_org()
+    name = "project-0004"
+    assert sorted(os.listdir(m.p(name))) == ["active", "branches", "events", "limits",
+                                               "snapshots"]
+    assert os.listdir(m.p(name, "branches")) == ["main"]
+    os.mkdir(m.p(name, "snapshots", "v1"))
+    assert os.listdir(m.p(name, "snapshots")) == ["v1"]
+    pid = next(p["id"] for p in all_projects(org) if p["name"] == name)
+    status, body = org.api("GET", "/projects/%s/snapshots" % pid)
+    assert [s["name"] for s in body["snapshots"]] == ["v1"]
+    # Another project's tree is its own, with its own inode numbers.
+    assert os.listdir(m.p("project-0005", "snapshots")) == []
+    assert os.stat(m.p(name, "snapshots")).st_ino != os.stat(m.p("project-0005",
+                                                                  "snapshots")).st_ino
+    os.rmdir(m.p(name, "snapshots", "v1"))
+    assert os.listdir(m.p(name, "snapshots")) == []
+
+
+def test_root_events_name_the_project_of_each_line(org, mount_org):
+    m = mount_org()
+    fd = os.open(m.p("events"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        name = "project-0007"
+        os.mkdir(m.p(name, "snapshots", "ev1"))
+        pid = next(p["id"] for p in all_projects(org) if p["name"] == name)
+        got = []
+
+        def line():
+            try:
+                got.extend(json.loads(x) for x in os.read(fd, 65536).decode().splitlines())
+            except BlockingIOError:
+                pass
+            return [e for e in got if e["kind"] == "snapshot.created"]
+        ev = wait_for(line, 30, "the root's events line")[0]
+        assert ev["project"] == pid and ev["name"] == "ev1" and ev["local"] is True
+        os.rmdir(m.p(name, "snapshots", "ev1"))
+    finally:
+        os.close(fd)
+
+
+def test_a_name_two_projects_share_or_no_file_can_have_is_listed_under_the_id(org, mount_org):
+    twin = "twin-" + uuid.uuid4().hex[:6]
+    a, b = create_project(org, twin), create_project(org, twin)
+    slash = create_project(org, "a/b")
+    try:
+        m = mount_org()
+        names = os.listdir(m.p())
+        assert twin not in names and "a/b" not in names
+        assert a in names and b in names and slash in names
+        assert sorted(os.listdir(m.p(a))) == ["active", "branches", "events", "limits",
+                                              "snapshots"]
+    finally:
+        for pid in (a, b, slash):
+            delete_project(org, pid)
+
+
+def test_mkdir_makes_a_project_and_rmdir_needs_allow_project_delete(org, mount_org):
+    m = mount_org()
+    name = "tenant-" + uuid.uuid4().hex[:6]
+    os.mkdir(m.p(name))
+    made = [p for p in all_projects(org) if p["name"] == name]
+    assert len(made) == 1
+    pid = made[0]["id"]
+    try:
+        # mkdir returned when the project's operations had ended.
+        status, body = org.api("GET", "/projects/%s/operations" % pid)
+        assert status == 200 and body["operations"]
+        assert all(o["status"] == "finished" for o in body["operations"])
+        assert name in os.listdir(m.p())
+        assert os.listdir(m.p(name, "branches")) == ["main"]
+        with pytest.raises(FileExistsError):
+            os.mkdir(m.p(name))
+        with pytest.raises(FileExistsError):
+            os.mkdir(m.p("events"))
+        with pytest.raises(PermissionError) as e:
+            os.rmdir(m.p(name))
+        assert e.value.errno == errno.EPERM
+        assert pid in {p["id"] for p in all_projects(org)}
+        m2 = mount_org("allow_project_delete")
+        os.rmdir(m2.p(name))
+        assert pid not in {p["id"] for p in all_projects(org)}
+        assert name not in os.listdir(m2.p())
+        with pytest.raises(FileNotFoundError):
+            os.rmdir(m2.p(name))
+    finally:
+        delete_project(org, pid)
