@@ -84,6 +84,11 @@ enum model_kind { MODEL_SNAPSHOTS = 1, MODEL_BRANCHES, MODEL_ENDPOINTS, MODEL_PR
 
 struct model_list;
 
+/* What a listing of projects keeps of a Project object: a new object of those fields, or
+ * NULL (no string id, or out of memory). An organization of thousands is read page by page,
+ * and a page's objects, with every field Neon sends, go as soon as they are read. */
+struct json_object *model_project_brief(struct json_object *o);
+
 /* Builds a listing from an array of Snapshot, Branch, Endpoint or Project objects (borrowed).
  * NULL only when out of memory; a non-array gives an empty listing. */
 struct model_list *model_list_from_json(enum model_kind kind, struct json_object *arr);

@@ -264,38 +264,6 @@ void api_free(struct api *a)
 	free(a);
 }
 
-struct api *api_for_project(struct api *org, const char *project_id)
-{
-	struct api *a;
-
-	if (!project_id || !*project_id)
-		return NULL;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
-	if (pthread_mutex_init(&a->lock, NULL) != 0) {
-		free(a);
-		return NULL;
-	}
-	a->base_url = strdup(org->base_url);
-	a->project_id = strdup(project_id);
-	a->org_id = strdup(org->org_id);
-	a->auth_header = org->auth_header ? strdup(org->auth_header) : NULL;
-	if (!a->base_url || !a->project_id || !a->org_id ||
-	    (org->auth_header && !a->auth_header)) {
-		api_free(a);
-		return NULL;
-	}
-	a->request_timeout_s = org->request_timeout_s;
-	a->retry_deadline_s = org->retry_deadline_s;
-	/* One budget for the whole mount, whatever project a call is for, and one pool of
-	 * connections to the API: thousands of projects must not each keep their own. */
-	a->budget = org->budget;
-	a->owns_budget = false;
-	a->shared = org;
-	return a;
-}
-
 const char *api_project_id(const struct api *a)
 {
 	return a->project_id;

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,38 @@
 #include "errmap.h"
 #include "model.h"
 #include "util.h"
+
+/* A project's client shares what the organization's owns: its budget (one for the mount)
+ * and its pool of connections to the API (thousands of projects must not each keep one). */
+struct api *api_for_project(struct api *org, const char *project_id)
+{
+	struct api *a;
+
+	if (!project_id || !*project_id)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	if (pthread_mutex_init(&a->lock, NULL) != 0) {
+		free(a);
+		return NULL;
+	}
+	a->base_url = strdup(org->base_url);
+	a->project_id = strdup(project_id);
+	a->org_id = strdup(org->org_id);
+	a->auth_header = org->auth_header ? strdup(org->auth_header) : NULL;
+	if (!a->base_url || !a->project_id || !a->org_id ||
+	    (org->auth_header && !a->auth_header)) {
+		api_free(a);
+		return NULL;
+	}
+	a->request_timeout_s = org->request_timeout_s;
+	a->retry_deadline_s = org->retry_deadline_s;
+	a->budget = org->budget;
+	a->owns_budget = false;
+	a->shared = org;
+	return a;
+}
 
 /* 5,000 projects at 400 a page is 13 pages; this only stops a server that never ends. */
 #define API_PROJECT_PAGES_MAX 10000
@@ -63,7 +96,16 @@ int api_list_projects(struct api *a, int page, struct json_object **projects,
 		}
 		n = json_object_array_length(list);
 		for (i = 0; i < n; i++) {
-			if (api_json_push(all, json_object_get(json_object_array_get_idx(list, i)))) {
+			struct json_object *o = json_object_array_get_idx(list, i);
+			struct json_object *brief = model_project_brief(o);
+
+			/* One without an id is dropped by the model anyway (and logged there). */
+			if (!brief && json_object_is_type(o, json_type_object) &&
+			    model_json_str(o, "id")) {
+				res = api_path_fail(-ENOMEM, what, err);
+				goto out;
+			}
+			if (brief && api_json_push(all, brief)) {
 				res = api_path_fail(-ENOMEM, what, err);
 				goto out;
 			}

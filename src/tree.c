@@ -12,7 +12,9 @@
 
 #include "tree.h"
 
-#define TREE_BUCKETS 1024
+/* Per tree, and an organization's mount has one per opened project: small, as chains of a
+ * few entries cost nothing next to a kernel round trip. */
+#define TREE_BUCKETS 256
 
 struct tree_entry {
 	struct tree_node node;

@@ -520,6 +520,24 @@ static void test_projects(void)
 	CHECK_STR(o->u.project.entry, "new");
 	model_object_put(o);
 	json_object_put(answer);
+
+	/* A page's objects are cut down to what the listing keeps as they are read. */
+	answer = json_tokener_parse("{\"id\": \"p-1\", \"name\": \"n\", \"pg_version\": 17,"
+				    " \"created_at\": \"2026-01-02T03:04:05Z\", \"proxy_host\": \"h\"}");
+	{
+		struct json_object *brief = model_project_brief(answer), *v;
+
+		CHECK(brief != NULL);
+		CHECK_INT(json_object_object_length(brief), 3);
+		CHECK_STR(model_json_str(brief, "id"), "p-1");
+		CHECK_STR(model_json_str(brief, "created_at"), "2026-01-02T03:04:05Z");
+		CHECK(!json_object_object_get_ex(brief, "pg_version", &v));
+		json_object_put(brief);
+	}
+	json_object_put(answer);
+	answer = json_tokener_parse("{\"name\": \"no id\"}");
+	CHECK(model_project_brief(answer) == NULL);
+	json_object_put(answer);
 }
 
 int main(void)
