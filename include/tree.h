@@ -2,9 +2,10 @@
  *
  * The tree's shape is fixed (root, snapshots/, branches/, active/, events); what varies is
  * which snapshots and branches exist. A node is identified by its kind, the remote object's
- * id and, for files, the file name: the same snapshot keeps the same inode for the life of
- * the mount, and a branch replaced by a restore (new id) gets a new one, as remote
- * replacements should. */
+ * id and, for files, the file name: the same snapshot keeps the same inode while the kernel
+ * holds it, and a branch replaced by a restore (new id) gets a new one, as remote
+ * replacements should. A node the kernel forgot is made again with a new number when it
+ * is next seen; a number is never given twice. */
 #ifndef NEONFS_TREE_H
 #define NEONFS_TREE_H
 
@@ -69,7 +70,16 @@ uint64_t tree_ino(const struct tree *t, uint64_t ino);
 /* The inode for (kind, obj, file), allocated on first use. 0 on allocation failure. */
 uint64_t tree_intern(struct tree *t, enum tree_kind kind, const char *obj, const char *file);
 
-/* Copies the node for @ino into *n. -ENOENT for an inode the tree never gave out. */
+/* The inode for (kind, obj, file) if the tree holds it, else 0; never allocates. */
+uint64_t tree_find(struct tree *t, enum tree_kind kind, const char *obj, const char *file);
+
+/* The kernel was handed @ino in an entry (lookup, create, mkdir, symlink): one more count. */
+void tree_ref(struct tree *t, uint64_t ino);
+/* The kernel let go of @nlookup counts of @ino (FUSE forget); at none the node goes, unless
+ * it is one of the fixed nodes. */
+void tree_forget(struct tree *t, uint64_t ino, uint64_t nlookup);
+
+/* Copies the node for @ino into *n. -ENOENT for an inode the tree does not hold. */
 int tree_get(struct tree *t, uint64_t ino, struct tree_node *n);
 
 /* After a rename of a file (an attachment), the inode the kernel holds must name the new

@@ -78,7 +78,8 @@ static void fs_notify_gone(void *data, bool snapshot, const char *id, const char
 {
 	struct fs_inst *in = data;
 	uint64_t dir = tree_ino(in->tree, snapshot ? TREE_INO_SNAPSHOTS : TREE_INO_BRANCHES);
-	uint64_t child = tree_intern(in->tree, snapshot ? TREE_SNAPSHOT : TREE_BRANCH, id, "");
+	/* Not made for this: a node the kernel does not hold needs only its entry dropped. */
+	uint64_t child = tree_find(in->tree, snapshot ? TREE_SNAPSHOT : TREE_BRANCH, id, "");
 
 	ops_notify_gone(in->fs->se, dir, child, entry);
 }

@@ -166,6 +166,9 @@ void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *
 	e.ino = child->ino;
 	e.attr_timeout = ops_timeout(c, child);
 	e.entry_timeout = c->attr_timeout;
+	/* Counted before the kernel has it, so its forget can never come first. */
+	if (c->tree && TREE_SLOT(child->ino) == TREE_SLOT(tree_ino(c->tree, 0)))
+		tree_ref(c->tree, child->ino);
 	fuse_reply_entry(req, &e);
 }
 
@@ -440,6 +443,7 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	e.attr_timeout = c->attr_timeout;
 	e.entry_timeout = c->attr_timeout;
 	ops_set_handle(fi, h);
+	tree_ref(c->tree, e.ino);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		if (ops_for(child.kind)->release)
 			ops_for(child.kind)->release(c, h);
@@ -607,9 +611,36 @@ static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	fuse_reply_poll(req, o->poll(ops_ctx(req, h->node.ino), h, ph));
 }
 
+/* The kernel let go of an inode: the tree may drop the node (tree.h). The directory of a
+ * project not opened has no tree node to drop. */
+static void ops_forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node_ctx *c = fs_ctx(fuse_req_userdata(req), ino, false);
+
+	if (c && c->tree && TREE_SLOT(ino) == TREE_SLOT(tree_ino(c->tree, 0)))
+		tree_forget(c->tree, ino, nlookup);
+}
+
+static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	ops_forget_one(req, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		ops_forget_one(req, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
 static const struct fuse_lowlevel_ops ops_table = {
 	.init		= ops_init,
 	.lookup		= ops_lookup,
+	.forget		= ops_forget,
+	.forget_multi	= ops_forget_multi,
 	.getattr	= ops_getattr,
 	.setattr	= ops_setattr,
 	.readlink	= ops_readlink,

@@ -1,11 +1,14 @@
 /* tree: inode numbers for the things the mount shows.
  *
- * Nodes are kept for the life of the mount: their number is bounded by the snapshots,
- * branches and files ever seen, which is small, and keeping them means an inode number
- * is never reused for something else while the kernel may still hold it. */
+ * A node the kernel was given (a lookup, a create) lives until the kernel forgets it
+ * (FUSE forget); numbers only ever grow, so a forgotten node's number never comes back
+ * meaning something else. Nodes only listed (readdir) or only used inside the mount are
+ * kept, since the kernel holds no count on them: their number is bounded by the objects
+ * ever seen. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,9 @@
 
 struct tree_entry {
 	struct tree_node node;
+	uint64_t nlookup;      /* the kernel's count of this node (fuse_lowlevel.h's forget) */
+	bool fixed;            /* root, snapshots/, ...: never forgotten */
+	bool hashed;           /* reachable by key (a replaced file is by inode only) */
 	struct tree_entry *by_key_next;
 	struct tree_entry *by_ino_next;
 };
@@ -50,6 +56,7 @@ static void tree_insert(struct tree *t, struct tree_entry *e)
 
 	e->by_key_next = t->by_key[k];
 	t->by_key[k] = e;
+	e->hashed = true;
 	e->by_ino_next = t->by_ino[i];
 	t->by_ino[i] = e;
 }
@@ -62,6 +69,7 @@ static int tree_add_fixed(struct tree *t, uint64_t ino, enum tree_kind kind)
 		return -ENOMEM;
 	e->node.ino = t->base | ino;
 	e->node.kind = kind;
+	e->fixed = true;
 	tree_insert(t, e);
 	return 0;
 }
@@ -178,6 +186,7 @@ static struct tree_entry *tree_unhash(struct tree *t, enum tree_kind kind, const
 		    strcmp(e->node.file, file) == 0) {
 			*p = e->by_key_next;
 			e->by_key_next = NULL;
+			e->hashed = false;
 			return e;
 		}
 	}
@@ -204,7 +213,64 @@ void tree_rename(struct tree *t, enum tree_kind kind, const char *obj, const cha
 		k = tree_hash(kind, obj, to);
 		moved->by_key_next = t->by_key[k];
 		t->by_key[k] = moved;
+		moved->hashed = true;
 	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t tree_find(struct tree *t, enum tree_kind kind, const char *obj, const char *file)
+{
+	struct tree_entry *e;
+	uint64_t ino = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (e = t->by_key[tree_hash(kind, obj, file)]; e; e = e->by_key_next)
+		if (e->node.kind == kind && strcmp(e->node.obj, obj) == 0 &&
+		    strcmp(e->node.file, file) == 0) {
+			ino = e->node.ino;
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+void tree_ref(struct tree *t, uint64_t ino)
+{
+	struct tree_entry *e;
+
+	pthread_mutex_lock(&t->lock);
+	for (e = t->by_ino[ino % TREE_BUCKETS]; e; e = e->by_ino_next)
+		if (e->node.ino == ino) {
+			e->nlookup++;
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void tree_forget(struct tree *t, uint64_t ino, uint64_t nlookup)
+{
+	struct tree_entry **p, *e, **k;
+
+	pthread_mutex_lock(&t->lock);
+	for (p = &t->by_ino[ino % TREE_BUCKETS]; (e = *p); p = &e->by_ino_next)
+		if (e->node.ino == ino)
+			break;
+	if (!e)
+		goto out;
+	e->nlookup = nlookup < e->nlookup ? e->nlookup - nlookup : 0;
+	if (e->nlookup || e->fixed)
+		goto out;
+	*p = e->by_ino_next;
+	if (e->hashed) {
+		for (k = &t->by_key[tree_hash(e->node.kind, e->node.obj, e->node.file)]; *k;
+		     k = &(*k)->by_key_next)
+			if (*k == e) {
+				*k = e->by_key_next;
+				break;
+			}
+	}
+	free(e);
+out:
 	pthread_mutex_unlock(&t->lock);
 }
 
