@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "model.h"
+#include "model_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
