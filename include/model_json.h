@@ -1,6 +1,7 @@
 /* model_json: the model's entry points that take json-c objects. Part of the model module:
- * only src/model*.c and the tests that build inputs by hand include it (tests/meson.build
- * checks that nothing else does). Everything else hands the model text (model.h). */
+ * only src/model*.c and the tests that build inputs by hand include it
+ * (tests/check-json-confined fails when anything else does). Everything else hands the
+ * model text (model.h). */
 #ifndef NEONFS_MODEL_JSON_H
 #define NEONFS_MODEL_JSON_H
 
