@@ -80,6 +80,14 @@ int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *tar
 int api_finalize_restore(struct api *a, const char *branch_id, const char *old_branch_name,
 			 struct json_object **resp, struct api_error *err);
 
+/* Neon's branch restore: @branch_id keeps its id, name and computes and gets the head of
+ * @source_branch_id; its data until then is kept as a new branch @preserve_under_name
+ * (NULL: not kept). Response: {branch, operations}. A 423 is not retried, as for a
+ * finalized snapshot restore. */
+int api_restore_branch(struct api *a, const char *branch_id, const char *source_branch_id,
+		       const char *preserve_under_name, struct json_object **resp,
+		       struct api_error *err);
+
 /* Branches. List follows pagination and returns one array of every branch. */
 int api_list_branches(struct api *a, struct json_object **branches, struct api_error *err);
 int api_get_branch(struct api *a, const char *branch_id, struct json_object **branch,

@@ -299,6 +299,37 @@ out:
 	return res;
 }
 
+int api_restore_branch(struct api *a, const char *branch_id, const char *source_branch_id,
+		       const char *preserve_under_name, struct json_object **resp,
+		       struct api_error *err)
+{
+	static const char what[] = "restore branch";
+	struct json_object *body = NULL;
+	char *path = NULL;
+	int res;
+
+	*resp = NULL;
+	if (!source_branch_id || !*source_branch_id)
+		return api_fail(err, 0, EINVAL, NULL, "%s: no source branch", what);
+	res = api_path(&path, "/projects/%s/branches/%s/restore", a->project_id, branch_id);
+	if (res)
+		return api_path_fail(res, what, err);
+	body = json_object_new_object();
+	if (!body || api_json_add_string(body, "source_branch_id", source_branch_id) ||
+	    api_json_add_string(body, "preserve_under_name", preserve_under_name)) {
+		res = api_path_fail(-ENOMEM, what, err);
+		goto out;
+	}
+	/* As with a finalized snapshot restore, a 423 may be another restore replacing
+	 * @branch_id: the caller looks the target up by name again before it resends. */
+	res = api_request_flags(a, ERRMAP_ANY, what, "POST", path, NULL, body,
+				util_now() + a->retry_deadline_s, API_NO_RETRY_LOCKED, resp, err);
+out:
+	json_object_put(body);
+	free(path);
+	return res;
+}
+
 int api_list_branches(struct api *a, struct json_object **branches, struct api_error *err)
 {
 	static const char what[] = "list branches";

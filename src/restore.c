@@ -32,6 +32,8 @@
 #include "restore.h"
 #include "util.h"
 
+#include "restore_internal.h"
+
 struct restore {
 	struct api *api;
 	struct pg_pool *pool;
@@ -51,6 +53,13 @@ struct restore {
 	char verified[400];               /* how the restored data was seen, "" until it was */
 	char error[640];
 	int err;
+	char source_id[64];               /* an undo's source branch; "" for a snapshot */
+	char source_name[260];
+	char undo[64];                    /* what to write to undo this restore, "" for none */
+	char undo_note[900];
+	void (*progress)(void *data, const char *statuses, long waited_s);
+	void *progress_data;
+	double progress_last;             /* when restore.progress was last given */
 };
 
 struct restore *restore_new(struct api *api, struct pg_pool *pool, struct meta *meta)
@@ -113,8 +122,40 @@ int restore_record_begin(struct restore *r, const struct restore_request *req)
 	r->verified[0] = '\0';
 	r->error[0] = '\0';
 	r->err = 0;
+	restore_copy(r->source_id, sizeof(r->source_id), req->source_branch_id);
+	restore_copy(r->source_name, sizeof(r->source_name), req->source_branch_name);
+	/* The undo of the restore before stays: one that replaces nothing leaves it true. */
+	r->progress = req->progress;
+	r->progress_data = req->progress_data;
+	r->progress_last = util_now();
 	pthread_mutex_unlock(&r->lock);
 	return 0;
+}
+
+void restore_record_undo(struct restore *r, const char *undo, const char *note)
+{
+	pthread_mutex_lock(&r->lock);
+	if (undo) {
+		restore_copy(r->undo, sizeof(r->undo), undo);
+		restore_copy(r->undo_note, sizeof(r->undo_note), note);
+	} else if (r->undo[0]) {
+		util_msg(r->undo_note, sizeof(r->undo_note), "this restore replaced nothing; the "
+			 "undo is still that of the restore before it");
+	} else {
+		util_msg(r->undo_note, sizeof(r->undo_note), "no undo: this restore replaced "
+			 "nothing");
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Seconds since the restore began, for the status and restore.progress. */
+static long restore_waited(const struct restore *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (long)(now.tv_sec - r->started.tv_sec -
+		      (now.tv_nsec < r->started.tv_nsec ? 1 : 0));
 }
 
 void restore_record_operations(struct restore *r, struct json_object *operations)
@@ -178,10 +219,19 @@ char *restore_status(struct restore *r)
 	json_object_object_add(o, "state", json_object_new_string(r->state));
 	if (!r->ever)
 		goto render;
-	snap = json_object_new_object();
-	json_object_object_add(snap, "id", restore_str(r->snapshot_id));
-	json_object_object_add(snap, "name", restore_str(r->snapshot_name));
-	json_object_object_add(o, "snapshot", snap);
+	if (r->source_id[0]) {
+		struct json_object *src = json_object_new_object();
+
+		json_object_object_add(o, "snapshot", NULL);
+		json_object_object_add(src, "branch_id", restore_str(r->source_id));
+		json_object_object_add(src, "branch_name", restore_str(r->source_name));
+		json_object_object_add(o, "undo_of", src);
+	} else {
+		snap = json_object_new_object();
+		json_object_object_add(snap, "id", restore_str(r->snapshot_id));
+		json_object_object_add(snap, "name", restore_str(r->snapshot_name));
+		json_object_object_add(o, "snapshot", snap);
+	}
 	branch = json_object_new_object();
 	json_object_object_add(branch, "name", restore_str(r->branch_name));
 	json_object_object_add(branch, "id_before", restore_str(r->branch_before));
@@ -194,6 +244,8 @@ char *restore_status(struct restore *r)
 			  (r->ended.tv_nsec - r->started.tv_nsec) / 1000000;
 
 		json_object_object_add(o, "duration_ms", json_object_new_int64(ms));
+	} else if (r->running) {
+		json_object_object_add(o, "waited_s", json_object_new_int64(restore_waited(r)));
 	}
 	ops = json_object_new_array();
 	n = r->operations ? json_object_array_length(r->operations) : 0;
@@ -213,6 +265,10 @@ char *restore_status(struct restore *r)
 	json_object_object_add(o, "verified", restore_str(r->verified));
 	if (r->error[0])
 		json_object_object_add(o, "error", json_object_new_string(r->error));
+	if (!r->running) {
+		json_object_object_add(o, "undo", restore_str(r->undo));
+		json_object_object_add(o, "undo_note", restore_str(r->undo_note));
+	}
 render:
 	pthread_mutex_unlock(&r->lock);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
@@ -221,6 +277,36 @@ render:
 		out = NULL;
 	json_object_put(o);
 	return out;
+}
+
+/* restore.progress, at most once a second: each operation's "action:status". */
+static void restore_progress_event(struct restore *r, struct json_object *operations)
+{
+	char statuses[1024] = "";
+	size_t i, n = json_object_array_length(operations), len = 0;
+	void (*fn)(void *, const char *, long);
+	void *data;
+	long waited;
+
+	pthread_mutex_lock(&r->lock);
+	fn = r->progress;
+	data = r->progress_data;
+	if (!fn || util_now() - r->progress_last < 1.0) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->progress_last = util_now();
+	waited = restore_waited(r);
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < n && len < sizeof(statuses); i++) {
+		struct json_object *op = json_object_array_get_idx(operations, i);
+		const char *action = model_json_str(op, "action"), *status = model_json_str(op, "status");
+		int w = snprintf(statuses + len, sizeof(statuses) - len, "%s%s:%s", i ? " " : "",
+				 action ? action : "?", status ? status : "?");
+
+		len += w > 0 ? (size_t)w : 0;
+	}
+	fn(data, statuses, waited);
 }
 
 static void restore_progress(void *data, struct json_object *operations)
@@ -235,6 +321,7 @@ static void restore_progress(void *data, struct json_object *operations)
 			  model_json_str(op, "action"), model_json_str(op, "status"));
 	}
 	restore_record_operations(r, operations);
+	restore_progress_event(r, operations);
 }
 
 /* The restore is only done for users when their connection string answers a query. */
@@ -474,9 +561,11 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	struct meta_restore mr = { 0 };
 	struct meta_lock *lock = NULL;
 	int64_t audit_id = -1;
-	char msg[512] = "", target[64], how[400] = "";
+	char msg[512] = "", target[64], how[400] = "", preserve[260] = "", what[400];
+	char undo[64] = "", note[900] = "";
 	const char *new_id = NULL;
 	double deadline = util_now() + req->timeout_s, locked_until, delay;
+	bool replaced = false;
 	int res;
 
 	snprintf(target, sizeof(target), "%s", req->branch_id);
@@ -484,8 +573,13 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	res = restore_record_begin(r, req);
 	if (res)
 		return res;
-	log_info("restore: snapshot %s (%s) into branch %s (%s)", req->snapshot_name,
-		 req->snapshot_id, req->branch_name, req->branch_id);
+	if (req->source_branch_id)
+		snprintf(what, sizeof(what), "undo from branch '%s' (%s)", req->source_branch_name,
+			 req->source_branch_id);
+	else
+		snprintf(what, sizeof(what), "snapshot %s (%s)", req->snapshot_name,
+			 req->snapshot_id);
+	log_info("restore: %s into branch %s (%s)", what, req->branch_name, req->branch_id);
 	restore_audit_user(&mr);
 
 	if (r->meta) {
@@ -495,8 +589,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			 mr.host[0] ? mr.host : "a host without a name");
 		res = meta_restore_lock(r->meta, holder, &lock, msg, sizeof(msg));
 		if (res == -EBUSY) {
-			log_err("restore: snapshot %s into %s refused: %s", req->snapshot_name,
-				req->branch_name, msg);
+			log_err("restore: %s into %s refused: %s", what, req->branch_name, msg);
 			restore_record_end(r, res, NULL, msg);
 			return res;
 		}
@@ -509,11 +602,15 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	}
 	/* Only now, under the lock, is the branch holding the name the one to restore into. */
 	res = restore_retarget(r, req, target, sizeof(target), &mr, msg, sizeof(msg));
+	if (!res && req->source_branch_id)
+		res = restore_preserve_name(r->api, req->branch_name, preserve, sizeof(preserve),
+					    msg, sizeof(msg));
 	if (res)
 		goto fail;
 
 	snprintf(mr.snapshot_id, sizeof(mr.snapshot_id), "%s", req->snapshot_id);
-	snprintf(mr.snapshot_name, sizeof(mr.snapshot_name), "%s", req->snapshot_name);
+	snprintf(mr.snapshot_name, sizeof(mr.snapshot_name), "%.250s",
+		 req->source_branch_id ? what : req->snapshot_name);
 	snprintf(mr.outcome, sizeof(mr.outcome), "running");
 	if (r->meta && meta_restore_begin(r->meta, &mr, &audit_id, msg, sizeof(msg)) != 0) {
 		log_warn("restore: audit log not written: %s", msg);
@@ -525,8 +622,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	 * target: so each retry looks up the name's branch again, for api_timeout. */
 	locked_until = util_now() + api_retry_seconds(r->api);
 	for (delay = 0.1;; delay = delay * 2 > 2.0 ? 2.0 : delay * 2) {
-		res = api_restore_snapshot(r->api, req->snapshot_id, target, true, NULL,
-					   &resp, &err);
+		res = restore_send(r->api, req, target, preserve[0] ? preserve : NULL, &resp, &err);
 		if (!res)
 			break;
 		snprintf(msg, sizeof(msg), "%s", err.message);
@@ -558,12 +654,15 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			res = -EIO;
 		goto fail;
 	}
+	replaced = true;
 	/* Proof that the string users hold reaches the restored branch, not merely a
 	 * database: the endpoint it names serves that branch, then a query answers. */
-	res = restore_endpoint(r, req->verify_uri, new_id,
-			       util_now() + api_retry_seconds(r->api) < deadline ?
-			       util_now() + api_retry_seconds(r->api) : deadline,
-			       how, sizeof(how), msg, sizeof(msg));
+	res = restore_landed(r->api, req, new_id, msg, sizeof(msg));
+	if (!res)
+		res = restore_endpoint(r, req->verify_uri, new_id,
+				       util_now() + api_retry_seconds(r->api) < deadline ?
+				       util_now() + api_retry_seconds(r->api) : deadline,
+				       how, sizeof(how), msg, sizeof(msg));
 	if (!res)
 		res = restore_verify(r, req->verify_uri, deadline, msg, sizeof(msg));
 	if (res) {
@@ -579,20 +678,10 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	snprintf(new_branch_id, idlen, "%s", new_id);
 	log_info("restore: finished; branch %s is now %s (%s)", req->branch_name, new_id, how);
 
-	if (req->clean_old) {
-		struct json_object *del = NULL, *del_ops = NULL;
-		struct api_error derr = { 0 };
-
-		/* Only now that the restored branch answered is the old one safe to drop. */
-		if (api_delete_branch(r->api, target, &del, &derr) == 0 &&
-		    json_object_object_get_ex(del, "operations", &del_ops))
-			api_wait_operations(r->api, del_ops, deadline - util_now(), NULL, NULL,
-					    NULL, &derr);
-		if (derr.err)
-			log_warn("restore: the replaced branch %s was kept: %s", target,
-				 derr.message);
-		json_object_put(del);
-	}
+	/* Only now that the restored branch answered may replaced branches go. */
+	restore_after(r->api, req, target, preserve, new_id, true, deadline, undo, sizeof(undo),
+		      note, sizeof(note));
+	restore_record_undo(r, undo, note);
 
 	snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);
 	snprintf(mr.outcome, sizeof(mr.outcome), "finished");
@@ -606,8 +695,12 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	return 0;
 
 fail:
-	log_err("restore: snapshot %s into %s failed: %s", req->snapshot_name, req->branch_name,
-		msg);
+	log_err("restore: %s into %s failed: %s", what, req->branch_name, msg);
+	/* Neon replaced the branch even if the connection string does not show it yet. */
+	if (replaced)
+		restore_after(r->api, req, target, preserve, new_id, false, deadline, undo,
+			      sizeof(undo), note, sizeof(note));
+	restore_record_undo(r, replaced ? undo : NULL, note);
 	snprintf(mr.outcome, sizeof(mr.outcome), "failed");
 	snprintf(mr.error, sizeof(mr.error), "%s", msg);
 	if (new_id)
