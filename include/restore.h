@@ -49,6 +49,11 @@ void restore_free(struct restore *r);
 int restore_run(struct restore *r, const struct restore_request *req,
 		char *target_id, char *new_branch_id, size_t idlen);
 
+/* Is @name one a branch that restores replaced has: "<active> (old)" or "<active> (old N)"
+ * (what Neon names the branch a finalized restore replaced, and an undo the state it
+ * replaced)? */
+bool restore_old_name(const char *name, const char *active);
+
 /* Is a restore running now? */
 bool restore_running(struct restore *r);
 

@@ -421,6 +421,21 @@ bool action_restore_running(struct actions *a)
 	return restore_running(a->restore);
 }
 
+/* A branch the undo may restore from: one that a restore replaced, as the status's undo
+ * names it. Any other branch's id is no undo, and no snapshot either. */
+static bool action_undo_source(const struct model_list *l, const struct neon_branch *b,
+			       const char *active_name)
+{
+	size_t i, n = model_count(l);
+
+	if (restore_old_name(b->name, active_name))
+		return true;
+	for (i = 0; i < n; i++)
+		if (strcmp(model_branch_at(l, i)->restored_as, b->id) == 0)
+			return true;
+	return false;
+}
+
 /* restore.progress: what Neon's operations are at, for tail -f events. */
 static void action_restore_progress(void *data, const char *statuses, long waited_s)
 {
@@ -472,6 +487,8 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 	/* A branch id is the undo text of the status: the active branch back to that
 	 * branch's head. */
 	src = s ? NULL : model_branch_by_id(branches, value);
+	if (src && !action_undo_source(branches, src, project_active_name(a->p)))
+		src = NULL;
 	if (src) {
 		snprintf(src_id, sizeof(src_id), "%s", src->id);
 		snprintf(src_name, sizeof(src_name), "%s", src->name);
@@ -483,7 +500,8 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 		return -EINVAL;
 	}
 	if (!snap_id[0] && !src_id[0]) {
-		log_err("restore: no snapshot named %s, and no branch has that id", value);
+		log_err("restore: no snapshot named %s, and no branch that a restore replaced "
+			"has that id", value);
 		return -ENOENT;
 	}
 	if (src_id[0] && strcmp(src_id, branch_id) == 0) {

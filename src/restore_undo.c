@@ -39,7 +39,7 @@ static bool restore_name_taken(struct json_object *list, const char *name)
 
 /* "<name> (old)" and "<name> (old N)": the names Neon gives a branch a finalized restore
  * replaced, and the ones an undo gives the state it replaces. */
-static bool restore_old_name(const char *name, const char *active)
+bool restore_old_name(const char *name, const char *active)
 {
 	size_t n = strlen(active);
 	const char *p;
@@ -265,10 +265,17 @@ void restore_after(struct api *api, const struct restore_request *req, const cha
 {
 	struct json_object *list = NULL, *kept = NULL;
 	struct api_error err = { 0 };
-	char id[64] = "", name[260] = "";
+	char id[64] = "", name[300] = "", which[400];
 	bool gone = false;
 
 	undo[0] = '\0';
+	/* A snapshot restore that deletes nothing knows its undo without a listing: the
+	 * branch it replaced is kept as it was, under another name. */
+	if (!req->source_branch_id && !(verified && req->keep_old >= 0)) {
+		snprintf(undo, undolen, "%s", replaced);
+		snprintf(which, sizeof(which), "%s", replaced);
+		goto offer;
+	}
 	if (api_list_branches(api, &list, &err) != 0) {
 		util_msg(note, notelen, "the branches could not be listed to find the one to undo "
 			 "from: %s", err.message);
@@ -279,7 +286,7 @@ void restore_after(struct api *api, const struct restore_request *req, const cha
 	if (kept) {
 		snprintf(id, sizeof(id), "%s", model_json_str(kept, "id") ?
 			 model_json_str(kept, "id") : "");
-		snprintf(name, sizeof(name), "%s", model_json_str(kept, "name") ?
+		snprintf(name, sizeof(name), "'%.256s' ", model_json_str(kept, "name") ?
 			 model_json_str(kept, "name") : "");
 	}
 	if (verified && req->keep_old >= 0)
@@ -293,15 +300,17 @@ void restore_after(struct api *api, const struct restore_request *req, const cha
 	}
 	if (gone) {
 		util_msg(note, notelen, "no undo: the branch that held the state before this "
-			 "restore, '%s' (%s), was deleted (keep_old_branches=%d); restore a "
+			 "restore, %s(%s), was deleted (keep_old_branches=%d); restore a "
 			 "snapshot instead", name, id, req->keep_old);
 		return;
 	}
 	snprintf(undo, undolen, "%s", id);
+	snprintf(which, sizeof(which), "%s(%s)", name, id);
+offer:
 	util_msg(note, notelen, "writing the undo text restores %s, through the same connection "
-		 "string, to the head of branch '%s' (%s), the state just before this restore "
-		 "(Neon's branch restore); the state it replaces is kept as a new branch, which "
-		 "the next undo names, and '%s' becomes %s's parent, so it cannot be deleted "
-		 "while %s has that data; it fails once '%s' is deleted", req->branch_name, name,
-		 id, name, req->branch_name, req->branch_name, name);
+		 "string, to the head of branch %s, the state just before this restore (Neon's "
+		 "branch restore); the state it replaces is kept as a new branch, which the next "
+		 "undo names, and %s becomes %s's parent, so it cannot be deleted while %s has "
+		 "that data; the undo fails once %s is deleted", req->branch_name, which, undo,
+		 req->branch_name, req->branch_name, undo);
 }
