@@ -109,9 +109,10 @@ def test_undo_is_refused_for_a_branch_that_is_gone_or_the_active_one(fs, project
     with pytest.raises(OSError) as e:
         write_restore(fs, st["undo"] + "\n")
     assert e.value.errno == errno.ENOENT
+    # The active branch is no branch a restore replaced: no undo source either.
     with pytest.raises(OSError) as e:
         write_restore(fs, fs.read("active", "id"))
-    assert e.value.errno == errno.EINVAL
+    assert e.value.errno == errno.ENOENT
     assert branch_restores(project) == []
 
 
