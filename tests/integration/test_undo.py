@@ -90,8 +90,12 @@ def test_undo_puts_back_the_state_just_before_the_restore_and_undo_of_undo(fs, p
     assert st["undo"] == kept["id"]
     assert "main (old 2)" in os.listdir(fs.p("branches"))
 
-    # The undo of the undo: back to what the restore had made, changes after it included.
-    write_restore(fs, st["undo"] + "\n")
+    # The undo of the undo, as the README shows it (the status read from the very file the
+    # shell has opened for the write): back to what the restore had made, later changes
+    # included.
+    subprocess.run(["sh", "-c", "/usr/bin/python3 -c 'import json, sys; sys.stdout.write("
+                    "json.load(open(sys.argv[1]))[\"undo\"] + chr(10))' active/restore > active/restore"],
+                   cwd=fs.path, check=True, timeout=120)
     assert value(uri) == "changed-after-restore"
     st = status(fs)
     assert st["undo_of"]["branch_id"] == kept["id"]
@@ -114,6 +118,47 @@ def test_undo_is_refused_for_a_branch_that_is_gone_or_the_active_one(fs, project
         write_restore(fs, fs.read("active", "id"))
     assert e.value.errno == errno.ENOENT
     assert branch_restores(project) == []
+
+
+def test_a_failed_undo_keeps_the_undo_and_the_data_and_is_in_the_audit_log(fs, project):
+    uri = fs.read("active", "connection_uri").strip()
+    table_with(uri, "snap")
+    os.mkdir(fs.p("snapshots", "s"))
+    sql(uri, "UPDATE t SET v = 'before'")
+    write_restore(fs, "s\n")
+    undo = status(fs)["undo"]
+    active = fs.read("active", "id").strip()
+    t0 = sql(project.env["NEONFS_META_URL"], "SELECT now()")[0][0]
+    project.fault(method="POST", path=r"/branches/[^/]+/restore$", operation="error", count=1)
+    with pytest.raises(OSError) as e:
+        write_restore(fs, undo)
+    assert e.value.errno == errno.EIO
+    st = status(fs)
+    assert st["state"] == "failed" and "error" in st
+    assert st["undo"] == undo and "replaced nothing" in st["undo_note"]
+    assert value(uri) == "snap"
+    assert fs.read("active", "id").strip() == active
+    # Then it works, and both are in the audit log.
+    write_restore(fs, undo)
+    assert value(uri) == "before"
+    rows = sql(project.env["NEONFS_META_URL"],
+               "SELECT snapshot_id, snapshot_name, branch_before, branch_after, outcome FROM restores"
+               " WHERE project_id = %s AND started_at >= %s ORDER BY id", (pid(project), t0))
+    what = "undo from branch 'main (old)' (%s)" % undo
+    assert [r[4] for r in rows] == ["failed", "finished"]
+    assert rows[1] == ("", what, active, active, "finished")
+
+
+def test_a_snapshot_named_like_the_undo_text_is_einval(fs, project):
+    os.mkdir(fs.p("snapshots", "s"))
+    write_restore(fs, "s\n")
+    undo = status(fs)["undo"]
+    os.mkdir(fs.p("snapshots", undo))
+    project.clear_requests()
+    with pytest.raises(OSError) as e:
+        write_restore(fs, undo)
+    assert e.value.errno == errno.EINVAL
+    assert [r for r in project.requests() if r["method"] == "POST"] == []
 
 
 def test_undo_after_423_looks_the_target_up_again(fs, project):
@@ -192,6 +237,7 @@ def test_a_bad_keep_old_branches_is_refused_at_mount(project, tmp_path, opts):
     assert "keep_old_branches= takes a count of branches" in r.stderr
 
 
+@pytest.mark.concurrency
 def test_progress_of_a_long_restore_in_the_status_and_events(fs, project):
     os.mkdir(fs.p("snapshots", "s"))
     project.config(operation_ms=4000)
