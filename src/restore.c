@@ -10,7 +10,10 @@
  * reaches the restored data: the operations Neon returns must all end, the endpoint the
  * connection string names must serve the restored branch, and a query through that very
  * string must answer. Neon restarts the compute on finalize, so the first connections may
- * be refused; they are retried until the deadline. */
+ * be refused; they are retried until the deadline.
+ *
+ * An undo is this same run with Neon's branch restore as its one call (restore_undo.c),
+ * so it takes the same lock, lookups and checks. */
 #include "config.h"
 
 #include <errno.h>
