@@ -817,6 +817,18 @@ def test_branch_restore_from_the_replaced_branch_and_back(c):
     by_name = {b["name"]: b for b in c.branches()}
     assert by_name["main"]["parent_id"] == kept["id"]
     assert by_name[kept_name2]["parent_id"] == before["id"]
+    # A branch with children keeps them only through preserve_under_name: they move there.
+    child = c.call("POST", c.P("/branches"), {"branch": {"parent_id": main["id"], "name": unique("ch")}},
+                   expect=201)
+    c.wait(child["operations"])
+    c.call("POST", path, {"source_branch_id": before["id"]}, expect=400)
+    kept_name3 = unique("kept")
+    third = c.call("POST", path, {"source_branch_id": before["id"],
+                                  "preserve_under_name": kept_name3}, expect=200)
+    c.wait(third["operations"])
+    by_name = {b["name"]: b for b in c.branches()}
+    assert by_name[child["branch"]["name"]]["parent_id"] == by_name[kept_name3]["id"]
+    assert sql(uri, "SELECT v FROM %s" % table) == [("just-before-restore",)]
     _detach_main(c)
 
 

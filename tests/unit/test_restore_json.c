@@ -116,6 +116,16 @@ int main(void)
 	CHECK_STR(field(o, "undo_note", NULL), "no undo: deleted (keep_old_branches=0)");
 	json_object_put(o);
 
+	/* The names of branches restores replaced, which keep_old_branches counts. */
+	CHECK(restore_old_name("main (old)", "main"));
+	CHECK(restore_old_name("main (old 2)", "main"));
+	CHECK(restore_old_name("main (old 12)", "main"));
+	CHECK(!restore_old_name("main (old 02)", "main"));
+	CHECK(!restore_old_name("main (older)", "main"));
+	CHECK(!restore_old_name("main (old 2", "main"));
+	CHECK(!restore_old_name("main2 (old)", "main"));
+	CHECK(!restore_old_name("main", "main"));
+
 	restore_free(r);
 	CHECK_DONE();
 }
