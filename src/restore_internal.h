@@ -9,7 +9,7 @@
 
 struct api;
 struct api_error;
-struct json_object;
+struct model_answer;
 struct restore_request;
 
 /* A free name for the branch that keeps the state an undo replaces: "<name> (old)", or
@@ -20,7 +20,7 @@ int restore_preserve_name(struct api *api, const char *branch_name, char *out, s
 /* The one call that restores into @target: snapshot restore (finalized) or, for an undo,
  * branch restore from @req->source_branch_id keeping the state until then as @preserve. */
 int restore_send(struct api *api, const struct restore_request *req, const char *target,
-		 const char *preserve, struct json_object **resp, struct api_error *err);
+		 const char *preserve, struct model_answer **resp, struct api_error *err);
 
 /* An undo leaves the branch id as it was, so the endpoint check cannot tell it landed: the
  * branch must name the source as its parent, as Neon's branch restore makes it. 0 for a

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "api.h"
 #include "log.h"
 #include "model.h"
@@ -24,17 +22,16 @@
 
 #include "restore_internal.h"
 
-static bool restore_name_taken(struct json_object *list, const char *name)
+/* The first branch of @list named @name, or NULL. */
+static const struct neon_branch *restore_branch_named(const struct model_list *list,
+						      const char *name)
 {
-	size_t i, n = json_object_array_length(list);
+	size_t i, n = model_count(list);
 
-	for (i = 0; i < n; i++) {
-		const char *bname = model_json_str(json_object_array_get_idx(list, i), "name");
-
-		if (bname && strcmp(bname, name) == 0)
-			return true;
-	}
-	return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(model_branch_at(list, i)->name, name) == 0)
+			return model_branch_at(list, i);
+	return NULL;
 }
 
 /* "<name> (old)" and "<name> (old N)": the names Neon gives a branch a finalized restore
@@ -59,7 +56,7 @@ bool restore_old_name(const char *name, const char *active)
 int restore_preserve_name(struct api *api, const char *branch_name, char *out, size_t len,
 			  char *msg, size_t msglen)
 {
-	struct json_object *list = NULL;
+	struct model_list *list = NULL;
 	struct api_error err = { 0 };
 	char base[240];
 	size_t cut;
@@ -77,14 +74,14 @@ int restore_preserve_name(struct api *api, const char *branch_name, char *out, s
 		while (cut > 0 && ((unsigned char)base[cut] & 0xC0) == 0x80)
 			base[--cut] = '\0';
 	snprintf(out, len, "%s (old)", base);
-	for (i = 2; restore_name_taken(list, out) && i < 10000; i++)
+	for (i = 2; restore_branch_named(list, out) && i < 10000; i++)
 		snprintf(out, len, "%s (old %d)", base, i);
-	json_object_put(list);
+	model_list_put(list);
 	return 0;
 }
 
 int restore_send(struct api *api, const struct restore_request *req, const char *target,
-		 const char *preserve, struct json_object **resp, struct api_error *err)
+		 const char *preserve, struct model_answer **resp, struct api_error *err)
 {
 	if (req->source_branch_id)
 		return api_restore_branch(api, target, req->source_branch_id, preserve, resp, err);
@@ -94,31 +91,31 @@ int restore_send(struct api *api, const struct restore_request *req, const char 
 int restore_landed(struct api *api, const struct restore_request *req, const char *target,
 		   char *msg, size_t msglen)
 {
-	struct json_object *b = NULL;
+	struct model_answer *got = NULL;
 	struct api_error err = { 0 };
 	const char *parent;
 	int res;
 
 	if (!req->source_branch_id)
 		return 0;
-	res = api_get_branch(api, target, &b, &err);
+	res = api_get_branch(api, target, &got, &err);
 	if (res) {
 		util_msg(msg, msglen, "%s", err.message);
 		return res;
 	}
-	parent = model_json_str(b, "parent_id");
-	if (!parent || strcmp(parent, req->source_branch_id) != 0) {
+	parent = got->branch ? got->branch->u.branch.parent_id : "";
+	if (strcmp(parent, req->source_branch_id) != 0) {
 		util_msg(msg, msglen, "branch %s's parent is %s, not %s, whose head it was to get",
-			 target, parent ? parent : "(none)", req->source_branch_id);
+			 target, *parent ? parent : "(none)", req->source_branch_id);
 		res = -EIO;
 	}
-	json_object_put(b);
+	model_answer_free(got);
 	return res;
 }
 
 struct restore_old {
-	struct json_object *b;
-	const char *id, *name, *updated;
+	const struct neon_branch *b;
+	const char *updated;
 };
 
 /* Newest replaced first; ties (Neon's times have seconds) by name, "(old 3)" after
@@ -126,55 +123,52 @@ struct restore_old {
 static int restore_old_cmp(const void *x, const void *y)
 {
 	const struct restore_old *a = x, *b = y;
+	const char *an = a->b->name, *bn = b->b->name;
 	int c = strcmp(b->updated, a->updated);
 
 	if (c)
 		return c;
-	if (strlen(a->name) != strlen(b->name))
-		return strlen(a->name) < strlen(b->name) ? 1 : -1;
-	return strcmp(b->name, a->name);
+	if (strlen(an) != strlen(bn))
+		return strlen(an) < strlen(bn) ? 1 : -1;
+	return strcmp(bn, an);
 }
 
-static bool restore_is_replaced(struct json_object *list, struct json_object *b,
+static bool restore_is_replaced(const struct model_list *list, const struct neon_branch *b,
 				const char *active_name)
 {
-	const char *id = model_json_str(b, "id"), *name = model_json_str(b, "name");
-	size_t i, n = json_object_array_length(list);
+	size_t i, n = model_count(list);
 
-	if (!id || !name || model_json_bool(b, "default"))
+	if (b->is_default)
 		return false;
-	if (restore_old_name(name, active_name))
+	if (restore_old_name(b->name, active_name))
 		return true;
-	for (i = 0; i < n; i++) {
-		const char *as = model_json_str(json_object_array_get_idx(list, i), "restored_as");
-
-		if (as && strcmp(as, id) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(model_branch_at(list, i)->restored_as, b->id) == 0)
 			return true;
-	}
 	return false;
 }
 
 /* A child that keeps @id from being deleted, or NULL. */
-static const char *restore_child_of(struct json_object *list, const char *id)
+static const char *restore_child_of(const struct model_list *list, const char *id)
 {
-	size_t i, n = json_object_array_length(list);
+	size_t i, n = model_count(list);
 
 	for (i = 0; i < n; i++) {
-		struct json_object *c = json_object_array_get_idx(list, i);
-		const char *parent = model_json_str(c, "parent_id");
+		const struct neon_branch *c = model_branch_at(list, i);
 
-		if (parent && strcmp(parent, id) == 0)
-			return model_json_str(c, "name") ? model_json_str(c, "name") : "(no name)";
+		if (strcmp(c->parent_id, id) == 0)
+			return *c->name ? c->name : "(no name)";
 	}
 	return NULL;
 }
 
 /* Deletes the replaced branches beyond the @keep newest (@newest, this restore's, counts
  * first). Returns whether @newest was deleted. */
-static bool restore_keep_old(struct api *api, struct json_object *list, const char *active_name,
-			     const char *active_id, const char *newest, int keep, double deadline)
+static bool restore_keep_old(struct api *api, const struct model_list *list,
+			     const char *active_name, const char *active_id, const char *newest,
+			     int keep, double deadline)
 {
-	size_t i, n = json_object_array_length(list), m = 0;
+	size_t i, n = model_count(list), m = 0;
 	struct restore_old *old = calloc(n ? n : 1, sizeof(*old));
 	bool gone = false;
 
@@ -183,87 +177,58 @@ static bool restore_keep_old(struct api *api, struct json_object *list, const ch
 		return false;
 	}
 	for (i = 0; i < n; i++) {
-		struct json_object *b = json_object_array_get_idx(list, i);
-		const char *id = model_json_str(b, "id");
+		const struct neon_branch *b = model_branch_at(list, i);
 
-		if (!id || strcmp(id, active_id) == 0 || !restore_is_replaced(list, b, active_name))
+		if (strcmp(b->id, active_id) == 0 || !restore_is_replaced(list, b, active_name))
 			continue;
 		old[m].b = b;
-		old[m].id = id;
-		old[m].name = model_json_str(b, "name");
-		old[m].updated = model_json_str(b, "updated_at") ? model_json_str(b, "updated_at") : "";
+		old[m].updated = b->updated_at;
 		/* This restore's replaced branch is the newest whatever the clock says. */
-		if (newest && strcmp(id, newest) == 0)
+		if (newest && strcmp(b->id, newest) == 0)
 			old[m].updated = "~";
 		m++;
 	}
 	qsort(old, m, sizeof(*old), restore_old_cmp);
 	for (i = (size_t)keep; i < m; i++) {
-		struct json_object *del = NULL, *ops = NULL;
+		const struct neon_branch *b = old[i].b;
+		struct model_answer *del = NULL;
 		struct api_error err = { 0 };
-		const char *child = restore_child_of(list, old[i].id);
+		const char *child = restore_child_of(list, b->id);
 
-		if (model_json_bool(old[i].b, "protected")) {
+		if (b->is_protected) {
 			log_info("restore: replaced branch '%s' (%s) is kept: it is protected",
-				 old[i].name, old[i].id);
+				 b->name, b->id);
 			continue;
 		}
 		if (child) {
 			log_info("restore: replaced branch '%s' (%s) is kept: branch '%s' is its child",
-				 old[i].name, old[i].id, child);
+				 b->name, b->id, child);
 			continue;
 		}
-		if (api_delete_branch(api, old[i].id, &del, &err) == 0 &&
-		    json_object_object_get_ex(del, "operations", &ops))
-			api_wait_operations(api, ops, deadline - util_now(), NULL, NULL, NULL, &err);
+		if (api_delete_branch(api, b->id, &del, &err) == 0 && del->nops)
+			api_wait_operations(api, del->ops, del->nops, deadline - util_now(), NULL,
+					    NULL, NULL, &err);
 		if (err.err) {
-			log_warn("restore: replaced branch '%s' (%s) is kept: %s", old[i].name,
-				 old[i].id, err.message);
+			log_warn("restore: replaced branch '%s' (%s) is kept: %s", b->name, b->id,
+				 err.message);
 		} else {
 			log_info("restore: replaced branch '%s' (%s) deleted (keep_old_branches=%d)",
-				 old[i].name, old[i].id, keep);
-			if (newest && strcmp(old[i].id, newest) == 0)
+				 b->name, b->id, keep);
+			if (newest && strcmp(b->id, newest) == 0)
 				gone = true;
 		}
-		json_object_put(del);
+		model_answer_free(del);
 	}
 	free(old);
 	return gone;
-}
-
-static struct json_object *restore_branch_named(struct json_object *list, const char *name)
-{
-	size_t i, n = json_object_array_length(list);
-
-	for (i = 0; i < n; i++) {
-		struct json_object *b = json_object_array_get_idx(list, i);
-		const char *bname = model_json_str(b, "name");
-
-		if (bname && strcmp(bname, name) == 0)
-			return b;
-	}
-	return NULL;
-}
-
-static struct json_object *restore_branch_id(struct json_object *list, const char *id)
-{
-	size_t i, n = json_object_array_length(list);
-
-	for (i = 0; i < n; i++) {
-		struct json_object *b = json_object_array_get_idx(list, i);
-		const char *bid = model_json_str(b, "id");
-
-		if (bid && strcmp(bid, id) == 0)
-			return b;
-	}
-	return NULL;
 }
 
 void restore_after(struct api *api, const struct restore_request *req, const char *replaced,
 		   const char *preserve, const char *active_id, bool verified, double deadline,
 		   char *undo, size_t undolen, char *note, size_t notelen)
 {
-	struct json_object *list = NULL, *kept = NULL;
+	struct model_list *list = NULL;
+	const struct neon_branch *kept;
 	struct api_error err = { 0 };
 	char id[64] = "", name[300] = "", which[400];
 	bool gone = false;
@@ -282,17 +247,15 @@ void restore_after(struct api *api, const struct restore_request *req, const cha
 		return;
 	}
 	kept = req->source_branch_id ? (preserve ? restore_branch_named(list, preserve) : NULL) :
-				       restore_branch_id(list, replaced);
+				       model_branch_by_id(list, replaced);
 	if (kept) {
-		snprintf(id, sizeof(id), "%s", model_json_str(kept, "id") ?
-			 model_json_str(kept, "id") : "");
-		snprintf(name, sizeof(name), "'%.256s' ", model_json_str(kept, "name") ?
-			 model_json_str(kept, "name") : "");
+		snprintf(id, sizeof(id), "%s", kept->id);
+		snprintf(name, sizeof(name), "'%.256s' ", kept->name);
 	}
 	if (verified && req->keep_old >= 0)
 		gone = restore_keep_old(api, list, req->branch_name, active_id, id[0] ? id : NULL,
 					req->keep_old, deadline);
-	json_object_put(list);
+	model_list_put(list);
 	if (!id[0]) {
 		util_msg(note, notelen, "no undo: the branch that holds the state before this "
 			 "restore is not there any more");
