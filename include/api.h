@@ -91,6 +91,16 @@ int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *tar
 			 struct model_answer **resp, struct api_error *err);
 int api_finalize_restore(struct api *a, const char *branch_id, const char *old_branch_name,
 			 struct model_answer **resp, struct api_error *err);
+/* Neon's branch restore: @branch_id keeps its id, name and computes and gets the head of
+ * @source_branch_id; its data until then is kept as a new branch @preserve_under_name
+ * (NULL: not kept). Answer: {branch, operations}. A 423 is not retried, as for a
+ * finalized snapshot restore. */
+int api_restore_branch(struct api *a, const char *branch_id, const char *source_branch_id,
+		       const char *preserve_under_name, struct model_answer **resp,
+		       struct api_error *err);
+/* One branch as Neon has it now. Answer: {branch, endpoints?}. */
+int api_get_branch(struct api *a, const char *branch_id, struct model_answer **resp,
+		   struct api_error *err);
 /* New branch from @parent_id's head with one read_write endpoint. Answer: CreatedBranch. */
 int api_create_branch(struct api *a, const char *parent_id, const char *name,
 		      struct model_answer **resp, struct api_error *err);

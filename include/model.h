@@ -200,6 +200,9 @@ char *model_body_finalize_restore(const char *old_branch_name);
 /* A branch from @parent_id's head with one read_write endpoint. */
 char *model_body_branch_create(const char *parent_id, const char *name);
 char *model_body_endpoint_create(const char *branch_id);
+/* Neon's branch restore from @source_branch_id's head, keeping the state until then as
+ * @preserve_under_name (NULL: not kept). */
+char *model_body_branch_restore(const char *source_branch_id, const char *preserve_under_name);
 
 /* What `cat active/restore` shows: pretty JSON, newline-terminated. A string that is NULL
  * or "" shows as null, but @error, which is left out then. */
@@ -214,6 +217,13 @@ struct model_restore_status {
 	size_t nops;
 	const char *verified;
 	const char *error;
+	/* An undo: the branch whose head it restores ("snapshot" is then null). NULL or "":
+	 * a snapshot restore. */
+	const char *undo_of_branch_id, *undo_of_branch_name;
+	bool has_waited;               /* shows waited_s: running, so no duration yet */
+	long long waited_s;            /* seconds since it began */
+	bool has_undo;                 /* shows "undo" and "undo_note" (not while running) */
+	const char *undo, *undo_note;
 };
 char *model_restore_status(const struct model_restore_status *s);
 

@@ -296,6 +296,53 @@ int api_finalize_restore(struct api *a, const char *branch_id, const char *old_b
 	return res;
 }
 
+int api_restore_branch(struct api *a, const char *branch_id, const char *source_branch_id,
+		       const char *preserve_under_name, struct model_answer **resp,
+		       struct api_error *err)
+{
+	static const char what[] = "restore branch";
+	char *path = NULL, *body = NULL, *text = NULL;
+	int res;
+
+	*resp = NULL;
+	if (!source_branch_id || !*source_branch_id)
+		return api_fail(err, 0, EINVAL, NULL, "%s: no source branch", what);
+	res = api_path(&path, "/projects/%s/branches/%s/restore", a->project_id, branch_id);
+	if (res)
+		return api_path_fail(res, what, err);
+	body = model_body_branch_restore(source_branch_id, preserve_under_name);
+	if (!body) {
+		res = api_path_fail(-ENOMEM, what, err);
+		goto out;
+	}
+	/* As with a finalized snapshot restore, a 423 may be another restore replacing
+	 * @branch_id: the caller looks the target up by name again before it resends. */
+	res = api_request_flags(a, ERRMAP_ANY, what, "POST", path, NULL, body,
+				util_now() + a->retry_deadline_s, API_NO_RETRY_LOCKED, &text, err);
+	res = api_answer(res, text, what, resp, err);
+out:
+	free(body);
+	free(path);
+	return res;
+}
+
+int api_get_branch(struct api *a, const char *branch_id, struct model_answer **resp,
+		   struct api_error *err)
+{
+	static const char what[] = "get branch";
+	char *path = NULL, *text = NULL;
+	int res;
+
+	*resp = NULL;
+	res = api_path(&path, "/projects/%s/branches/%s", a->project_id, branch_id);
+	if (res)
+		return api_path_fail(res, what, err);
+	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, &text, err);
+	res = api_answer(res, text, what, resp, err);
+	free(path);
+	return res;
+}
+
 int api_list_branches(struct api *a, struct model_list **branches, struct api_error *err)
 {
 	static const char what[] = "list branches";

@@ -154,6 +154,18 @@ char *model_body_endpoint_create(const char *branch_id)
 	return write_compact(body);
 }
 
+char *model_body_branch_restore(const char *source_branch_id, const char *preserve_under_name)
+{
+	struct json_object *body = json_object_new_object();
+
+	if (!body || !write_add_str(body, "source_branch_id", source_branch_id) ||
+	    !write_add_str(body, "preserve_under_name", preserve_under_name)) {
+		json_object_put(body);
+		return NULL;
+	}
+	return write_compact(body);
+}
+
 /* The status file shows an unset field as null. */
 static struct json_object *write_str_or_null(const char *s)
 {
@@ -170,10 +182,19 @@ char *model_restore_status(const struct model_restore_status *s)
 	json_object_object_add(o, "state", json_object_new_string(s->state ? s->state : ""));
 	if (!s->ever)
 		goto render;
-	snap = json_object_new_object();
-	json_object_object_add(snap, "id", write_str_or_null(s->snapshot_id));
-	json_object_object_add(snap, "name", write_str_or_null(s->snapshot_name));
-	json_object_object_add(o, "snapshot", snap);
+	if (s->undo_of_branch_id && *s->undo_of_branch_id) {
+		struct json_object *src = json_object_new_object();
+
+		json_object_object_add(o, "snapshot", NULL);
+		json_object_object_add(src, "branch_id", write_str_or_null(s->undo_of_branch_id));
+		json_object_object_add(src, "branch_name", write_str_or_null(s->undo_of_branch_name));
+		json_object_object_add(o, "undo_of", src);
+	} else {
+		snap = json_object_new_object();
+		json_object_object_add(snap, "id", write_str_or_null(s->snapshot_id));
+		json_object_object_add(snap, "name", write_str_or_null(s->snapshot_name));
+		json_object_object_add(o, "snapshot", snap);
+	}
 	branch = json_object_new_object();
 	json_object_object_add(branch, "name", write_str_or_null(s->branch_name));
 	json_object_object_add(branch, "id_before", write_str_or_null(s->branch_before));
@@ -183,6 +204,8 @@ char *model_restore_status(const struct model_restore_status *s)
 	json_object_object_add(o, "ended_at", write_str_or_null(s->ended_at));
 	if (s->duration_ms >= 0)
 		json_object_object_add(o, "duration_ms", json_object_new_int64(s->duration_ms));
+	else if (s->has_waited)
+		json_object_object_add(o, "waited_s", json_object_new_int64(s->waited_s));
 	ops = json_object_new_array();
 	for (i = 0; ops && i < s->nops; i++) {
 		const struct neon_operation *op = &s->ops[i];
@@ -199,6 +222,10 @@ char *model_restore_status(const struct model_restore_status *s)
 	json_object_object_add(o, "verified", write_str_or_null(s->verified));
 	if (s->error && *s->error)
 		json_object_object_add(o, "error", json_object_new_string(s->error));
+	if (s->has_undo) {
+		json_object_object_add(o, "undo", write_str_or_null(s->undo));
+		json_object_object_add(o, "undo_note", write_str_or_null(s->undo_note));
+	}
 render:
 	return write_text(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, true);
 }

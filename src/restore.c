@@ -10,7 +10,10 @@
  * reaches the restored data: the operations Neon returns must all end, the endpoint the
  * connection string names must serve the restored branch, and a query through that very
  * string must answer. Neon restarts the compute on finalize, so the first connections may
- * be refused; they are retried until the deadline. */
+ * be refused; they are retried until the deadline.
+ *
+ * An undo is this same run with Neon's branch restore as its one call (restore_undo.c),
+ * so it takes the same lock, lookups and checks. */
 #include "config.h"
 
 #include <errno.h>
@@ -29,6 +32,8 @@
 #include "pg.h"
 #include "restore.h"
 #include "util.h"
+
+#include "restore_internal.h"
 
 struct restore {
 	struct api *api;
@@ -50,6 +55,13 @@ struct restore {
 	char verified[400];               /* how the restored data was seen, "" until it was */
 	char error[640];
 	int err;
+	char source_id[64];               /* an undo's source branch; "" for a snapshot */
+	char source_name[260];
+	char undo[64];                    /* what to write to undo this restore, "" for none */
+	char undo_note[900];
+	void (*progress)(void *data, const char *statuses, long waited_s);
+	void *progress_data;
+	double progress_last;             /* when restore.progress was last given */
 };
 
 struct restore *restore_new(struct api *api, struct pg_pool *pool, struct meta *meta)
@@ -113,8 +125,40 @@ int restore_record_begin(struct restore *r, const struct restore_request *req)
 	r->verified[0] = '\0';
 	r->error[0] = '\0';
 	r->err = 0;
+	restore_copy(r->source_id, sizeof(r->source_id), req->source_branch_id);
+	restore_copy(r->source_name, sizeof(r->source_name), req->source_branch_name);
+	/* The undo of the restore before stays: one that replaces nothing leaves it true. */
+	r->progress = req->progress;
+	r->progress_data = req->progress_data;
+	r->progress_last = util_now();
 	pthread_mutex_unlock(&r->lock);
 	return 0;
+}
+
+void restore_record_undo(struct restore *r, const char *undo, const char *note)
+{
+	pthread_mutex_lock(&r->lock);
+	if (undo) {
+		restore_copy(r->undo, sizeof(r->undo), undo);
+		restore_copy(r->undo_note, sizeof(r->undo_note), note);
+	} else if (r->undo[0]) {
+		util_msg(r->undo_note, sizeof(r->undo_note), "this restore replaced nothing; the "
+			 "undo is still that of the restore before it");
+	} else {
+		util_msg(r->undo_note, sizeof(r->undo_note), "no undo: this restore replaced "
+			 "nothing");
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Seconds since the restore began, for the status and restore.progress. */
+static long restore_waited(const struct restore *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (long)(now.tv_sec - r->started.tv_sec -
+		      (now.tv_nsec < r->started.tv_nsec ? 1 : 0));
 }
 
 void restore_record_operations(struct restore *r, const struct neon_operation *ops, size_t n)
@@ -170,6 +214,8 @@ char *restore_status(struct restore *r)
 	st.ever = r->ever;
 	st.snapshot_id = r->snapshot_id;
 	st.snapshot_name = r->snapshot_name;
+	st.undo_of_branch_id = r->source_id;
+	st.undo_of_branch_name = r->source_name;
 	st.branch_name = r->branch_name;
 	st.branch_before = r->branch_before;
 	st.branch_after = r->branch_after;
@@ -181,13 +227,48 @@ char *restore_status(struct restore *r)
 	if (r->ended.tv_sec)
 		st.duration_ms = (r->ended.tv_sec - r->started.tv_sec) * 1000 +
 				 (r->ended.tv_nsec - r->started.tv_nsec) / 1000000;
+	st.has_waited = r->running;
+	st.waited_s = r->running ? restore_waited(r) : 0;
 	st.ops = r->ops;
 	st.nops = r->nops;
 	st.verified = r->verified;
 	st.error = r->error;
+	st.has_undo = !r->running;
+	st.undo = r->undo;
+	st.undo_note = r->undo_note;
 	out = model_restore_status(&st);
 	pthread_mutex_unlock(&r->lock);
 	return out;
+}
+
+/* restore.progress, at most once a second: each operation's "action:status". */
+static void restore_progress_event(struct restore *r, const struct neon_operation *ops,
+				   size_t n)
+{
+	char statuses[1024] = "";
+	size_t i, len = 0;
+	void (*fn)(void *, const char *, long);
+	void *data;
+	long waited;
+
+	pthread_mutex_lock(&r->lock);
+	fn = r->progress;
+	data = r->progress_data;
+	if (!fn || util_now() - r->progress_last < 1.0) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->progress_last = util_now();
+	waited = restore_waited(r);
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < n && len < sizeof(statuses); i++) {
+		int w = snprintf(statuses + len, sizeof(statuses) - len, "%s%s:%s", i ? " " : "",
+				 ops[i].action[0] ? ops[i].action : "?",
+				 ops[i].status[0] ? ops[i].status : "?");
+
+		len += w > 0 ? (size_t)w : 0;
+	}
+	fn(data, statuses, waited);
 }
 
 static void restore_progress(void *data, const struct neon_operation *ops, size_t n)
@@ -199,6 +280,7 @@ static void restore_progress(void *data, const struct neon_operation *ops, size_
 		log_debug("restore: operation %s (%s): %s", ops[i].id, ops[i].action,
 			  ops[i].status);
 	restore_record_operations(r, ops, n);
+	restore_progress_event(r, ops, n);
 }
 
 /* The restore is only done for users when their connection string answers a query. */
@@ -432,9 +514,11 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	struct meta_restore mr = { 0 };
 	struct meta_lock *lock = NULL;
 	int64_t audit_id = -1;
-	char msg[512] = "", target[64], how[400] = "";
+	char msg[512] = "", target[64], how[400] = "", preserve[260] = "", what[400];
+	char undo[64] = "", note[900] = "";
 	const char *new_id = NULL;
 	double deadline = util_now() + req->timeout_s, locked_until, delay;
+	bool replaced = false;
 	int res;
 
 	snprintf(target, sizeof(target), "%s", req->branch_id);
@@ -442,8 +526,13 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	res = restore_record_begin(r, req);
 	if (res)
 		return res;
-	log_info("restore: snapshot %s (%s) into branch %s (%s)", req->snapshot_name,
-		 req->snapshot_id, req->branch_name, req->branch_id);
+	if (req->source_branch_id)
+		snprintf(what, sizeof(what), "undo from branch '%s' (%s)", req->source_branch_name,
+			 req->source_branch_id);
+	else
+		snprintf(what, sizeof(what), "snapshot %s (%s)", req->snapshot_name,
+			 req->snapshot_id);
+	log_info("restore: %s into branch %s (%s)", what, req->branch_name, req->branch_id);
 	restore_audit_user(&mr);
 
 	if (r->meta) {
@@ -453,8 +542,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			 mr.host[0] ? mr.host : "a host without a name");
 		res = meta_restore_lock(r->meta, holder, &lock, msg, sizeof(msg));
 		if (res == -EBUSY) {
-			log_err("restore: snapshot %s into %s refused: %s", req->snapshot_name,
-				req->branch_name, msg);
+			log_err("restore: %s into %s refused: %s", what, req->branch_name, msg);
 			restore_record_end(r, res, NULL, msg);
 			return res;
 		}
@@ -467,11 +555,15 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	}
 	/* Only now, under the lock, is the branch holding the name the one to restore into. */
 	res = restore_retarget(r, req, target, sizeof(target), &mr, msg, sizeof(msg));
+	if (!res && req->source_branch_id)
+		res = restore_preserve_name(r->api, req->branch_name, preserve, sizeof(preserve),
+					    msg, sizeof(msg));
 	if (res)
 		goto fail;
 
 	snprintf(mr.snapshot_id, sizeof(mr.snapshot_id), "%s", req->snapshot_id);
-	snprintf(mr.snapshot_name, sizeof(mr.snapshot_name), "%s", req->snapshot_name);
+	snprintf(mr.snapshot_name, sizeof(mr.snapshot_name), "%.250s",
+		 req->source_branch_id ? what : req->snapshot_name);
 	snprintf(mr.outcome, sizeof(mr.outcome), "running");
 	if (r->meta && meta_restore_begin(r->meta, &mr, &audit_id, msg, sizeof(msg)) != 0) {
 		log_warn("restore: audit log not written: %s", msg);
@@ -483,8 +575,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	 * target: so each retry looks up the name's branch again, for api_timeout. */
 	locked_until = util_now() + api_retry_seconds(r->api);
 	for (delay = 0.1;; delay = delay * 2 > 2.0 ? 2.0 : delay * 2) {
-		res = api_restore_snapshot(r->api, req->snapshot_id, target, true, NULL,
-					   &resp, &err);
+		res = restore_send(r->api, req, target, preserve[0] ? preserve : NULL, &resp, &err);
 		if (!res)
 			break;
 		snprintf(msg, sizeof(msg), "%s", err.message);
@@ -515,12 +606,15 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			res = -EIO;
 		goto fail;
 	}
+	replaced = true;
 	/* Proof that the string users hold reaches the restored branch, not merely a
 	 * database: the endpoint it names serves that branch, then a query answers. */
-	res = restore_endpoint(r, req->verify_uri, new_id,
-			       util_now() + api_retry_seconds(r->api) < deadline ?
-			       util_now() + api_retry_seconds(r->api) : deadline,
-			       how, sizeof(how), msg, sizeof(msg));
+	res = restore_landed(r->api, req, new_id, msg, sizeof(msg));
+	if (!res)
+		res = restore_endpoint(r, req->verify_uri, new_id,
+				       util_now() + api_retry_seconds(r->api) < deadline ?
+				       util_now() + api_retry_seconds(r->api) : deadline,
+				       how, sizeof(how), msg, sizeof(msg));
 	if (!res)
 		res = restore_verify(r, req->verify_uri, deadline, msg, sizeof(msg));
 	if (res) {
@@ -536,19 +630,10 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	snprintf(new_branch_id, idlen, "%s", new_id);
 	log_info("restore: finished; branch %s is now %s (%s)", req->branch_name, new_id, how);
 
-	if (req->clean_old) {
-		struct model_answer *del = NULL;
-		struct api_error derr = { 0 };
-
-		/* Only now that the restored branch answered is the old one safe to drop. */
-		if (api_delete_branch(r->api, target, &del, &derr) == 0 && del->nops)
-			api_wait_operations(r->api, del->ops, del->nops, deadline - util_now(),
-					    NULL, NULL, NULL, &derr);
-		if (derr.err)
-			log_warn("restore: the replaced branch %s was kept: %s", target,
-				 derr.message);
-		model_answer_free(del);
-	}
+	/* Only now that the restored branch answered may replaced branches go. */
+	restore_after(r->api, req, target, preserve, new_id, true, deadline, undo, sizeof(undo),
+		      note, sizeof(note));
+	restore_record_undo(r, undo, note);
 
 	snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);
 	snprintf(mr.outcome, sizeof(mr.outcome), "finished");
@@ -562,8 +647,12 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	return 0;
 
 fail:
-	log_err("restore: snapshot %s into %s failed: %s", req->snapshot_name, req->branch_name,
-		msg);
+	log_err("restore: %s into %s failed: %s", what, req->branch_name, msg);
+	/* Neon replaced the branch even if the connection string does not show it yet. */
+	if (replaced)
+		restore_after(r->api, req, target, preserve, new_id, false, deadline, undo,
+			      sizeof(undo), note, sizeof(note));
+	restore_record_undo(r, replaced ? undo : NULL, note);
 	snprintf(mr.outcome, sizeof(mr.outcome), "failed");
 	snprintf(mr.error, sizeof(mr.error), "%s", msg);
 	if (new_id)

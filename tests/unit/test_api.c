@@ -756,6 +756,53 @@ static void test_bodies_and_escaping(void)
 	mock_stop(m);
 }
 
+/* An undo: Neon's branch restore answers {branch, operations}; a 423 is not resent, as the
+ * target may be renamed meanwhile; the branch read back names its parent. */
+static void test_branch_restore(void)
+{
+	static const struct mock_reply script[] = {
+		{ 200, NULL, "{\"branch\":{\"id\":\"br-main\",\"parent_id\":\"br-old\"},"
+		  "\"operations\":[{\"id\":\"op-1\",\"action\":\"restore_branch\","
+		  "\"status\":\"running\"}]}" },
+		{ 423, NULL, LOCKED },
+		{ 200, NULL, "{\"branch\":{\"id\":\"br-main\",\"parent_id\":\"br-old\"},"
+		  "\"endpoints\":[]}" },
+	};
+	struct mock *m = mock_start(script, 3);
+	struct api *a = test_api(m->base, 2);
+	struct api_error err;
+	struct model_answer *resp = NULL;
+
+	CHECK_INT(api_restore_branch(a, "br-main", "br-old", "main (old 2)", &resp, &err), 0);
+	CHECK_STR(m->reqs[0].method, "POST");
+	CHECK_STR(m->reqs[0].target, "/api/v2/projects/p1/branches/br-main/restore");
+	CHECK_STR(m->reqs[0].body,
+		  "{\"source_branch_id\":\"br-old\",\"preserve_under_name\":\"main (old 2)\"}");
+	CHECK(resp && resp->branch && resp->has_operations && resp->nops == 1);
+	if (resp && resp->nops == 1)
+		CHECK_STR(resp->ops[0].id, "op-1");
+	model_answer_free(resp);
+
+	CHECK_INT(api_restore_branch(a, "br-main", "br-old", NULL, &resp, &err), -EBUSY);
+	CHECK_INT(err.http_status, 423);
+	CHECK_INT(mock_count(m), 2);
+	CHECK(resp == NULL);
+
+	CHECK_INT(api_get_branch(a, "br-main", &resp, &err), 0);
+	CHECK_STR(m->reqs[2].method, "GET");
+	CHECK_STR(m->reqs[2].target, "/api/v2/projects/p1/branches/br-main");
+	CHECK(resp && resp->branch);
+	if (resp && resp->branch)
+		CHECK_STR(resp->branch->u.branch.parent_id, "br-old");
+	model_answer_free(resp);
+
+	/* No source is no call. */
+	CHECK_INT(api_restore_branch(a, "br-main", "", NULL, &resp, &err), -EINVAL);
+	CHECK_INT(mock_count(m), 3);
+	api_free(a);
+	mock_stop(m);
+}
+
 static void test_connection_uri(void)
 {
 	static const struct mock_reply script[] = {
@@ -1127,6 +1174,7 @@ int main(void)
 	test_connection_refused();
 	test_create_snapshot_query();
 	test_bodies_and_escaping();
+	test_branch_restore();
 	test_connection_uri();
 	test_branch_pages();
 	test_generic_call();

@@ -57,6 +57,10 @@ static void test_bodies(void)
 		   "\"endpoints\":[{\"type\":\"read_write\"}]}");
 	check_text(model_body_endpoint_create("br-new"),
 		   "{\"endpoint\":{\"branch_id\":\"br-new\",\"type\":\"read_write\"}}");
+	/* An undo: Neon's branch restore, keeping the state it replaces under a new name. */
+	check_text(model_body_branch_restore("br-old", "main (old 2)"),
+		   "{\"source_branch_id\":\"br-old\",\"preserve_under_name\":\"main (old 2)\"}");
+	check_text(model_body_branch_restore("br-old", NULL), "{\"source_branch_id\":\"br-old\"}");
 }
 
 static void test_restore_status(void)
@@ -122,6 +126,62 @@ static void test_restore_status(void)
 		CHECK(t && strstr(t, "  \"ended_at\": null,\n") != NULL);
 		CHECK(t && strstr(t, "  \"operations\": [\n  ],\n") != NULL);
 		CHECK(t && strstr(t, "  \"verified\": \"endpoint ep-1 serves br-new\"\n") != NULL);
+		CHECK(t && strstr(t, "\"waited_s\"") == NULL && strstr(t, "\"undo\"") == NULL);
+		free(t);
+	}
+	/* Still running, it says how long it has waited for Neon. */
+	st.has_waited = true;
+	st.waited_s = 42;
+	{
+		char *t = model_restore_status(&st);
+
+		CHECK(t && strstr(t, "  \"ended_at\": null,\n  \"waited_s\": 42,\n") != NULL);
+		free(t);
+	}
+}
+
+static void test_undo_status(void)
+{
+	const struct model_restore_status st = {
+		.state = "finished", .ever = true,
+		.undo_of_branch_id = "br-old", .undo_of_branch_name = "main (old)",
+		.snapshot_id = "", .snapshot_name = "",
+		.branch_name = "main", .branch_before = "br-main", .branch_after = "br-main",
+		.started_at = "2026-01-02T03:04:05Z", .ended_at = "2026-01-02T03:04:06Z",
+		.duration_ms = 1000, .verified = "endpoint ep-1",
+		.has_undo = true, .undo = "br-old-2", .undo_note = "writing \"br-old-2\" restores",
+	};
+	struct model_restore_status none = st;
+
+	/* An undo names the branch it came from, and snapshot is null. */
+	check_text(model_restore_status(&st),
+		   "{\n"
+		   "  \"state\": \"finished\",\n"
+		   "  \"snapshot\": null,\n"
+		   "  \"undo_of\": {\n"
+		   "    \"branch_id\": \"br-old\",\n"
+		   "    \"branch_name\": \"main (old)\"\n"
+		   "  },\n"
+		   "  \"branch\": {\n"
+		   "    \"name\": \"main\",\n"
+		   "    \"id_before\": \"br-main\",\n"
+		   "    \"id_after\": \"br-main\"\n"
+		   "  },\n"
+		   "  \"started_at\": \"2026-01-02T03:04:05Z\",\n"
+		   "  \"ended_at\": \"2026-01-02T03:04:06Z\",\n"
+		   "  \"duration_ms\": 1000,\n"
+		   "  \"operations\": [\n  ],\n"
+		   "  \"verified\": \"endpoint ep-1\",\n"
+		   "  \"undo\": \"br-old-2\",\n"
+		   "  \"undo_note\": \"writing \\\"br-old-2\\\" restores\"\n"
+		   "}\n");
+	/* No undo left: null, with the note saying why. */
+	none.undo = "";
+	none.undo_note = "no undo";
+	{
+		char *t = model_restore_status(&none);
+
+		CHECK(t && strstr(t, "  \"undo\": null,\n  \"undo_note\": \"no undo\"\n}\n") != NULL);
 		free(t);
 	}
 }
@@ -151,6 +211,7 @@ int main(void)
 {
 	test_bodies();
 	test_restore_status();
+	test_undo_status();
 	test_restore_log();
 	CHECK_DONE();
 }

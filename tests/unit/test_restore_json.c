@@ -1,5 +1,6 @@
 /* What `cat active/restore` says before, during and after a restore. */
 #include <errno.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -85,9 +86,46 @@ int main(void)
 	CHECK_INT(restore_record_begin(r, &req), 0);
 	o = parse(restore_status(r));
 	CHECK(field(o, "verified", NULL) == NULL);
+	/* While one runs, the time waited shows, and no undo (its branch is not known yet). */
+	CHECK(json_object_object_get_ex(o, "waited_s", NULL));
+	CHECK(!json_object_object_get_ex(o, "undo", NULL));
 	json_object_put(o);
 	restore_record_end(r, -EBUSY, NULL, "a restore of this project is running through "
 			   "another mount (pid 7 on h)");
+	/* It replaced nothing: the undo of the restore before it stays. */
+	restore_record_undo(r, "br-before-one-9", "restores main to br-before-one-9");
+	restore_record_undo(r, NULL, NULL);
+	o = parse(restore_status(r));
+	CHECK_STR(field(o, "undo", NULL), "br-before-one-9");
+	CHECK(strstr(field(o, "undo_note", NULL), "replaced nothing") != NULL);
+	CHECK(!json_object_object_get_ex(o, "waited_s", NULL));
+	json_object_put(o);
+
+	/* An undo names the branch it came from instead of a snapshot. */
+	req.snapshot_id = "";
+	req.snapshot_name = "";
+	req.source_branch_id = "br-before-one-9";
+	req.source_branch_name = "main (old)";
+	CHECK_INT(restore_record_begin(r, &req), 0);
+	restore_record_end(r, 0, "br-old-one-1", NULL);
+	restore_record_undo(r, "", "no undo: deleted (keep_old_branches=0)");
+	o = parse(restore_status(r));
+	CHECK(json_object_object_get_ex(o, "snapshot", &op) && op == NULL);
+	CHECK_STR(field(o, "undo_of", "branch_id"), "br-before-one-9");
+	CHECK_STR(field(o, "undo_of", "branch_name"), "main (old)");
+	CHECK(json_object_object_get_ex(o, "undo", &op) && op == NULL);
+	CHECK_STR(field(o, "undo_note", NULL), "no undo: deleted (keep_old_branches=0)");
+	json_object_put(o);
+
+	/* The names of branches restores replaced, which keep_old_branches counts. */
+	CHECK(restore_old_name("main (old)", "main"));
+	CHECK(restore_old_name("main (old 2)", "main"));
+	CHECK(restore_old_name("main (old 12)", "main"));
+	CHECK(!restore_old_name("main (old 02)", "main"));
+	CHECK(!restore_old_name("main (older)", "main"));
+	CHECK(!restore_old_name("main (old 2", "main"));
+	CHECK(!restore_old_name("main2 (old)", "main"));
+	CHECK(!restore_old_name("main", "main"));
 
 	restore_free(r);
 	CHECK_DONE();
