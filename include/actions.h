@@ -18,7 +18,7 @@ struct actions;
 
 struct actions_config {
 	double op_timeout;          /* seconds to wait for Neon's operations */
-	bool clean_old_branches;    /* delete the replaced branch after a verified restore */
+	int keep_old_branches;      /* replaced branches a verified restore keeps; -1: all */
 	size_t attachment_max;      /* bytes per attachment */
 	long long snapshot_ttl;     /* seconds: each snapshot made here expires so long after */
 };

@@ -21,7 +21,7 @@ struct fs_config {
 	double op_timeout;         /* seconds to wait for Neon operations */
 	double pg_timeout;         /* seconds for a libpq connect or statement */
 	double pg_idle;            /* seconds before an idle connection to a compute closes */
-	bool clean_old_branches;   /* delete the replaced branch after a verified restore */
+	int keep_old_branches;     /* replaced branches a verified restore keeps; -1: all */
 	size_t attachment_max;     /* bytes per attachment */
 	long long snapshot_ttl;    /* seconds each new snapshot lives; 0: no expiry */
 	long long snapshot_limit;  /* -o snapshot_limit=; 0: not given */

@@ -2,18 +2,19 @@
  *
  * One restore of a project at a time, across the mounts sharing a meta database. Its
  * progress is kept as a record that the status file renders as JSON: snapshot, state,
- * times, each operation, how the result was verified, and the error when it failed. */
+ * times, each operation, how the result was verified, the error when it failed, and what
+ * to write to undo it (the branch it replaced, restored back by Neon's branch restore). */
 #ifndef NEONFS_RESTORE_H
 #define NEONFS_RESTORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
-struct json_object;
 
 struct api;
 struct api_error;
 struct pg_pool;
 struct meta;
+struct neon_operation;
 
 struct restore;
 
@@ -24,7 +25,16 @@ struct restore_request {
 	const char *branch_id;     /* its id right now */
 	const char *verify_uri;    /* the connection string users hold; must reach the data */
 	double timeout_s;
-	bool clean_old;            /* delete the replaced branch once verified */
+	int keep_old;              /* replaced branches to keep once verified; -1: all */
+	/* An undo (NULL for a snapshot restore): the active branch is restored, by Neon's
+	 * branch restore, to the head of this branch; its state until then is kept as a new
+	 * branch, which the next undo names. */
+	const char *source_branch_id;
+	const char *source_branch_name;
+	/* Called at most once a second while Neon's operations run, with each operation's
+	 * "action:status" (space-separated) and the seconds since the restore began. */
+	void (*progress)(void *data, const char *statuses, long waited_s);
+	void *progress_data;
 };
 
 struct restore *restore_new(struct api *api, struct pg_pool *pool, struct meta *meta);
@@ -39,6 +49,11 @@ void restore_free(struct restore *r);
 int restore_run(struct restore *r, const struct restore_request *req,
 		char *target_id, char *new_branch_id, size_t idlen);
 
+/* Is @name one a branch that restores replaced has: "<active> (old)" or "<active> (old N)"
+ * (what Neon names the branch a finalized restore replaced, and an undo the state it
+ * replaced)? */
+bool restore_old_name(const char *name, const char *active);
+
 /* Is a restore running now? */
 bool restore_running(struct restore *r);
 
@@ -47,9 +62,13 @@ char *restore_status(struct restore *r);
 
 /* Record keeping, exposed for tests: a record can be filled without a server. */
 int restore_record_begin(struct restore *r, const struct restore_request *req);
-void restore_record_operations(struct restore *r, struct json_object *operations);
+void restore_record_operations(struct restore *r, const struct neon_operation *ops, size_t n);
 void restore_record_target(struct restore *r, const char *branch_id);
 void restore_record_verified(struct restore *r, const char *how);
 void restore_record_end(struct restore *r, int err, const char *branch_after, const char *error);
+/* What to write to active/restore to go back to the state before the last restore ("":
+ * none), and what the status says about it. @undo NULL: this restore replaced nothing, so
+ * the undo of the one before it stays. */
+void restore_record_undo(struct restore *r, const char *undo, const char *note);
 
 #endif

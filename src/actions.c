@@ -421,14 +421,41 @@ bool action_restore_running(struct actions *a)
 	return restore_running(a->restore);
 }
 
+/* A branch the undo may restore from: one that a restore replaced, as the status's undo
+ * names it. Any other branch's id is no undo, and no snapshot either. */
+static bool action_undo_source(const struct model_list *l, const struct neon_branch *b,
+			       const char *active_name)
+{
+	size_t i, n = model_count(l);
+
+	if (restore_old_name(b->name, active_name))
+		return true;
+	for (i = 0; i < n; i++)
+		if (strcmp(model_branch_at(l, i)->restored_as, b->id) == 0)
+			return true;
+	return false;
+}
+
+/* restore.progress: what Neon's operations are at, for tail -f events. */
+static void action_restore_progress(void *data, const char *statuses, long waited_s)
+{
+	struct actions *a = data;
+	char waited[32];
+
+	snprintf(waited, sizeof(waited), "%ld", waited_s);
+	events_emit(a->events, "restore.progress", true, "operations", statuses,
+		    "waited_s", waited, NULL);
+}
+
 int action_restore(struct actions *a, const char *buf, size_t len)
 {
 	struct model_list *snaps = NULL, *branches = NULL;
-	const struct neon_snapshot *s;
-	const struct neon_branch *b;
+	const struct neon_snapshot *s, *named = NULL;
+	const struct neon_branch *b, *src;
 	struct restore_request rr = { 0 };
-	char value[NAMES_MAX + 1], new_id[64] = "", snap_id[64], snap_name[NAMES_MAX + 1];
-	char branch_id[64], target_id[64], *uri = NULL;
+	char value[NAMES_MAX + 1], new_id[64] = "", snap_id[64] = "", snap_name[NAMES_MAX + 1] = "";
+	char branch_id[64], target_id[64], src_id[64] = "", src_name[NAMES_MAX + 1] = "";
+	char *uri = NULL;
 	int res;
 
 	res = names_parse_line(buf, len, value, sizeof(value));
@@ -446,21 +473,41 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 		return res;
 	s = model_snapshot_by_id(snaps, value);
 	if (!s)
-		s = model_snapshot_by_name(snaps, value);
-	if (!s) {
-		log_err("restore: no snapshot named %s", value);
-		model_list_put(snaps);
-		return -ENOENT;
+		named = model_snapshot_by_name(snaps, value);
+	if (s || named) {
+		snprintf(snap_id, sizeof(snap_id), "%s", (s ? s : named)->id);
+		snprintf(snap_name, sizeof(snap_name), "%s", (s ? s : named)->name);
 	}
-	snprintf(snap_id, sizeof(snap_id), "%s", s->id);
-	snprintf(snap_name, sizeof(snap_name), "%s", s->name);
 	model_list_put(snaps);
 	project_forget(a->p, PROJECT_BRANCHES);
 	res = project_active(a->p, &branches, &b);
 	if (res)
 		return res;
 	snprintf(branch_id, sizeof(branch_id), "%s", b->id);
+	/* A branch id is the undo text of the status: the active branch back to that
+	 * branch's head. */
+	src = s ? NULL : model_branch_by_id(branches, value);
+	if (src && !action_undo_source(branches, src, project_active_name(a->p)))
+		src = NULL;
+	if (src) {
+		snprintf(src_id, sizeof(src_id), "%s", src->id);
+		snprintf(src_name, sizeof(src_name), "%s", src->name);
+	}
 	model_list_put(branches);
+	if (src_id[0] && named) {
+		log_err("restore: %s is both a snapshot's name and a branch's id; rename the "
+			"snapshot, or write its id", value);
+		return -EINVAL;
+	}
+	if (!snap_id[0] && !src_id[0]) {
+		log_err("restore: no snapshot named %s, and no branch that a restore replaced "
+			"has that id", value);
+		return -ENOENT;
+	}
+	if (src_id[0] && strcmp(src_id, branch_id) == 0) {
+		log_err("restore: %s is the active branch itself; nothing to undo", value);
+		return -EINVAL;
+	}
 	res = project_uri(a->p, branch_id, &uri);
 	if (res)
 		return res;
@@ -470,9 +517,17 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 	rr.branch_id = branch_id;
 	rr.verify_uri = uri;
 	rr.timeout_s = a->cfg.op_timeout;
-	rr.clean_old = a->cfg.clean_old_branches;
-	events_emit(a->events, "restore.started", true, "snapshot_id", snap_id,
-		    "snapshot_name", snap_name, "branch_id", branch_id, NULL);
+	rr.keep_old = a->cfg.keep_old_branches;
+	rr.source_branch_id = src_id[0] ? src_id : NULL;
+	rr.source_branch_name = src_id[0] ? src_name : NULL;
+	rr.progress = action_restore_progress;
+	rr.progress_data = a;
+	if (src_id[0])
+		events_emit(a->events, "restore.started", true, "undo_of_branch_id", src_id,
+			    "undo_of_branch_name", src_name, "branch_id", branch_id, NULL);
+	else
+		events_emit(a->events, "restore.started", true, "snapshot_id", snap_id,
+			    "snapshot_name", snap_name, "branch_id", branch_id, NULL);
 	watcher_local_begin(a->watcher);
 	/* target_id: the branch restored into, looked up again under the restore lock. */
 	res = restore_run(a->restore, &rr, target_id, new_id, sizeof(new_id));
@@ -487,12 +542,14 @@ int action_restore(struct actions *a, const char *buf, size_t len)
 	project_forget(a->p, PROJECT_ALL);
 	watcher_seen_refresh(a->watcher);
 	watcher_local_end(a->watcher);
-	/* The same URI now reaches another branch: the old branch's entry changes too. */
+	/* The same URI now reaches another branch (or other data): the old entry changes too. */
 	project_forget_uri(a->p, branch_id);
 	project_forget_uri(a->p, target_id);
 	action_done(a, &(struct change){
 		.event = res ? "restore.failed" : "restore.finished",
-		.fields = { "snapshot_id", snap_id, "snapshot_name", snap_name,
+		.fields = { src_id[0] ? "undo_of_branch_id" : "snapshot_id", src_id[0] ? src_id : snap_id,
+			    src_id[0] ? "undo_of_branch_name" : "snapshot_name",
+			    src_id[0] ? src_name : snap_name,
 			    "branch_id_before", target_id, res ? NULL : "branch_id",
 			    res ? NULL : new_id },
 	});

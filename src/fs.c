@@ -145,7 +145,7 @@ static struct fs_inst *fs_inst_new(struct fs *fs, uint32_t slot, struct api *api
 		.poll_min = cfg->poll_min, .poll_max = cfg->poll_max, .always = cfg->watch_always,
 	};
 	struct actions_config ac = {
-		.op_timeout = cfg->op_timeout, .clean_old_branches = cfg->clean_old_branches,
+		.op_timeout = cfg->op_timeout, .keep_old_branches = cfg->keep_old_branches,
 		.attachment_max = cfg->attachment_max, .snapshot_ttl = cfg->snapshot_ttl,
 	};
 

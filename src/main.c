@@ -49,6 +49,7 @@ struct main_opts {
 	double api_timeout;
 	double api_rate;
 	int clean_old_branches;
+	char *keep_old_branches;
 	unsigned long attachment_max;
 	char *snapshot_ttl;
 	long snapshot_limit;
@@ -91,6 +92,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "poll_min=%lf", offsetof(struct main_opts, poll_min), 0 },
 	{ "poll_max=%lf", offsetof(struct main_opts, poll_max), 0 },
 	{ "watch=%s", offsetof(struct main_opts, watch), 0 },
+	{ "keep_old_branches=%s", offsetof(struct main_opts, keep_old_branches), 0 },
 	MAIN_OPT("clean_old_branches", clean_old_branches),
 	MAIN_OPT("no_meta", no_meta),
 	MAIN_OPT("allow_project_delete", allow_project_delete),
@@ -168,7 +170,10 @@ static void main_usage(const char *prog)
 	       "    -o pg_timeout=SECONDS  libpq connect and statement timeout (default 10)\n"
 	       "    -o pg_idle=SECONDS     close a database connection idle this long, so its\n"
 	       "                           compute can suspend (default 60)\n"
-	       "    -o clean_old_branches  delete the replaced branch after a verified restore\n"
+	       "    -o keep_old_branches=N keep the N newest branches restores replaced; older\n"
+	       "                           ones are deleted once a restore is verified (default:\n"
+	       "                           keep all; 0: no undo is offered)\n"
+	       "    -o clean_old_branches  keep_old_branches=0\n"
 	       "    -o attachment_max=BYTES  largest attachment (default 16777216)\n"
 	       "    -o snapshot_ttl=DURATION  each snapshot made here expires after DURATION\n"
 	       "                           (7d, 12h, 30m)\n"
@@ -279,6 +284,7 @@ int main(int argc, char *argv[])
 	char *key = NULL, msg[1024] = "";
 	const char *meta_url, *project = NULL, *source = NULL, *org = NULL;
 	long long ttl = 0;
+	int keep_old = -1;
 	int ret = 1, i;
 
 	memset(&cl, 0, sizeof(cl));
@@ -327,6 +333,20 @@ int main(int argc, char *argv[])
 	if (o.snapshot_ttl && when_duration(o.snapshot_ttl, &ttl, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "neonfs: -o snapshot_ttl=: %s\n", msg);
 		goto out_args;
+	}
+	if (o.clean_old_branches)
+		keep_old = 0;
+	if (o.keep_old_branches) {
+		char *end = NULL;
+		long n = strtol(o.keep_old_branches, &end, 10);
+
+		if (!*o.keep_old_branches || *end || n < 0 || n > 100000 ||
+		    (o.clean_old_branches && n != 0)) {
+			fprintf(stderr, "neonfs: -o keep_old_branches= takes a count of branches "
+				"(0 is clean_old_branches), not %s\n", o.keep_old_branches);
+			goto out_args;
+		}
+		keep_old = (int)n;
 	}
 	if (o.snapshot_limit < 0) {
 		fprintf(stderr, "neonfs: -o snapshot_limit= must be a count of snapshots\n");
@@ -460,7 +480,7 @@ int main(int argc, char *argv[])
 	fcfg.op_timeout = o.op_timeout;
 	fcfg.pg_timeout = o.pg_timeout;
 	fcfg.pg_idle = o.pg_idle;
-	fcfg.clean_old_branches = o.clean_old_branches;
+	fcfg.keep_old_branches = keep_old;
 	fcfg.attachment_max = o.attachment_max;
 	fcfg.snapshot_ttl = ttl;
 	fcfg.snapshot_limit = o.snapshot_limit;
@@ -539,6 +559,7 @@ out_args:
 	free(o.api_key_arg);
 	free(o.watch);
 	free(o.snapshot_ttl);
+	free(o.keep_old_branches);
 	for (i = 0; i < o.npositional; i++)
 		free(o.positional[i]);
 	fuse_opt_free_args(&args);

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "model.h"
+#include "model_json.h"
 
 struct json_object *model_project_brief(struct json_object *o)
 {

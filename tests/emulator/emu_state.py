@@ -212,6 +212,9 @@ class Mutation:
 class Branch:
     def __init__(self, bid, name, created):
         self.id = bid
+        # The data's home (what its databases are named after): its own id, until a branch
+        # restore gives the branch another's data and hands its own to the preserved branch.
+        self.timeline = bid
         self.name = name
         self.parent_id = None
         self.parent_lsn = None
@@ -359,7 +362,7 @@ class Emulator:
         main.databases = [{"id": self.next_db_id(), "name": "neondb", "owner": "neondb_owner",
                            "created": now}]
         main.parent_lsn = None
-        pg.create_database(physical_name("b", main.id, "neondb"), "neondb_owner")
+        pg.create_database(physical_name("b", main.timeline, "neondb"), "neondb_owner")
         self.branches[main.id] = main
         ep = self._new_endpoint(main.id, "read_write", now)
         if creating:
@@ -734,7 +737,7 @@ class Emulator:
                 return None, "branch of endpoint %s is gone" % endpoint_id
             for d in b.databases:
                 if d["name"] == logical:
-                    return physical_name("b", b.id, d["name"]), e.type == "read_only"
+                    return physical_name("b", b.timeline, d["name"]), e.type == "read_only"
             return None, 'database "%s" does not exist' % logical
 
     def _close_endpoint(self, e):
@@ -813,7 +816,7 @@ class Emulator:
             try:
                 for d in dbs:
                     phys = physical_name("s", snap.id, d["name"])
-                    got = self.pg.copy_database(physical_name("b", branch.id, d["name"]), phys, d["owner"])
+                    got = self.pg.copy_database(physical_name("b", branch.timeline, d["name"]), phys, d["owner"])
                     head_lsn = head_lsn or got
                     copied.append(phys)
                     size += self.pg.database_size(phys)
@@ -963,7 +966,7 @@ class Emulator:
             made = []
             try:
                 for d in dbs:
-                    phys = physical_name("b", nb.id, d["name"])
+                    phys = physical_name("b", nb.timeline, d["name"])
                     self.pg.clone_database(d["physical"], phys, d["owner"])
                     made.append(phys)
             except Exception as e:
@@ -1088,6 +1091,111 @@ class Emulator:
         finally:
             self.end_mutation()
 
+    def restore_branch(self, now, project_id, branch_id, body, outcome):
+        """POST /branches/{id}/restore (restoreProjectBranch): the branch keeps its id, name
+        and computes and gets the head of @source_branch_id; its data until then goes to a
+        new branch @preserve_under_name, which takes its parent and children. The restored
+        branch's parent becomes the source. Only heads are emulated (no source_lsn or
+        source_timestamp: the emulator keeps no history)."""
+        with self.lock:
+            self.check_project(project_id)
+            self.get_branch(branch_id)
+        if not isinstance(body, dict):
+            raise ApiError(400, "request body must be a JSON object")
+        source_id = body.get("source_branch_id")
+        if not isinstance(source_id, str) or not re.match(r"^[a-z0-9-]{1,60}$", source_id):
+            raise ApiError(400, "source_branch_id is required: a branch id")
+        keep = body.get("preserve_under_name")
+        if keep is not None:
+            check_name(keep, "preserve_under_name")
+        for key in ("source_lsn", "source_timestamp"):
+            if body.get(key) is not None:
+                raise ApiError(400, "%s: the emulator restores only to the source branch's head"
+                               % key)
+        if source_id == branch_id:
+            raise ApiError(400, "restoring a branch from itself needs source_lsn or "
+                           "source_timestamp, and preserve_under_name")
+        self.begin_mutation(now)
+        try:
+            with self.lock:
+                target = self.get_branch(branch_id)
+                source = self.get_branch(source_id)
+                children = [c for c in self.live_branches() if c.parent_id == target.id]
+                if children and not keep:
+                    raise ApiError(400, "branch %s has child branches: preserve_under_name is "
+                                   "required" % target.id)
+                if keep and self.name_taken(keep):
+                    raise ApiError(409, "branch with name %r already exists" % keep,
+                                   code="BRANCH_NAME_TAKEN")
+                if target.finalizing or source.finalizing:
+                    raise ApiError(409, "a restore of branch %s is in progress" % target.id,
+                                   code="BRANCH_BUSY")
+                timeline = self.new_id("br")
+                dbs = [dict(d) for d in source.databases]
+                src_timeline = source.timeline
+            made = []
+            head_lsn = None
+            try:
+                for d in dbs:
+                    phys = physical_name("b", timeline, d["name"])
+                    got = self.pg.copy_database(physical_name("b", src_timeline, d["name"]), phys,
+                                                d["owner"])
+                    head_lsn = head_lsn or got
+                    made.append(phys)
+            except Exception as e:
+                for phys in made:
+                    self.drop_queue.put(phys)
+                raise ApiError(500, "branch restore failed: %s" % e)
+            with self.lock:
+                target.finalizing = True
+                eps = self.branch_endpoints(target.id)
+                preserved = Branch(self.new_id("br"), keep, now) if keep else None
+                specs = [("create_timeline", target.id, None)]
+                if preserved:
+                    specs.append(("create_branch", preserved.id, None))
+                specs += [("suspend_compute", target.id, e.id) for e in eps]
+                specs += [("start_compute", target.id, e.id) for e in eps]
+
+                def commit(t, target=target, source=source, preserved=preserved, dbs=dbs,
+                           timeline=timeline, lsn=head_lsn):
+                    old_timeline, old_dbs = target.timeline, target.databases
+                    if preserved:
+                        preserved.timeline = old_timeline
+                        preserved.databases = old_dbs
+                        preserved.parent_id, preserved.parent_lsn = target.parent_id, target.parent_lsn
+                        preserved.seq = self.next_seq()
+                        preserved.created = preserved.updated = preserved.state_changed = t
+                        for c in self.live_branches():
+                            if c.parent_id == target.id:
+                                c.parent_id = preserved.id
+                        if self.name_taken(preserved.name):
+                            preserved.name = self.unique_branch_name(preserved.name)
+                        self.branches[preserved.id] = preserved
+                    else:
+                        for d in old_dbs:
+                            self.drop_queue.put(physical_name("b", old_timeline, d["name"]))
+                    target.timeline = timeline
+                    target.databases = [{"id": self.next_db_id(), "name": d["name"],
+                                         "owner": d["owner"], "created": t} for d in dbs]
+                    target.parent_id, target.parent_lsn = source.id, lsn
+                    target.finalizing = False
+                    target.updated = t
+                    for e in self.branch_endpoints(target.id):
+                        e.updated = e.started = t
+                        if e.proxy:
+                            e.proxy.close_connections()
+
+                def fail(t, target=target, dbs=dbs, timeline=timeline):
+                    target.finalizing = False
+                    for d in dbs:
+                        self.drop_queue.put(physical_name("b", timeline, d["name"]))
+
+                ops = self.add_mutation(now, specs, outcome, commit, fail,
+                                        "restore branch %s from %s" % (target.id, source.id))
+                return 200, {"branch": self.branch_view(target), "operations": ops}
+        finally:
+            self.end_mutation()
+
     # -- branches ---------------------------------------------------------
     def list_branches(self, now, project_id, query):
         self.check_project(project_id)
@@ -1192,8 +1300,8 @@ class Emulator:
             head_lsn = None
             try:
                 for d in dbs:
-                    phys = physical_name("b", nb.id, d["name"])
-                    src = physical_name("b", parent.id, d["name"])
+                    phys = physical_name("b", nb.timeline, d["name"])
+                    src = physical_name("b", parent.timeline, d["name"])
                     if init_source == "schema-only":
                         got = self.pg.copy_database(src, phys, d["owner"], schema_only=True)
                     else:
@@ -1314,7 +1422,7 @@ class Emulator:
                     self.branches.pop(b.id, None)
                     self.deleted_branches.add(b.id)
                     for d in b.databases:
-                        self.drop_queue.put(physical_name("b", b.id, d["name"]))
+                        self.drop_queue.put(physical_name("b", b.timeline, d["name"]))
 
                 def fail(t, b=b, eps=eps):
                     b.deleting = False
@@ -1473,7 +1581,7 @@ class Emulator:
             "roles": [{"name": r["name"]} for r in self.roles],
             "branches": [dict(self.branch_view(b), deleting=b.deleting, restore_target=b.restore_target,
                               finalizing=b.finalizing,
-                              physical=[physical_name("b", b.id, d["name"]) for d in b.databases])
+                              physical=[physical_name("b", b.timeline, d["name"]) for d in b.databases])
                          for b in sorted(self.branches.values(), key=lambda b: b.seq)],
             "deleted_branches": sorted(self.deleted_branches),
             "endpoints": [dict(self.endpoint_view(e), port=e.proxy.port, deleting=e.deleting,

@@ -260,6 +260,9 @@ class App:
         route("POST", B + "/finalize_restore",
               lambda c: c.e.finalize_restore(c.now, c.m["p"], c.m["b"], c.body, c.outcome),
               body="optional", mutation=True)
+        route("POST", B + "/restore",
+              lambda c: c.e.restore_branch(c.now, c.m["p"], c.m["b"], c.body, c.outcome),
+              body="required", mutation=True)
         route("GET", P + "/branches", lambda c: c.e.list_branches(c.now, c.m["p"], c.query))
         route("POST", P + "/branches", lambda c: c.e.create_branch(c.now, c.m["p"], c.body, c.outcome),
               body="optional", mutation=True)

@@ -739,6 +739,99 @@ def test_preview_restore_then_finalize(c):
     c.drop_branch(main["id"])
 
 
+def _detach_main(c):
+    """A snapshot restore gives main a new root branch, so the branches a branch restore
+    made main's ancestors can be deleted again (children first)."""
+    snap = c.snapshot(name=unique("detach"))["snapshot"]
+    out = c.call("POST", c.P("/snapshots/%s/restore" % snap["id"]),
+                 {"target_branch_id": c.main()["id"], "finalize_restore": True}, expect=200)
+    c.wait(out["operations"])
+    while True:
+        rest = [b for b in c.branches() if not b["default"]]
+        parents = {b.get("parent_id") for b in c.branches()}
+        leaves = [b for b in rest if b["id"] not in parents]
+        if not leaves:
+            break
+        for b in leaves:
+            c.drop_branch(b["id"], has_children=False)
+
+
+def test_branch_restore_from_the_replaced_branch_and_back(c):
+    """Undo of a finalized snapshot restore: main gets the head of "main (old)" through its
+    unchanged id, endpoint and URI; its state until then is preserved, and can be restored
+    back the same way."""
+    c.st.config(operation_ms=600)
+    uri = c.uri()
+    table = _table_with(uri, "before-restore")
+    snap = c.snapshot(name=unique("u"))["snapshot"]
+    sql(uri, "UPDATE %s SET v = 'just-before-restore'" % table)
+    before = c.main()
+    out = c.call("POST", c.P("/snapshots/%s/restore" % snap["id"]),
+                 {"target_branch_id": before["id"], "finalize_restore": True}, expect=200)
+    c.wait(out["operations"])
+    main = c.main()
+    assert main["id"] != before["id"] and c.uri() == uri
+    assert sql(uri, "SELECT v FROM %s" % table) == [("before-restore",)]
+    sql(uri, "UPDATE %s SET v = 'restored-then-changed'" % table)
+
+    path = c.P("/branches/%s/restore" % main["id"])
+    # The spec's required field, a name already taken, and a restore from itself.
+    c.call("POST", path, {}, expect=400)
+    c.call("POST", path, {"source_branch_id": before["id"], "preserve_under_name": "main"},
+           expect=409)
+    c.call("POST", path, {"source_branch_id": main["id"]}, expect=400)
+    c.call("POST", c.P("/branches/br-no-such-000000/restore"), {"source_branch_id": before["id"]},
+           expect=404)
+    c.call("POST", path, {"source_branch_id": "br-no-such-000000"}, expect=404)
+
+    kept_name, kept_name2 = unique("kept"), unique("kept")
+    undo = c.call("POST", path, {"source_branch_id": before["id"],
+                                 "preserve_under_name": kept_name}, expect=200)
+    assert undo["branch"]["id"] == main["id"] and undo["branch"]["name"] == "main"
+    actions = [o["action"] for o in undo["operations"]]
+    assert actions[0] == "create_timeline" and "suspend_compute" in actions
+    # Not applied until its operations end.
+    assert sql(uri, "SELECT v FROM %s" % table) == [("restored-then-changed",)]
+    c.wait(undo["operations"])
+    assert sql(uri, "SELECT v FROM %s" % table) == [("just-before-restore",)]
+    assert c.uri() == uri
+    by_name = {b["name"]: b for b in c.branches()}
+    assert by_name["main"]["id"] == main["id"] and by_name["main"]["default"]
+    assert by_name["main"]["parent_id"] == before["id"]
+    kept = by_name[kept_name]
+    assert "parent_id" not in kept and kept["id"] not in (main["id"], before["id"])
+    ep = c.call("POST", c.P("/endpoints"), {"endpoint": {"branch_id": kept["id"], "type": "read_write"}},
+                expect=201)
+    c.wait(ep["operations"])
+    assert sql(c.uri(kept["id"]), "SELECT v FROM %s" % table) == [("restored-then-changed",)]
+    c.wait(c.call("DELETE", c.P("/endpoints/" + ep["endpoint"]["id"]), expect=200)["operations"])
+    # A parent with a child cannot go.
+    assert c.call("DELETE", c.P("/branches/" + before["id"]), expect=409)["code"] == \
+        "BRANCH_HAS_CHILDREN"
+
+    # And back: the undo of the undo.
+    again = c.call("POST", path, {"source_branch_id": kept["id"],
+                                  "preserve_under_name": kept_name2}, expect=200)
+    c.wait(again["operations"])
+    assert sql(uri, "SELECT v FROM %s" % table) == [("restored-then-changed",)]
+    by_name = {b["name"]: b for b in c.branches()}
+    assert by_name["main"]["parent_id"] == kept["id"]
+    assert by_name[kept_name2]["parent_id"] == before["id"]
+    # A branch with children keeps them only through preserve_under_name: they move there.
+    child = c.call("POST", c.P("/branches"), {"branch": {"parent_id": main["id"], "name": unique("ch")}},
+                   expect=201)
+    c.wait(child["operations"])
+    c.call("POST", path, {"source_branch_id": before["id"]}, expect=400)
+    kept_name3 = unique("kept")
+    third = c.call("POST", path, {"source_branch_id": before["id"],
+                                  "preserve_under_name": kept_name3}, expect=200)
+    c.wait(third["operations"])
+    by_name = {b["name"]: b for b in c.branches()}
+    assert by_name[child["branch"]["name"]]["parent_id"] == by_name[kept_name3]["id"]
+    assert sql(uri, "SELECT v FROM %s" % table) == [("just-before-restore",)]
+    _detach_main(c)
+
+
 def test_restore_errors(c):
     main = c.main()
     snap = c.snapshot(name=unique("re"))["snapshot"]

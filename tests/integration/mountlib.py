@@ -113,6 +113,24 @@ def reset_project(stack):
         status, body2 = stack.api("DELETE", "/projects/%s/snapshots/%s" % (pid, snap["id"]))
         assert status in (200, 202, 404), body2
         wait_idle(stack)
+    # An undo (a branch restore) makes the branch it undid from the default branch's
+    # parent, which cannot be deleted: a snapshot restore gives the default branch a new
+    # root branch, and the rest can go.
+    status, body = stack.api("GET", "/projects/%s/branches" % pid)
+    assert status == 200, body
+    main = next(b for b in body["branches"] if b.get("default"))
+    if main.get("parent_id"):
+        status, body = stack.api("POST", "/projects/%s/branches/%s/snapshot" % (pid, main["id"]))
+        assert status == 200, body
+        sid = body["snapshot"]["id"]
+        wait_idle(stack)
+        status, body = stack.api("POST", "/projects/%s/snapshots/%s/restore" % (pid, sid),
+                                 body={"target_branch_id": main["id"], "finalize_restore": True})
+        assert status == 200, body
+        wait_idle(stack)
+        status, body = stack.api("DELETE", "/projects/%s/snapshots/%s" % (pid, sid))
+        assert status in (200, 202), body
+        wait_idle(stack)
     # Children before parents; the default branch stays.
     while True:
         status, body = stack.api("GET", "/projects/%s/branches" % pid)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from mountlib import SANITIZER, Mount, wait_for
+from mountlib import SANITIZER, Mount, sql, wait_for
 from stack import Stack
 
 PROJECTS = 30
@@ -191,3 +191,67 @@ def test_mkdir_makes_a_project_and_rmdir_needs_allow_project_delete(org, mount_o
             os.rmdir(m2.p(name))
     finally:
         delete_project(org, pid)
+
+
+def write_restore(m, name, text):
+    fd = os.open(m.p(name, "active", "restore"), os.O_WRONLY | os.O_TRUNC)
+    try:
+        return os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def test_a_project_restores_with_progress_undo_and_keep_old_branches(org, mount_org):
+    """A restore in a project of an organization's mount is the single mount's: its
+    progress lines reach the root's events with the project, -o keep_old_branches= keeps
+    that many of its replaced branches, and its undo puts back the state before it."""
+    m = mount_org("keep_old_branches=1", "api_timeout=30")
+    name = "project-0011"
+    pid = next(p["id"] for p in all_projects(org) if p["name"] == name)
+    uri = m.read(name, "active", "connection_uri").strip()
+    sql(uri, "DROP TABLE IF EXISTS t")
+    sql(uri, "CREATE TABLE t (v text)")
+    sql(uri, "INSERT INTO t VALUES ('snap')")
+    os.mkdir(m.p(name, "snapshots", "s"))
+    sql(uri, "UPDATE t SET v = 'before-1'")
+    first = m.read(name, "active", "id").strip()
+    fd = os.open(m.p("events"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        org.config(operation_ms=2500)
+        try:
+            assert write_restore(m, name, "s\n") == 2
+        finally:
+            org.config(operation_ms=300)
+        got = []
+
+        def finished():
+            try:
+                got.extend(json.loads(x) for x in os.read(fd, 1 << 16).decode().splitlines())
+            except BlockingIOError:
+                pass
+            return any(e["kind"] == "restore.finished" for e in got)
+        wait_for(finished, 30, "the restore's lines in the root's events")
+    finally:
+        os.close(fd)
+    progress = [e for e in got if e["kind"] == "restore.progress"]
+    assert progress and all(e["project"] == pid and e["operations"] for e in progress), got
+    assert all(e["project"] == pid for e in got if e["kind"].startswith("restore."))
+    assert sql(uri, "SELECT v FROM t")[0][0] == "snap"
+
+    sql(uri, "UPDATE t SET v = 'before-2'")
+    second = m.read(name, "active", "id").strip()
+    write_restore(m, name, "s\n")
+    status, body = org.api("GET", "/projects/%s/branches" % pid)
+    assert status == 200, body
+    olds = {b["name"]: b["id"] for b in body["branches"] if b["name"] != "main"}
+    # keep_old_branches=1: the first replaced branch went once the second restore was done.
+    assert olds == {"main (old 2)": second} and first not in olds.values()
+    st = json.loads(m.read(name, "active", "restore"))
+    assert st["state"] == "finished" and st["undo"] == second
+    # Another project of the mount has a restore status of its own.
+    assert json.loads(m.read("project-0012", "active", "restore"))["state"] == "idle"
+
+    write_restore(m, name, st["undo"] + "\n")
+    assert sql(uri, "SELECT v FROM t")[0][0] == "before-2"
+    st = json.loads(m.read(name, "active", "restore"))
+    assert st["state"] == "finished" and st["undo_of"]["branch_id"] == second

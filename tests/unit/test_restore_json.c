@@ -1,9 +1,11 @@
 /* What `cat active/restore` says before, during and after a restore. */
 #include <errno.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
 #include "check.h"
+#include "model.h"
 #include "restore.h"
 
 static struct json_object *parse(char *text)
@@ -34,6 +36,8 @@ int main(void)
 		.snapshot_id = "snap-a-b-1", .snapshot_name = "pre_drop",
 		.branch_name = "main", .branch_id = "br-old-one-1",
 	};
+	struct neon_operation running = { .id = "op1", .action = "create_branch",
+					  .status = "running" };
 	struct json_object *o, *ops, *op;
 
 	o = parse(restore_status(r));
@@ -46,9 +50,7 @@ int main(void)
 	/* A second restore while one runs is refused. */
 	CHECK_INT(restore_record_begin(r, &req), -EBUSY);
 
-	ops = json_tokener_parse("[{\"id\":\"op1\",\"action\":\"create_branch\",\"status\":\"running\"}]");
-	restore_record_operations(r, ops);
-	json_object_put(ops);
+	restore_record_operations(r, &running, 1);
 	o = parse(restore_status(r));
 	CHECK_STR(field(o, "state", NULL), "running");
 	CHECK_STR(field(o, "snapshot", "name"), "pre_drop");
@@ -84,9 +86,46 @@ int main(void)
 	CHECK_INT(restore_record_begin(r, &req), 0);
 	o = parse(restore_status(r));
 	CHECK(field(o, "verified", NULL) == NULL);
+	/* While one runs, the time waited shows, and no undo (its branch is not known yet). */
+	CHECK(json_object_object_get_ex(o, "waited_s", NULL));
+	CHECK(!json_object_object_get_ex(o, "undo", NULL));
 	json_object_put(o);
 	restore_record_end(r, -EBUSY, NULL, "a restore of this project is running through "
 			   "another mount (pid 7 on h)");
+	/* It replaced nothing: the undo of the restore before it stays. */
+	restore_record_undo(r, "br-before-one-9", "restores main to br-before-one-9");
+	restore_record_undo(r, NULL, NULL);
+	o = parse(restore_status(r));
+	CHECK_STR(field(o, "undo", NULL), "br-before-one-9");
+	CHECK(strstr(field(o, "undo_note", NULL), "replaced nothing") != NULL);
+	CHECK(!json_object_object_get_ex(o, "waited_s", NULL));
+	json_object_put(o);
+
+	/* An undo names the branch it came from instead of a snapshot. */
+	req.snapshot_id = "";
+	req.snapshot_name = "";
+	req.source_branch_id = "br-before-one-9";
+	req.source_branch_name = "main (old)";
+	CHECK_INT(restore_record_begin(r, &req), 0);
+	restore_record_end(r, 0, "br-old-one-1", NULL);
+	restore_record_undo(r, "", "no undo: deleted (keep_old_branches=0)");
+	o = parse(restore_status(r));
+	CHECK(json_object_object_get_ex(o, "snapshot", &op) && op == NULL);
+	CHECK_STR(field(o, "undo_of", "branch_id"), "br-before-one-9");
+	CHECK_STR(field(o, "undo_of", "branch_name"), "main (old)");
+	CHECK(json_object_object_get_ex(o, "undo", &op) && op == NULL);
+	CHECK_STR(field(o, "undo_note", NULL), "no undo: deleted (keep_old_branches=0)");
+	json_object_put(o);
+
+	/* The names of branches restores replaced, which keep_old_branches counts. */
+	CHECK(restore_old_name("main (old)", "main"));
+	CHECK(restore_old_name("main (old 2)", "main"));
+	CHECK(restore_old_name("main (old 12)", "main"));
+	CHECK(!restore_old_name("main (old 02)", "main"));
+	CHECK(!restore_old_name("main (older)", "main"));
+	CHECK(!restore_old_name("main (old 2", "main"));
+	CHECK(!restore_old_name("main2 (old)", "main"));
+	CHECK(!restore_old_name("main", "main"));
 
 	restore_free(r);
 	CHECK_DONE();
