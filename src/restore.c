@@ -30,6 +30,7 @@
 #include "model.h"
 #include "pg.h"
 #include "restore.h"
+#include "restore_settle.h"
 #include "util.h"
 
 struct restore {
@@ -458,6 +459,29 @@ static int restore_retarget(struct restore *r, const struct restore_request *req
 	return 0;
 }
 
+/* The restore request was sent but its answer never came: Neon tells whether it restored.
+ * A request never sent twice, so 0 only when Neon did it, and then the new branch is
+ * in @new_id; -EIO, with nothing changed, when it shows no such restore. */
+static int restore_lost_answer(struct restore *r, const struct restore_request *req,
+			       const char *target, time_t sent, double deadline,
+			       const struct api_error *err, char *new_id, size_t idlen,
+			       char *msg, size_t msglen)
+{
+	char why[400];
+	int res;
+
+	res = restore_settle_wait(r->api, req->snapshot_id, target, sent, deadline, new_id,
+				  idlen, why, sizeof(why));
+	if (res == 0) {
+		log_warn("restore: the answer was lost (%s), but Neon restored snapshot %s into "
+			 "%s as branch %s", err->message, req->snapshot_name, target, new_id);
+		return 0;
+	}
+	util_msg(msg, msglen, "the answer to the restore request was lost (%s), and %s%s",
+		 err->message, why, res == -ENOENT ? ": nothing changed, write it again" : "");
+	return res == -ENOENT ? -EIO : res;
+}
+
 static void restore_unlock(struct restore *r, struct meta_lock *lock)
 {
 	char msg[400];
@@ -474,8 +498,9 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	struct meta_restore mr = { 0 };
 	struct meta_lock *lock = NULL;
 	int64_t audit_id = -1;
-	char msg[512] = "", target[64], how[400] = "";
+	char msg[512] = "", target[64], how[400] = "", lost_id[64] = "";
 	const char *new_id = NULL;
+	time_t sent = time(NULL);
 	double deadline = util_now() + req->timeout_s, locked_until, delay;
 	int res;
 
@@ -530,6 +555,14 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		if (!res)
 			break;
 		snprintf(msg, sizeof(msg), "%s", err.message);
+		if (err.http_status == 0) {
+			res = restore_lost_answer(r, req, target, sent, deadline, &err, lost_id,
+						  sizeof(lost_id), msg, sizeof(msg));
+			if (res)
+				goto fail;
+			new_id = lost_id;
+			goto restored;
+		}
 		if (err.http_status != 423 || util_now() + delay > locked_until ||
 		    util_now() + delay > deadline)
 			goto fail;
@@ -558,6 +591,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			res = -EIO;
 		goto fail;
 	}
+restored:
 	/* Proof that the string users hold reaches the restored branch, not merely a
 	 * database: the endpoint it names serves that branch, then a query answers. */
 	res = restore_endpoint(r, req->verify_uri, new_id,
