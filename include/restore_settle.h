@@ -24,6 +24,11 @@ int restore_settle_wait(struct api *api, const char *snapshot_id, const char *ta
 			time_t since, double deadline, char *new_id, size_t idlen,
 			char *msg, size_t msglen);
 
+/* The branch @branch_id a restore made, whose operations then ended in error, is deleted
+ * unless Neon finalized it (it holds the active branch's name, or replaced a branch).
+ * 0 when it was deleted. */
+int restore_settle_drop_unfinished(struct api *api, const char *branch_id, double timeout_s);
+
 /* At mount: the restores the audit log still shows running are settled from Neon, under
  * the restore lock, on @workers (one may still be under way there), each waited for up to
  * @timeout_s. The newest shows in the status file as running meanwhile, then as it ended.

@@ -589,6 +589,10 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		snprintf(msg, sizeof(msg), "%s", err.message);
 		if (res != -ETIMEDOUT)
 			res = -EIO;
+		/* Neon gave up on it: the branch it made is no restore, and must not stay. */
+		if (res == -EIO && restore_settle_drop_unfinished(r->api, new_id,
+								 deadline - util_now()) == 0)
+			new_id = NULL;
 		goto fail;
 	}
 restored:

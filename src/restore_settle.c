@@ -93,6 +93,37 @@ int restore_settle_wait(struct api *api, const char *snapshot_id, const char *ta
 	}
 }
 
+int restore_settle_drop_unfinished(struct api *api, const char *branch_id, double timeout_s)
+{
+	struct model_list *l = NULL;
+	struct api_error err = { 0 };
+	struct neon_answer *del = NULL;
+	const struct neon_branch *b;
+	bool unfinished;
+	int res;
+
+	res = neon_list(api, MODEL_BRANCHES, &l, &err);
+	if (res) {
+		log_warn("restore: the branch %s it made is kept: %s", branch_id, err.message);
+		return res;
+	}
+	b = model_branch_by_id(l, branch_id);
+	unfinished = b && !b->restored_as[0] && strcmp(b->restore_status, "restored") == 0;
+	model_list_put(l);
+	if (!unfinished)
+		return -EEXIST;
+	res = neon_delete_branch(api, branch_id, &del, &err);
+	if (!res)
+		res = neon_answer_wait(api, del, timeout_s, &err);
+	neon_answer_free(del);
+	if (res)
+		log_warn("restore: the unfinished branch %s it made is kept: %s", branch_id,
+			 err.message);
+	else
+		log_info("restore: the unfinished branch %s it made was deleted", branch_id);
+	return res;
+}
+
 struct settle_job {
 	struct restore *restore;
 	struct api *api;
