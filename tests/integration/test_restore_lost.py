@@ -5,7 +5,7 @@ import errno
 import os
 
 from faultlib import Events, audit, audit_mark, branches, restore_status, write_restore
-from mountlib import sql, wait_idle
+from mountlib import sql, wait_for, wait_idle
 
 
 def prepared(fs):
@@ -83,6 +83,8 @@ def test_a_mount_settles_a_restore_an_earlier_neonfs_left_running(mount_factory,
     assert status == 200, body
     project.wait_operations(body["operations"])
     again = mount_factory("poll_min=600", "poll_max=600")
+    # Settled on the worker pool, so the mount does not wait for it.
+    wait_for(lambda: restore_status(again)["state"] != "running", 30, "the restore to settle")
     (outcome, _, _, b_after, _), = audit(project, mark)
     assert (outcome, b_after) == ("finished", body["branch"]["id"])
     st = restore_status(again)
