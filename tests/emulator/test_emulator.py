@@ -226,6 +226,26 @@ def test_connection_uri_reaches_the_branch(c):
     assert sql(uri, "SELECT current_user")[0][0] == "neondb_owner"
 
 
+def test_computes_down_refuse_connections_and_the_api_goes_on(c):
+    uri = c.uri()
+    held = psycopg2.connect(uri)
+    held.autocommit = True
+    c.st.config(compute_down=1)
+    try:
+        with pytest.raises(psycopg2.OperationalError) as e:
+            sql(uri, "SELECT 1")
+        assert "the compute of endpoint" in str(e.value) and "is down" in str(e.value)
+        # Connections it had are dropped too; the API still answers.
+        with pytest.raises((psycopg2.OperationalError, psycopg2.InterfaceError)):
+            with held.cursor() as cur:
+                cur.execute("SELECT 1")
+        assert c.main()["name"] == "main"
+    finally:
+        c.st.config(compute_down=0)
+        held.close()
+    assert sql(uri, "SELECT 1") == [(1,)]
+
+
 def test_proxy_protocol_details(c):
     uri = c.uri()
     port = int(uri.split("@127.0.0.1:")[1].split("/")[0])
