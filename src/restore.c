@@ -478,7 +478,9 @@ static int restore_lost_answer(struct restore *r, const struct restore_request *
 		return 0;
 	}
 	util_msg(msg, msglen, "the answer to the restore request was lost (%s), and %s%s",
-		 err->message, why, res == -ENOENT ? ": nothing changed, write it again" : "");
+		 err->message, why, res == -ENOENT ? ": nothing changed, write it again" :
+		 "; whether Neon restored it is not known yet: the next mount settles it from "
+		 "what Neon shows");
 	return res == -ENOENT ? -EIO : res;
 }
 
@@ -501,6 +503,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	char msg[512] = "", target[64], how[400] = "", lost_id[64] = "";
 	const char *new_id = NULL;
 	time_t sent = time(NULL);
+	bool unsettled = false;	/* Neon may have done it: the audit log keeps it running */
 	double deadline = util_now() + req->timeout_s, locked_until, delay;
 	int res;
 
@@ -558,6 +561,7 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		if (err.http_status == 0) {
 			res = restore_lost_answer(r, req, target, sent, deadline, &err, lost_id,
 						  sizeof(lost_id), msg, sizeof(msg));
+			unsettled = res && res != -EIO;
 			if (res)
 				goto fail;
 			new_id = lost_id;
@@ -646,7 +650,7 @@ restored:
 fail:
 	log_err("restore: snapshot %s into %s failed: %s", req->snapshot_name, req->branch_name,
 		msg);
-	snprintf(mr.outcome, sizeof(mr.outcome), "failed");
+	snprintf(mr.outcome, sizeof(mr.outcome), "%s", unsettled ? "running" : "failed");
 	snprintf(mr.error, sizeof(mr.error), "%s", msg);
 	if (new_id)
 		snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);

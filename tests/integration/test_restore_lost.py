@@ -90,3 +90,32 @@ def test_a_mount_settles_a_restore_an_earlier_neonfs_left_running(mount_factory,
     st = restore_status(again)
     assert st["state"] == "finished" and st["snapshot"]["name"] == "before", st
     assert st["branch"]["id_after"] == body["branch"]["id"]
+
+
+def test_a_lost_answer_neon_cannot_be_asked_about_is_left_to_the_next_mount(mount_factory,
+                                                                           project):
+    """The answer was lost and the branch listing that would tell fails too: the restore
+    may have happened, so the audit log keeps it running (not "failed"), the status says
+    why, and the next mount settles it."""
+    fs = mount_factory("api_timeout=2", "op_timeout=20", "poll_min=600", "poll_max=600")
+    uri = prepared(fs)
+    mark = audit_mark(project)
+    project.clear_requests()
+    # The restore's own look-ups before its request pass; every listing after it fails.
+    project.fault(method="GET", path=r"/branches$", delay_ms=1, count=2)
+    project.fault(method="GET", path=r"/branches$", status=503, count=-1)
+    project.fault(method="POST", path=r"/restore$", drop="after", count=1)
+    assert write_restore(fs, "before") == errno.EAGAIN
+    assert [r for r in project.requests() if r.get("dropped") == "after"]
+    st = restore_status(fs)
+    assert st["state"] == "failed" and "the next mount settles it" in st["error"], st
+    (outcome, _, _, b_after, error), = audit(project, mark)
+    assert outcome == "running" and b_after is None and "answer" in error
+    project.clear_faults()
+    wait_idle(project)
+    fs.unmount()
+    again = mount_factory("poll_min=600", "poll_max=600")
+    wait_for(lambda: restore_status(again)["state"] != "running", 30, "the restore to settle")
+    (outcome, _, _, b_after, error), = audit(project, mark)
+    assert outcome == "finished" and b_after == again.read("active", "id").strip()
+    assert sql(uri, "SELECT count(*) FROM lost") == [(0,)]
