@@ -128,9 +128,10 @@ def test_killed_while_an_attachment_is_stored(mount_factory, project):
     try:
         with locker.cursor() as cur:
             cur.execute("LOCK TABLE attachments IN EXCLUSIVE MODE")
-        # Written in place, without O_TRUNC: a truncation is the user's own change, stored
-        # at once (FUSE sends `>`'s as a truncate), so a kill after it leaves the file empty
-        # as on any file system. What must hold is that a store is whole or not at all.
+        # One open, one write, one close: a shell's `>` closes a duplicate before its
+        # write, which stores the truncated file empty (a close stores what the file is),
+        # so a kill after that leaves it empty, as on any file system. What must hold is
+        # that a store is whole or not at all.
         writer = subprocess.Popen(
             ["/usr/bin/python3", "-c", "import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY);"
              " os.write(fd, b'{\"step\": 2}'); os.close(fd)",
