@@ -129,25 +129,28 @@ struct settle_job {
 	struct api *api;
 	struct meta *meta;
 	struct meta_lock *lock;
-	struct meta_restore_row *rows;
+	struct meta_restore_row *rows;   /* oldest first */
 	size_t count;
 	double timeout_s;
+	bool status;                     /* the status file waits for the newest row */
 };
 
-/* One row: its outcome from Neon, written back to the log. */
-static int settle_row(struct settle_job *job, struct meta_restore_row *row, char *after,
-		      size_t afterlen, char *why, size_t whylen)
+/* One row: its outcome from Neon, written back to the log. With @timeout_s 0 a restore
+ * still under way is -ETIMEDOUT at once, quietly: it is waited for on the pool. */
+static int settle_row(struct settle_job *job, struct meta_restore_row *row, double timeout_s,
+		      char *after, size_t afterlen, char *why, size_t whylen)
 {
 	struct meta_restore *mr = &row->r;
 	char msg[512];
 	int res;
 
 	res = restore_settle_wait(job->api, mr->snapshot_id, mr->branch_before,
-				  (time_t)row->started_at, util_now() + job->timeout_s,
+				  (time_t)row->started_at, util_now() + timeout_s,
 				  after, afterlen, msg, sizeof(msg));
 	if (res == -ENOENT || res == 0) {
 		snprintf(mr->outcome, sizeof(mr->outcome), "%s", res ? "failed" : "finished");
 		snprintf(mr->branch_after, sizeof(mr->branch_after), "%s", res ? "" : after);
+		snprintf(mr->error, sizeof(mr->error), "%s", "");
 		if (res)
 			snprintf(mr->error, sizeof(mr->error), "neonfs stopped before the restore "
 				 "ended, and %.400s", msg);
@@ -162,6 +165,8 @@ static int settle_row(struct settle_job *job, struct meta_restore_row *row, char
 		snprintf(why, whylen, "%s", mr->error);
 		return res ? -EIO : 0;
 	}
+	if (res == -ETIMEDOUT && timeout_s <= 0)
+		return res;
 	/* Not known yet: the row stays running, for the next mount to settle. */
 	log_warn("restore: restore %lld of snapshot %s, left running by an earlier neonfs, "
 		 "not settled: %s", (long long)row->id, mr->snapshot_name, msg);
@@ -169,6 +174,7 @@ static int settle_row(struct settle_job *job, struct meta_restore_row *row, char
 	return res;
 }
 
+/* On the pool: the restores still under way at mount, waited for. */
 static void settle_run(void *data)
 {
 	struct settle_job *job = data;
@@ -178,12 +184,13 @@ static void settle_run(void *data)
 
 	for (i = 0; i < job->count; i++) {
 		after[0] = why[0] = '\0';
-		res = settle_row(job, &job->rows[i], after, sizeof(after), why, sizeof(why));
+		res = settle_row(job, &job->rows[i], job->timeout_s, after, sizeof(after), why,
+				 sizeof(why));
 	}
 	if (meta_restore_unlock(job->meta, job->lock, msg, sizeof(msg)) != 0)
 		log_warn("restore: %s", msg);
-	/* The status file shows the newest, as the log now does. */
-	restore_record_end(job->restore, res, res ? NULL : after, why);
+	if (job->status)
+		restore_record_end(job->restore, res, res ? NULL : after, why);
 	free(job->rows);
 	free(job);
 }
@@ -194,7 +201,9 @@ void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
 	struct settle_job *job;
 	struct restore_request req = { 0 };
 	struct meta_restore_row *newest;
-	char msg[512], host[256], holder[300];
+	char msg[512], host[256], holder[300], after[64] = "", why[640] = "";
+	size_t i, pending = 0;
+	int res = 0;
 
 	if (!meta)
 		return;
@@ -227,12 +236,27 @@ void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
 	req.branch_id = newest->r.branch_before;
 	if (restore_record_begin(r, &req) != 0)
 		goto unlock;
+	/* What Neon has ended is settled now, so the mount answers knowing it; only what is
+	 * still under way is waited for, on the pool. */
+	for (i = 0; i < job->count; i++) {
+		after[0] = why[0] = '\0';
+		res = settle_row(job, &job->rows[i], 0, after, sizeof(after), why, sizeof(why));
+		if (res == -ETIMEDOUT)
+			job->rows[pending++] = job->rows[i];
+	}
+	job->status = res == -ETIMEDOUT;
+	if (!job->status)
+		restore_record_end(r, res, res ? NULL : after, why);
+	job->count = pending;
+	if (!pending)
+		goto unlock;
 	if (worker_submit(workers, settle_run, job) == 0)
 		return;
-	restore_record_end(r, -EIO, NULL, "the restores the audit log shows running were "
-			   "not settled: out of memory");
+	log_warn("restore: the restores still under way on Neon are left to the next mount");
+	if (job->status)
+		restore_record_end(r, -EIO, NULL, "the restore still under way on Neon was not "
+				   "waited for: out of memory");
 unlock:
-	log_warn("restore: the restores the audit log shows running are left unsettled");
 	meta_restore_unlock(meta, job->lock, msg, sizeof(msg));
 out:
 	free(job->rows);
