@@ -460,7 +460,7 @@ static int restore_retarget(struct restore *r, const struct restore_request *req
 }
 
 /* The restore request was sent but its answer never came: Neon tells whether it restored.
- * A request never sent twice, so 0 only when Neon did it, and then the new branch is
+ * The request is never sent twice, so 0 only when Neon did it, and then the new branch is
  * in @new_id; -EIO, with nothing changed, when it shows no such restore. */
 static int restore_lost_answer(struct restore *r, const struct restore_request *req,
 			       const char *target, time_t sent, double deadline,
@@ -595,7 +595,8 @@ int restore_run(struct restore *r, const struct restore_request *req,
 			res = -EIO;
 		/* Neon gave up on it: the branch it made is no restore, and must not stay. */
 		if (res == -EIO && restore_settle_drop_unfinished(r->api, new_id,
-								 deadline - util_now()) == 0)
+				util_now() + api_retry_seconds(r->api) < deadline ?
+				deadline - util_now() : api_retry_seconds(r->api)) == 0)
 			new_id = NULL;
 		goto fail;
 	}
