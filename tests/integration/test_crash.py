@@ -17,7 +17,7 @@ from faultlib import audit, audit_mark, branches, meta_rows, restore_status, sna
 from mountlib import sql, wait_for, wait_idle
 
 SLOW_MS = 3000
-OPTS = ("api_timeout=5", "op_timeout=30", "poll_min=600", "poll_max=600")
+OPTS = ("api_timeout=5", "op_timeout=30", "cache_ttl=0", "poll_min=600", "poll_max=600")
 
 
 def posted(stack, suffix):
