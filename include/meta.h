@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-struct json_object;
 
 struct meta;
 
@@ -124,7 +123,8 @@ struct meta_restore_row {
 };
 int meta_restore_unsettled(struct meta *m, struct meta_restore_row **list, size_t *count,
 			   char *msg, size_t msglen);
-/* The last @limit restores, newest first, as a JSON array. */
-int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char *msg, size_t msglen);
+/* The last @limit restores (<= 0: all), newest first: *rows is their text, one JSON array
+ * (model_restore_log), malloc'd. */
+int meta_restore_log(struct meta *m, int limit, char **rows, char *msg, size_t msglen);
 
 #endif
