@@ -5,7 +5,6 @@ are unmounted in teardown whatever happened. A mount's daemon must exit 0 at unm
 print no sanitizer report, so leaks and undefined behaviour fail the test that caused them.
 """
 import os
-import sys
 
 import pytest
 
@@ -51,16 +50,3 @@ def fs(mount_factory):
     """One mount with a long listing cache, so only invalidation can make changes show."""
     return mount_factory("cache_ttl=30", "api_timeout=5", "poll_min=600", "poll_max=600")
 
-
-
-
-def pytest_terminal_summary(terminalreporter):
-    """The fault matrix's table, when its cells ran (test_fault_matrix.py)."""
-    for mod in list(sys.modules.values()):
-        if getattr(mod, "FAULT_MATRIX", False) is True and hasattr(mod, "matrix_lines"):
-            lines = mod.matrix_lines()
-            if lines:
-                terminalreporter.write_sep("-", "fault matrix")
-                for line in lines:
-                    terminalreporter.write_line(line)
-            return

@@ -6,8 +6,12 @@ was not; nothing doubled; no temporary branch), the action returned the one errn
 errmap table gives for that fault (src/errmap.c; a transport failure is EIO), the log
 names the reason, the tree shows what Neon has, and the mount still answers.
 
-One mount per action row, reused by its cells. The matrix is printed at the end of the
-run (with -q too). The default run has one fault of each kind; -m slow_matrix the rest. A cell a fault cannot reach is "n/a", with the reason.
+One mount per action row and group of faults, reused by its cells; the rows and groups are
+separate tests, so the workers of a parallel run share them out. A test hands its cells back
+in its report (user property "fault_matrix"), and tests/conftest.py prints the matrix at the
+end of the run (with -q too, and with pytest-xdist on its controller). Every cell runs by
+default; -m slow_matrix runs only the slow ones (429, 423, latency, op_failed). A cell a
+fault cannot reach is "n/a", with the reason.
 """
 import errno
 import os
@@ -24,7 +28,7 @@ OPTS = ("api_timeout=2", "op_timeout=3", "pg_timeout=2", "cache_ttl=0", "poll_mi
 
 FAULTS = ["503", "429", "500", "423", "drop", "latency", "op_error", "op_failed",
           "compute_down", "meta_down"]
-# A fault of each kind, for the default run; the rest are -m slow_matrix.
+# A fault of each kind; the rest are the slow cells, marked slow_matrix.
 QUICK = {"503", "500", "drop", "op_error", "compute_down", "meta_down"}
 
 # What a fault does to the action's request (None: not an injected API fault).
@@ -111,9 +115,6 @@ REQUEST = {
     "mkdir branch": ("POST", r"/branches$"),
     "rmdir branch": ("DELETE", r"/branches/[^/]+$"),
 }
-
-CELLS = {}  # (row, fault) -> text of the cell, for the table
-FAULT_MATRIX = True  # what the summary hook looks for
 
 
 def errno_of(fn, *args):
@@ -230,11 +231,12 @@ def rename_back(project, name, to):
         api_ok(project, "PATCH", "/snapshots/" + snap["id"], body={"snapshot": {"name": to}})
 
 
-def run_cell(rowobj, fault, expect_snaps, expect_branches):
+def run_cell(rowobj, fault, expect_snaps, expect_branches, cells):
+    """Runs one cell, its table text put in @cells; returns the problems seen."""
     row, fs, project = rowobj.row, rowobj.fs, rowobj.project
     want = EXPECT[row][fault]
     if len(want) == 1:
-        CELLS[(row, fault)] = "n/a"
+        cells.append((row, fault, "n/a"))
         return []
     want_errno, done, reason = want
     log_at = len(fs.output())
@@ -273,50 +275,42 @@ def run_cell(rowobj, fault, expect_snaps, expect_branches):
     if reason and reason not in fs.output()[log_at:]:
         problems.append("the log does not say %r" % reason)
     rowobj.after(fault, expect_snaps)
-    CELLS[(row, fault)] = ("%s %.1fs" % (errno.errorcode.get(got, "0") if got else "0", took)
-                           + ("" if not problems else " FAIL"))
+    cells.append((row, fault, "%s %.1fs" % (errno.errorcode.get(got, "0") if got else "0",
+                                             took) + ("" if not problems else " FAIL")))
     return ["%s × %s: %s" % (row, fault, "; ".join(problems))] if problems else []
 
 
 ROWS = list(EXPECT)
 
 
-def matrix_row(mount_factory, project, row, faults):
+def matrix_row(request, mount_factory, project, row, faults):
     project.config(operation_ms=OP_MS, snapshot_limit=100)
     fs = mount_factory(*OPTS)
     rowobj = Row(row, fs, project)
     rowobj.prepare(faults)
     project.wait_idle()
     expect_snaps, expect_branches = set(snapshots(project)), set(branches(project))
-    problems = []
-    for fault in faults:
-        problems += run_cell(rowobj, fault, expect_snaps, expect_branches)
+    problems, cells = [], []
+    try:
+        for fault in faults:
+            problems += run_cell(rowobj, fault, expect_snaps, expect_branches, cells)
+    finally:
+        # A cell that raised shows as not run ("-"); the table's layout travels along,
+        # as an xdist controller never imports this module.
+        request.node.user_properties.append(
+            ("fault_matrix", {"rows": ROWS, "faults": FAULTS, "cells": cells}))
     # Nothing the mount made for itself is left: no temporary branch, no leftovers.
     assert not [b for b in branches(project) if b.startswith("neonfs-")]
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("row", ROWS)
-def test_fault_matrix(mount_factory, project, row):
-    matrix_row(mount_factory, project, row, [f for f in FAULTS if f in QUICK])
+def test_fault_matrix(request, mount_factory, project, row):
+    matrix_row(request, mount_factory, project, row, [f for f in FAULTS if f in QUICK])
 
 
 @pytest.mark.slow_matrix
 @pytest.mark.parametrize("row", ROWS)
-def test_fault_matrix_rest(mount_factory, project, row):
-    matrix_row(mount_factory, project, row, [f for f in FAULTS if f not in QUICK])
+def test_fault_matrix_rest(request, mount_factory, project, row):
+    matrix_row(request, mount_factory, project, row, [f for f in FAULTS if f not in QUICK])
 
-
-def matrix_lines():
-    """The table of the cells this run reached: errno and time, n/a, or - (not run).
-    tests/integration/conftest.py prints it at the end of the run (with -q too)."""
-    if not CELLS:
-        return []
-    width = max(len(r) for r in ROWS)
-    lines = ["fault matrix (errno and time of each cell; n/a: the fault cannot reach it;"
-             " -: not run)",
-             " " * width + " | " + " | ".join("%-12s" % f for f in FAULTS)]
-    for r in ROWS:
-        lines.append("%-*s | " % (width, r) + " | ".join(
-            "%-12s" % CELLS.get((r, f), "-") for f in FAULTS))
-    return lines
