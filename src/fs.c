@@ -18,6 +18,7 @@
 #include "project.h"
 #include "render.h"
 #include "restore.h"
+#include "restore_settle.h"
 #include "tree.h"
 #include "util.h"
 #include "watcher.h"
@@ -33,6 +34,7 @@ struct fs {
 	struct tree *tree;
 	struct worker_pool *workers;
 	struct fuse_session *se;
+	double op_timeout;	/* how long a restore left running is waited for at mount */
 };
 
 /* Long actions at once (mkdir, rmdir, restores, previews); more wait their turn. */
@@ -103,6 +105,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	fs->tree = tree_new();
 	fs->events = events_new(1024);
 	fs->restore = restore_new(api, project_pool(fs->project), meta);
+	fs->op_timeout = cfg->op_timeout;
 	if (fs->events)
 		fs->watcher = watcher_new(fs->project, fs->events, &wc, &fs_watcher_notify, fs);
 	if (fs->watcher && fs->restore)
@@ -152,6 +155,8 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	fs->ctx.workers = fs->workers;
 	action_cleanup_temporary(fs->actions);
 	action_cleanup_records(fs->actions);
+	restore_settle_start(fs->restore, project_api(fs->project), project_meta(fs->project),
+			     fs->workers, project_active_name(fs->project), fs->op_timeout);
 	return watcher_start(fs->watcher);
 }
 
