@@ -118,4 +118,11 @@ int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore
 /* The last @limit restores, newest first, as a JSON array. */
 int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char *msg, size_t msglen);
 
+/* Notices between the mounts of this meta database (notify.h): NOTIFY @channel with
+ * @payload (under 8000 bytes), delivered to every session that LISTENs on it. */
+int meta_notify(struct meta *m, const char *channel, const char *payload, char *msg,
+		size_t msglen);
+/* The meta database's connection string, for a connection of its own (the listener's). */
+const char *meta_conninfo(const struct meta *m);
+
 #endif

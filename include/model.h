@@ -125,6 +125,14 @@ bool model_branch_replaced(const struct model_list *branches, const struct neon_
 const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints,
 					      const char *branch_id);
 
+/* A copy of the snapshot or branch listing @l with one change another mount told of:
+ * @json given, it is the object @id as Neon sent it, put in place of the one with that id
+ * (or added); @json NULL and @name given, @id is renamed to @name; both NULL, @id is taken
+ * out. NULL when out of memory, @json is not the object @id, or @l has no @id to rename or
+ * take out (then the listing is fetched afresh instead). */
+struct model_list *model_list_patch(const struct model_list *l, const char *id,
+				    const char *json, const char *name);
+
 /* Single objects and operations from an API answer ({snapshot|branch|endpoint, operations}).
  * Each returns 0, or -EIO when the answer lacks the object or it has no id. */
 struct neon_object {

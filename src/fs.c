@@ -14,6 +14,7 @@
 #include "fs.h"
 #include "log.h"
 #include "node.h"
+#include "notify.h"
 #include "ops.h"
 #include "project.h"
 #include "render.h"
@@ -27,6 +28,7 @@ struct fs {
 	struct node_ctx ctx;
 	struct project *project;
 	struct watcher *watcher;
+	struct notify *notify;        /* NULL without a meta database */
 	struct actions *actions;
 	struct events *events;
 	struct restore *restore;
@@ -111,6 +113,12 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
+	fs->notify = notify_new(fs->project, meta, fs->watcher, fs->events, &fs_watcher_notify, fs);
+	if (meta && !fs->notify) {
+		util_msg(msg, msglen, "out of memory");
+		goto fail;
+	}
+	actions_set_notify(fs->actions, fs->notify);
 	fs->ctx = (struct node_ctx){
 		.tree = fs->tree, .project = fs->project, .actions = fs->actions,
 		.events = fs->events, .restore = fs->restore, .uid = getuid(), .gid = getgid(),
@@ -131,6 +139,7 @@ void fs_free(struct fs *fs)
 	/* Lets the long actions under way end before what they use goes. */
 	worker_pool_free(fs->workers);
 	actions_free(fs->actions);
+	notify_free(fs->notify);
 	watcher_free(fs->watcher);
 	restore_free(fs->restore);
 	events_free(fs->events);
@@ -141,6 +150,8 @@ void fs_free(struct fs *fs)
 
 int fs_start(struct fs *fs, struct fuse_session *se)
 {
+	int res;
+
 	fs->se = se;
 	/* Threads are made here, after fuse_daemonize's fork: a child has none of its
 	 * parent's, and a pool made before would take jobs that never run. */
@@ -152,13 +163,16 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	fs->ctx.workers = fs->workers;
 	action_cleanup_temporary(fs->actions);
 	action_cleanup_records(fs->actions);
-	return watcher_start(fs->watcher);
+	res = watcher_start(fs->watcher);
+	return res ? res : notify_start(fs->notify);
 }
 
 void fs_stop(struct fs *fs)
 {
 	if (fs->events)
 		events_shutdown(fs->events);
+	/* The listener first: what it hears goes to the watcher and the kernel. */
+	notify_stop(fs->notify);
 	if (fs->watcher)
 		watcher_stop(fs->watcher);
 }
