@@ -57,6 +57,9 @@ void watcher_seen_refresh(struct watcher *w);
  * is reported as expired, not deleted. */
 void watcher_seen_expiry(struct watcher *w, const char *id, time_t expires);
 
+/* Is the mount in use: someone follows events, or it was used within poll_max (or
+ * -o watch=always)? An idle mount asks nothing of anyone. */
+bool watcher_wanted(struct watcher *w);
 /* A change another mount made and told of (notify.h), taken as seen so that a poll does
  * not report it again: @id is now @name (NULL: gone), shown as @entry. Returns true when
  * it is news (no poll saw it first), with the entry @id was shown under before in

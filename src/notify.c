@@ -39,6 +39,7 @@
 #define NOTIFY_CONNECT_S	5.0
 #define NOTIFY_RETRY_MIN_S	0.5
 #define NOTIFY_RETRY_MAX_S	5.0
+#define NOTIFY_IDLE_CHECK_S	1.0	/* a local check: is the mount in use again? */
 
 struct notify {
 	struct project *p;
@@ -472,6 +473,14 @@ static void *notify_run(void *data)
 	/* The listing a restore notice needs is what the budget sheds first. */
 	api_set_background(true);
 	while (!atomic_load(&n->stopping)) {
+		if (!c && !watcher_wanted(n->watcher)) {
+			/* Idle is free: a meta database on Neon closes idle sessions when its
+			 * compute suspends, and connecting again would wake it. The next use
+			 * of the mount connects, and reads its listings afresh. */
+			if (notify_wait(n, -1, 0, NOTIFY_IDLE_CHECK_S) < 0)
+				break;
+			continue;
+		}
 		if (!c)
 			c = notify_connect(n, msg, sizeof(msg));
 		if (!c) {
@@ -493,8 +502,14 @@ static void *notify_run(void *data)
 		retry = NOTIFY_RETRY_MIN_S;
 		atomic_store(&n->listening, true);
 		if (notify_hear(n, c, msg, sizeof(msg)) != 0) {
-			log_warn("lost the meta database's connection that other mounts' changes "
-				 "come through (%s): they show through polling until it is back", msg);
+			if (watcher_wanted(n->watcher))
+				log_warn("lost the meta database's connection that other mounts' "
+					 "changes come through (%s): they show through polling until "
+					 "it is back", msg);
+			else
+				log_info("the meta database closed the idle connection that other "
+					 "mounts' changes come through (%s); the next use connects "
+					 "again", msg);
 			lost = true;
 		}
 		atomic_store(&n->listening, false);

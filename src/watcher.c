@@ -287,7 +287,7 @@ out:
 
 /* Changes made elsewhere are looked for only while someone follows events or used the
  * mount within poll_max (or always, with -o watch=always). */
-static bool watcher_wanted(struct watcher *w)
+bool watcher_wanted(struct watcher *w)
 {
 	return w->cfg.always || events_readers(w->events) > 0 ||
 	       project_idle_for(w->p) <= w->cfg.poll_max;

@@ -204,6 +204,24 @@ def test_expiry_set_through_one_mount_shows_in_the_other(proxy, mount_factory, p
     assert proxy.calls()[before:] == []
 
 
+def test_attachments_written_through_one_mount_show_in_the_other(proxy, mount_factory,
+                                                                 project):
+    a, b = two_mounts(mount_factory, proxy)
+    os.mkdir(a.p("snapshots", "v1"))
+    wait_for(shows(b, ["v1"]), DEADLINE, "v1 in B's listing")
+    assert "notes.txt" not in os.listdir(b.p("snapshots", "v1"))
+    before = len(proxy.calls())
+    with open(a.p("snapshots", "v1", "notes.txt"), "wb") as f:
+        f.write(b"kept with v1")
+    wait_for(lambda: "notes.txt" in os.listdir(b.p("snapshots", "v1")), DEADLINE,
+             "notes.txt in B's snapshots/v1")
+    assert b.read("snapshots", "v1", "notes.txt") == "kept with v1"
+    os.unlink(a.p("snapshots", "v1", "notes.txt"))
+    wait_for(lambda: "notes.txt" not in os.listdir(b.p("snapshots", "v1")), DEADLINE,
+             "notes.txt gone from B's snapshots/v1")
+    assert proxy.calls()[before:] == []
+
+
 @pytest.mark.concurrency
 def test_a_notified_change_is_not_reported_again_by_polling(proxy, mount_factory, project):
     """B polls fast: its polls after the notice see the snapshot as known."""
