@@ -33,9 +33,6 @@ void notify_free(struct notify *n);
 int notify_start(struct notify *n);
 void notify_stop(struct notify *n);
 
-/* Is the listener connected and listening now? */
-bool notify_listening(struct notify *n);
-
 /* A change made through this mount, as action_done has it (actions_internal.h). */
 struct notify_change {
 	const char *event;             /* the events line's kind, or NULL */

@@ -54,7 +54,9 @@ struct notify {
 	PGconn *first;            /* connected by notify_start, handed to the thread */
 	pthread_t thread;
 	bool running;
-	atomic_bool listening;
+	/* The meta database did not answer the listener's last try: notices are not sent
+	 * (each would wait for it), and the others find the changes by polling. */
+	atomic_bool away;
 	atomic_bool stopping;
 };
 
@@ -88,7 +90,7 @@ struct notify *notify_new(struct project *p, struct meta *meta, struct watcher *
 	n->tell = *tell;
 	n->data = data;
 	n->wake[0] = n->wake[1] = -1;
-	atomic_init(&n->listening, false);
+	atomic_init(&n->away, false);
 	atomic_init(&n->stopping, false);
 	snprintf(n->channel, sizeof(n->channel), "neonfs.%s", project_id(p));
 	/* pid and host say who it was in a log; the random part tells apart two mounts that a
@@ -117,11 +119,6 @@ void notify_free(struct notify *n)
 	free(n);
 }
 
-bool notify_listening(struct notify *n)
-{
-	return n && atomic_load(&n->listening);
-}
-
 /* ---- sending ---- */
 
 static struct json_object *notify_str(const char *s)
@@ -136,9 +133,7 @@ void notify_send(struct notify *n, const struct notify_change *c)
 	char msg[512] = "";
 	size_t i;
 
-	/* Our listener is down, so the meta database is away: a notice would only wait for it,
-	 * and the others find the change by polling. */
-	if (!notify_listening(n))
+	if (!n || atomic_load(&n->away))
 		return;
 	o = json_object_new_object();
 	fields = json_object_new_object();
@@ -488,6 +483,7 @@ static void *notify_run(void *data)
 				log_warn("not listening for other mounts' changes (%s): they show "
 					 "through polling until the meta database answers", msg);
 			lost = true;
+			atomic_store(&n->away, true);
 			if (notify_wait(n, -1, 0, retry) < 0)
 				break;
 			retry = retry * 2 > NOTIFY_RETRY_MAX_S ? NOTIFY_RETRY_MAX_S : retry * 2;
@@ -500,9 +496,13 @@ static void *notify_run(void *data)
 			lost = false;
 		}
 		retry = NOTIFY_RETRY_MIN_S;
-		atomic_store(&n->listening, true);
+		atomic_store(&n->away, false);
 		if (notify_hear(n, c, msg, sizeof(msg)) != 0) {
-			if (watcher_wanted(n->watcher))
+			bool wanted = watcher_wanted(n->watcher);
+
+			/* In use, the database is taken for away until it answers again. */
+			atomic_store(&n->away, wanted);
+			if (wanted)
 				log_warn("lost the meta database's connection that other mounts' "
 					 "changes come through (%s): they show through polling until "
 					 "it is back", msg);
@@ -512,7 +512,6 @@ static void *notify_run(void *data)
 					 "again", msg);
 			lost = true;
 		}
-		atomic_store(&n->listening, false);
 		PQfinish(c);
 		c = NULL;
 	}
@@ -531,8 +530,7 @@ int notify_start(struct notify *n)
 	/* Listening before the mount answers its first request: no change told from then on
 	 * is missed. A database that does not answer now is tried again by the thread. */
 	n->first = notify_connect(n, msg, sizeof(msg));
-	if (n->first)
-		atomic_store(&n->listening, true);
+	atomic_store(&n->away, n->first == NULL);
 	res = pthread_create(&n->thread, NULL, notify_run, n);
 	if (res) {
 		log_err("cannot start the thread that hears other mounts: %s", strerror(res));
@@ -553,5 +551,5 @@ void notify_stop(struct notify *n)
 		log_debug("waking the listener: %s", strerror(errno));
 	pthread_join(n->thread, NULL);
 	n->running = false;
-	atomic_store(&n->listening, false);
+	atomic_store(&n->away, true);
 }
