@@ -175,4 +175,9 @@ void fs_stop(struct fs *fs)
 	notify_stop(fs->notify);
 	if (fs->watcher)
 		watcher_stop(fs->watcher);
+	/* The long actions under way answer before the session's fd is closed at unmount:
+	 * joined here, their replies happen before the close (as ThreadSanitizer checks). */
+	worker_pool_free(fs->workers);
+	fs->workers = NULL;
+	fs->ctx.workers = NULL;
 }

@@ -204,6 +204,27 @@ def test_expiry_set_through_one_mount_shows_in_the_other(proxy, mount_factory, p
     assert proxy.calls()[before:] == []
 
 
+def test_branches_made_and_deleted_through_one_mount_show_in_the_other(proxy, mount_factory,
+                                                                       project):
+    a, b = two_mounts(mount_factory, proxy)
+    os.mkdir(a.p("snapshots", "v1"))
+    assert sorted(os.listdir(b.p("branches"))) == ["main"]
+    before = len(proxy.calls())
+    with Events(b) as ev:
+        os.mkdir(a.p("branches", "exp"))
+        wait_for(lambda: "exp" in os.listdir(b.p("branches")), DEADLINE, "exp in B's branches")
+        assert ev.wait("branch.created", DEADLINE, name="exp")["local"] is False
+        os.symlink("../snapshots/v1", a.p("branches", "pv"))
+        wait_for(lambda: "pv" in os.listdir(b.p("branches")), DEADLINE, "pv in B's branches")
+        assert os.readlink(b.p("branches", "pv")) == "../snapshots/v1"
+        os.rmdir(a.p("branches", "exp"))
+        os.unlink(a.p("branches", "pv"))
+        wait_for(lambda: sorted(os.listdir(b.p("branches"))) == ["main"], DEADLINE,
+                 "exp and pv gone from B's branches")
+        assert [e["name"] for e in ev.of("branch.deleted")] == ["exp", "pv"]
+    assert proxy.calls()[before:] == []
+
+
 def test_attachments_written_through_one_mount_show_in_the_other(proxy, mount_factory,
                                                                  project):
     a, b = two_mounts(mount_factory, proxy)
