@@ -824,25 +824,32 @@ def report(b):
 
 # Why neonfs makes a call the floor does not, and what in src/ would drop it.
 WHY = [
-    ("mkdir", "GET /p/snapshots", "after the POST: `fs_op_mkdir` stats the new directory "
-     "with `fs_stat`, which lists snapshots again because `fs_snapshot_create` dropped the "
-     "listing (`fs_changed`); the POST's answer holds the snapshot, so stat from it (or put "
-     "it into the cached listing) and the call goes. Before the POST, when the listing is "
-     "cold: `fs_name_free`'s check, which Neon makes itself (409 → EEXIST)"),
+    ("mkdir", "GET /p/snapshots", "before the POST, when the cache window has passed: "
+     "`action_name_free` (src/actions.c) checks the name against the listing (Neon refuses "
+     "a taken name itself, 409 → EEXIST, but only the tree knows the entries shown under an "
+     "id); after the POST: the kernel looks the new directory up, and the listing is fetched "
+     "again because `action_done` forgot it; the POST's answer holds the snapshot, so putting "
+     "it into the cached listing would drop that call"),
     ("mkdir", "GET /p/connection_uri", "the compute's URI for the schema capture (cached "
      "for cache_ttl); counted with the schema capture's round trips"),
-    ("branch", "GET /p/branches", "`fs_name_free` lists branches for the name check (Neon "
-     "refuses a taken name itself: 409 → EEXIST), `fs_active_id` lists them again for the "
-     "parent (afresh since a restore may have replaced it; the first listing would do), and "
-     "`fs_op_mkdir`'s `fs_stat` lists them a third time after the operations; the POST's "
+    ("branch", "GET /p/branches", "`action_name_free` lists branches for the name check (Neon "
+     "refuses a taken name itself: 409 → EEXIST), `project_active_id` lists them afresh for "
+     "the parent (a restore made elsewhere moves the name to a new id), and the kernel's "
+     "lookup of the new directory lists them a third time after the operations; the POST's "
      "answer holds the branch"),
-    ("preview", "GET /p/branches", "`fs_name_free`'s check and the `fs_stat` after the "
-     "operations, as for `mkdir branches/x`"),
+    ("preview", "GET /p/branches", "`action_name_free`'s check, `project_active_id`, and the "
+     "lookup after the operations, as for `mkdir branches/x`"),
     ("restore", "GET /p/connection_uri", "the URI the restore is verified through; a script "
      "knows it already"),
-    ("restore", "GET /p/branches", "after the operations: `fs_seen_refresh` re-lists branches "
-     "so the watcher does not report the restore as made elsewhere; it could run in the "
-     "watcher after the write returned (the restore's answer names both branches)"),
+    ("restore", "GET /p/branches", "`restore_run` (src/restore.c) resolves the target by name "
+     "again once it holds the restore lock that serializes restores across mounts, so a "
+     "restore another mount finished in between cannot send this one into the \"(old)\" "
+     "branch; after the operations, `action_done` lists branches once more so the watcher "
+     "knows the new branch id and does not report the restore as made elsewhere (the "
+     "restore's answer names both branches, so that one could go)"),
+    ("restore", "GET /p/endpoints", "`restore_endpoint` checks that the endpoint the "
+     "connection string reaches serves the restored branch: the write returns only when the "
+     "data behind the unchanged URI is the restored data, which `SELECT 1` alone cannot tell"),
 ]
 
 

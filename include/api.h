@@ -1,13 +1,20 @@
-/* api: a client for the Neon HTTP API v2 (libcurl + json-c).
+/* api: a client for the Neon HTTP API v2 (libcurl).
  *
  * Every call returns 0 or a negative errno. On failure *err says why in words
  * (the server's message when there was one); the errno comes from errmap.
- * JSON results are new references the caller must json_object_put(). */
+ * The wire moves bytes: request bodies come from the model's writers, and each answer's
+ * body goes to the model's parsers, so results come in the model's types (model.h). An
+ * answer that is not what the call expects is -EIO. */
 #ifndef NEONFS_API_H
 #define NEONFS_API_H
 
 #include <stdbool.h>
-struct json_object;
+#include <stddef.h>
+
+struct model_answer;
+struct model_list;
+struct neon_named;
+struct neon_operation;
 
 #define API_DEFAULT_BASE "https://console.neon.tech/api/v2"
 
@@ -47,78 +54,74 @@ void api_get_stats(struct api *a, struct api_stats *st);
 double api_retry_seconds(const struct api *a);
 
 /* Any call: method "GET"/"POST"/"PATCH"/"DELETE"; @path relative to the base, starting
- * with '/'; @query already URL-encoded ("a=b&c=d") or NULL; @body sent as JSON or NULL.
- * @action selects errno meanings. *out may be NULL when the answer had no body. */
+ * with '/'; @query already URL-encoded ("a=b&c=d") or NULL; @body JSON text or NULL.
+ * @action selects errno meanings. *out: the answer's body (malloc'd), NULL when it had
+ * none. */
 int api_call(struct api *a, int action, const char *method, const char *path,
-	     const char *query, struct json_object *body,
-	     struct json_object **out, struct api_error *err);
+	     const char *query, const char *body, char **out, struct api_error *err);
 
 /* URL-encode @s into a new string. */
 char *api_escape(const char *s);
 
-/* Snapshots. */
-int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api_error *err);
-/* @lsn may be NULL (branch head), @expires_at NULL (no expiry). Response: {snapshot,
+/* Listings (model_list_put): every page of them. */
+int api_list_snapshots(struct api *a, struct model_list **snapshots, struct api_error *err);
+int api_list_branches(struct api *a, struct model_list **branches, struct api_error *err);
+/* Every endpoint of the project. */
+int api_list_endpoints(struct api *a, struct model_list **endpoints, struct api_error *err);
+
+/* Mutations answer a model_answer (model_answer_free): the object and its operations. */
+/* @lsn may be NULL (branch head), @expires_at NULL (no expiry). Answer: {snapshot,
  * operations}. */
 int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			const char *lsn, const char *expires_at, struct json_object **resp,
+			const char *lsn, const char *expires_at, struct model_answer **resp,
 			struct api_error *err);
 /* Sets the time Neon deletes the snapshot (RFC 3339), or clears it when @expires_at is NULL.
- * Response: {snapshot}. */
+ * Answer: {snapshot}. */
 int api_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
-			struct json_object **resp, struct api_error *err);
+			struct model_answer **resp, struct api_error *err);
 int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
-			struct json_object **resp, struct api_error *err);
+			struct model_answer **resp, struct api_error *err);
 int api_delete_snapshot(struct api *a, const char *snapshot_id,
-			struct json_object **resp, struct api_error *err);
-/* Response: {branch, endpoints?, operations}. Always sends target_branch_id. With
+			struct model_answer **resp, struct api_error *err);
+/* Answer: {branch, endpoints?, operations}. Always sends target_branch_id. With
  * @finalize a 423 is not retried (err->http_status 423, -EBUSY): the target may be
  * renamed meanwhile, so the caller resolves it again before it calls again. */
 int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *target_branch_id,
 			 bool finalize, const char *new_branch_name,
-			 struct json_object **resp, struct api_error *err);
+			 struct model_answer **resp, struct api_error *err);
 int api_finalize_restore(struct api *a, const char *branch_id, const char *old_branch_name,
-			 struct json_object **resp, struct api_error *err);
-
-/* Branches. List follows pagination and returns one array of every branch. */
-int api_list_branches(struct api *a, struct json_object **branches, struct api_error *err);
-int api_get_branch(struct api *a, const char *branch_id, struct json_object **branch,
-		   struct api_error *err);
-/* New branch from @parent_id's head with one read_write endpoint. Response: CreatedBranch. */
+			 struct model_answer **resp, struct api_error *err);
+/* New branch from @parent_id's head with one read_write endpoint. Answer: CreatedBranch. */
 int api_create_branch(struct api *a, const char *parent_id, const char *name,
-		      struct json_object **resp, struct api_error *err);
+		      struct model_answer **resp, struct api_error *err);
 int api_delete_branch(struct api *a, const char *branch_id,
-		      struct json_object **resp, struct api_error *err);
-
-/* Endpoints, databases, roles, connection URIs. */
-int api_list_branch_endpoints(struct api *a, const char *branch_id,
-			      struct json_object **endpoints, struct api_error *err);
-/* Every endpoint of the project. */
-int api_list_endpoints(struct api *a, struct json_object **endpoints, struct api_error *err);
+		      struct model_answer **resp, struct api_error *err);
 int api_create_endpoint(struct api *a, const char *branch_id,
-			struct json_object **resp, struct api_error *err);
+			struct model_answer **resp, struct api_error *err);
+
+/* Databases and roles of a branch (malloc'd arrays), connection URIs. */
 int api_list_databases(struct api *a, const char *branch_id,
-		       struct json_object **databases, struct api_error *err);
+		       struct neon_named **databases, size_t *n, struct api_error *err);
 int api_list_roles(struct api *a, const char *branch_id,
-		   struct json_object **roles, struct api_error *err);
+		   struct neon_named **roles, size_t *n, struct api_error *err);
 int api_connection_uri(struct api *a, const char *branch_id, const char *database,
 		       const char *role, char **uri, struct api_error *err);
 
 /* Operations. */
 int api_get_operation(struct api *a, const char *operation_id,
-		      struct json_object **operation, struct api_error *err);
+		      struct neon_operation *operation, struct api_error *err);
 
-/* Called after each poll round with the latest operation objects (for status files). */
-typedef void (*api_progress_fn)(void *data, struct json_object *operations);
+/* Called after each poll round with the latest state of the operations (status files). */
+typedef void (*api_progress_fn)(void *data, const struct neon_operation *ops, size_t n);
 
-/* Polls every operation in @operations (an array of Operation objects) until each is
- * terminal (finished, skipped, cancelled, error), or until @timeout_s. Polling adapts:
- * first poll after ~20 ms, then x1.5 up to a 1 s cap. "failed" keeps polling.
+/* Polls every operation of @ops until each is terminal (finished, skipped, cancelled,
+ * error), or until @timeout_s. Polling adapts: first poll after ~20 ms, then x1.5 up to a
+ * 1 s cap. "failed" keeps polling.
  * Returns 0 when all finished or skipped; -EIO when one ended in error (its error text in
- * *err); -ECANCELED when cancelled; -ETIMEDOUT at the deadline.
- * If @latest is not NULL it receives the final array of operation objects. */
-int api_wait_operations(struct api *a, struct json_object *operations, double timeout_s,
-			api_progress_fn progress, void *data,
-			struct json_object **latest, struct api_error *err);
+ * *err); -ECANCELED when cancelled; -ETIMEDOUT at the deadline; -EINVAL when one has no id.
+ * If @latest is not NULL it receives their final state (@n of them, malloc'd). */
+int api_wait_operations(struct api *a, const struct neon_operation *ops, size_t n,
+			double timeout_s, api_progress_fn progress, void *data,
+			struct neon_operation **latest, struct api_error *err);
 
 #endif

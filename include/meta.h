@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-struct json_object;
 
 struct meta;
 
@@ -115,8 +114,9 @@ int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *au
 		       char *msg, size_t msglen);
 int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore *r,
 		     char *msg, size_t msglen);
-/* The last @limit restores, newest first, as a JSON array. */
-int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char *msg, size_t msglen);
+/* The last @limit restores (<= 0: all), newest first: *rows is their text, one JSON array
+ * (model_restore_log), malloc'd. */
+int meta_restore_log(struct meta *m, int limit, char **rows, char *msg, size_t msglen);
 
 /* Notices between the mounts of this meta database (notify.h): NOTIFY @channel with
  * @payload (under 8000 bytes), delivered to every session that LISTENs on it. */

@@ -19,8 +19,6 @@
 
 #include "shared.h"
 
-struct json_object;
-
 /* Every string field below is non-NULL ("" when Neon sent none) and lives as long as the
  * listing or object that holds it. */
 struct neon_snapshot {
@@ -57,6 +55,7 @@ struct neon_endpoint {
 	const char *branch_id;
 	const char *type;             /* "read_write", "read_only" */
 	const char *current_state;
+	const char *host;             /* what a connection string names it by */
 };
 
 /* One of Neon's asynchronous operations. */
@@ -69,15 +68,12 @@ struct neon_operation {
 	char error[512];
 	char created_at[40];
 	char updated_at[40];
+	long long failures_count;     /* how often Neon retried it; 0 when not said */
 };
 
 enum model_kind { MODEL_SNAPSHOTS = 1, MODEL_BRANCHES, MODEL_ENDPOINTS };
 
 struct model_list;
-
-/* Builds a listing from an array of Snapshot, Branch or Endpoint objects (borrowed).
- * NULL only when out of memory; a non-array gives an empty listing. */
-struct model_list *model_list_from_json(enum model_kind kind, struct json_object *arr);
 
 struct model_list *model_list_get(struct model_list *l);
 void model_list_put(struct model_list *l);
@@ -133,8 +129,7 @@ const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints
 struct model_list *model_list_patch(const struct model_list *l, const char *id,
 				    const char *json, const char *name);
 
-/* Single objects and operations from an API answer ({snapshot|branch|endpoint, operations}).
- * Each returns 0, or -EIO when the answer lacks the object or it has no id. */
+/* A single object of an API answer. */
 struct neon_object {
 	struct shared base;
 	enum model_kind kind;
@@ -144,16 +139,100 @@ struct neon_object {
 		struct neon_endpoint endpoint;
 	} u;
 };
-/* @key: "snapshot", "branch" or "endpoint". *out is a new object (shared_put its base). */
-int model_object_from_answer(struct json_object *answer, const char *key,
-			     struct neon_object **out);
 void model_object_put(struct neon_object *o);
 
-/* The answer's "operations" array (may be absent: *n = 0). *ops is malloc'd. */
-int model_operations_from_answer(struct json_object *answer, struct neon_operation **ops,
-				 size_t *n);
-/* One Operation object. */
-int model_operation_from_json(struct json_object *obj, struct neon_operation *op);
+/* ---- API answers, parsed from the body's text (model_wire.c) ----
+ * Each parser takes the body as the API sent it (NULL or blank: no body) and returns 0,
+ * -ENOMEM, or -EIO with what is wrong in @msg ("the API's answer has no ..."). */
+
+/* A listing's answer, {"snapshots" | "branches" | "endpoints": [...]}. */
+int model_list_parse(enum model_kind kind, const char *text, struct model_list **out,
+		     char *msg, size_t msglen);
+
+/* A listing read page by page (branches): each page's objects are kept until the last. */
+struct model_pages;
+struct model_pages *model_pages_new(void);
+/* Adds one page, {"<key>": [...], "pagination": {"next": cursor}}: *count objects on it,
+ * *next the cursor of the page after it (malloc'd), NULL when the page names none. */
+int model_pages_add(struct model_pages *p, const char *text, const char *key, size_t *count,
+		    char **next, char *msg, size_t msglen);
+/* The listing of every page added; NULL when out of memory. */
+struct model_list *model_pages_list(struct model_pages *p, enum model_kind kind);
+void model_pages_free(struct model_pages *p);
+
+/* What a mutating call answered ({snapshot|branch|endpoint, endpoints?, operations}). */
+struct model_answer {
+	struct neon_object *snapshot;   /* NULL when the answer has none with an id */
+	struct neon_object *branch;
+	struct neon_object *endpoint;
+	bool has_endpoints;             /* a non-empty "endpoints": Neon made a compute too */
+	bool has_operations;            /* it had an "operations" array */
+	struct neon_operation *ops;     /* each with an id */
+	size_t nops;
+};
+/* -EIO also when "operations" is not an array or one of them has no id. */
+int model_answer_parse(const char *text, struct model_answer **out, char *msg, size_t msglen);
+void model_answer_free(struct model_answer *a);
+
+/* A polled operation, {"operation": {...}}: -EIO when it has none with an id. */
+int model_operation_parse(const char *text, struct neon_operation *op, char *msg,
+			  size_t msglen);
+
+/* A database or a role of a branch: its name, and a database's owner ("" for a role). */
+struct neon_named {
+	char name[256];
+	char owner[256];
+};
+/* {"<key>": [{name, owner_name?}, ...]} ("databases", "roles"); objects without a string
+ * name are left out. *out is malloc'd. */
+int model_named_parse(const char *text, const char *key, struct neon_named **out, size_t *n,
+		      char *msg, size_t msglen);
+
+/* {"uri": "..."}: *uri malloc'd. */
+int model_uri_parse(const char *text, char **uri, char *msg, size_t msglen);
+
+/* An error answer's GeneralError {code, message}: a few proxies answer {"error": {...}}, or
+ * short plain text, which becomes the message (an HTML page does not). Never fails: what
+ * cannot be read is "". @len: the body's length, which may hold a NUL. */
+void model_error_parse(const char *text, size_t len, char *code, size_t codelen,
+		       char *message, size_t messagelen);
+
+/* ---- what neonfs writes (model_write.c): malloc'd text, NULL when out of memory ---- */
+
+/* Request bodies, compact JSON. NULL arguments are left out, but for the expiry, where NULL
+ * is JSON null (which clears it). */
+char *model_body_snapshot_rename(const char *name);
+char *model_body_snapshot_expiry(const char *expires_at);
+char *model_body_restore(const char *target_branch_id, bool finalize, const char *name);
+char *model_body_finalize_restore(const char *old_branch_name);
+/* A branch from @parent_id's head with one read_write endpoint. */
+char *model_body_branch_create(const char *parent_id, const char *name);
+char *model_body_endpoint_create(const char *branch_id);
+
+/* What `cat active/restore` shows: pretty JSON, newline-terminated. A string that is NULL
+ * or "" shows as null, but @error, which is left out then. */
+struct model_restore_status {
+	const char *state;             /* "idle", "running", "finished", "failed" */
+	bool ever;                     /* false: only the state (no restore yet) */
+	const char *snapshot_id, *snapshot_name;
+	const char *branch_name, *branch_before, *branch_after;
+	const char *started_at, *ended_at;
+	long long duration_ms;         /* < 0: left out (still running) */
+	const struct neon_operation *ops;
+	size_t nops;
+	const char *verified;
+	const char *error;
+};
+char *model_restore_status(const struct model_restore_status *s);
+
+/* One row of the restore audit log; NULL strings are JSON null. */
+struct model_restore_row {
+	long long id;
+	const char *snapshot_id, *snapshot_name, *branch_before, *branch_after;
+	const char *user, *host, *started_at, *ended_at, *outcome, *error;
+};
+/* The rows as one compact JSON array. */
+char *model_restore_log(const struct model_restore_row *rows, size_t n);
 
 /* What meta.json shows. A snapshot's: the Neon object with its checkpoint record merged in
  * ("checkpoint": null without one). A branch's: the Neon object with facts read through
@@ -196,19 +275,42 @@ struct model_limit {
  * numbers as null. */
 char *model_limits_json(const struct model_limit *l, size_t n);
 
+/* ---- notices between the mounts of one meta database (model_notice.c) ----
+ * One compact JSON object of neonfs's own format; notify.c sends and hears them, typed. */
+#define MODEL_NOTICE_VERSION	1
+#define MODEL_NOTICE_FIELDS	8	/* the events line's name/value slots */
+#define MODEL_NOTICE_STALE	8
+
+struct model_notice {
+	int version;                   /* MODEL_NOTICE_VERSION; another is not guessed at */
+	const char *mount;             /* who sent it: a mount ignores its own */
+	const char *project;
+	const char *event;             /* the events line's kind, or NULL */
+	const char *fields[MODEL_NOTICE_FIELDS];  /* name/value pairs; a NULL name ends them */
+	const char *stale[MODEL_NOTICE_STALE];    /* caches to drop, by name; NULL ends them */
+	enum model_kind kind;          /* MODEL_SNAPSHOTS or MODEL_BRANCHES: what @id is; 0 */
+	const char *id;
+	bool seen;                     /* @id is now called @name; @name NULL: it is gone */
+	const char *name;
+	bool has_expiry;               /* snapshot @id expires at @expires (0: never) */
+	time_t expires;
+	const char *attachments_of;    /* a snapshot whose attachments changed */
+	bool pending;                  /* the files of active/next/ changed */
+	const char *object;            /* @id as Neon sent it (JSON text), or NULL */
+	void *held;                    /* what a parsed notice's strings live in */
+};
+
+/* The notice as text shorter than @max bytes: without its object when it would be longer
+ * (the others then fetch the listing instead of patching it). Malloc'd; NULL when out of
+ * memory (*len 0) or too long even so (*len: its length). An @object that is not a JSON
+ * object is left out. */
+char *model_notice_write(const struct model_notice *n, size_t max, size_t *len);
+/* A notice heard; NULL when @text is not one (not a JSON object, no mount or project) or
+ * out of memory. Mistyped members read as missing. Free with model_notice_free. */
+struct model_notice *model_notice_parse(const char *text);
+void model_notice_free(struct model_notice *n);
+
 /* RFC 3339 since the epoch; 0 when empty or unreadable. */
 time_t model_time(const char *rfc3339);
-
-/* The checked getters every module that reads a field of Neon's JSON uses (the wire's error
- * bodies and operations, the restore status), so a missing or mistyped field reads the same
- * everywhere. @o may be NULL or not an object: that reads as missing. */
-/* The string at @key; NULL when missing, not a string, or holding a NUL (which C would
- * read as a shorter, different string). */
-const char *model_json_str(struct json_object *o, const char *key);
-/* @key read as json-c reads a boolean (non-zero numbers and non-empty strings are true);
- * false when missing. */
-bool model_json_bool(struct json_object *o, const char *key);
-/* @key as an integer (json-c's reading of a number or a numeric string); @dflt when missing. */
-long long model_json_int(struct json_object *o, const char *key, long long dflt);
 
 #endif

@@ -8,12 +8,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-struct json_object;
 
 struct api;
 struct api_error;
 struct pg_pool;
 struct meta;
+struct neon_operation;
 
 struct restore;
 
@@ -47,7 +47,7 @@ char *restore_status(struct restore *r);
 
 /* Record keeping, exposed for tests: a record can be filled without a server. */
 int restore_record_begin(struct restore *r, const struct restore_request *req);
-void restore_record_operations(struct restore *r, struct json_object *operations);
+void restore_record_operations(struct restore *r, const struct neon_operation *ops, size_t n);
 void restore_record_target(struct restore *r, const char *branch_id);
 void restore_record_verified(struct restore *r, const char *how);
 void restore_record_end(struct restore *r, int err, const char *branch_after, const char *error);

@@ -1,4 +1,4 @@
-/* api: the Neon HTTP API v2 over libcurl, answers parsed with json-c.
+/* api: the Neon HTTP API v2 over libcurl. It moves bytes; the model reads them.
  *
  * Thread-safety: any number of threads may call into one struct api at once.
  * Each call takes a curl easy handle from a small pool (so connections and TLS
@@ -24,7 +24,6 @@
 #include <time.h>
 #include <sys/random.h>
 #include <curl/curl.h>
-#include <json-c/json.h>
 
 #include "api.h"
 #include "budget.h"
@@ -473,66 +472,25 @@ out:
 	return res;
 }
 
-static void api_copy_json_string(char *dst, size_t size, struct json_object *o, const char *key)
-{
-	const char *v = model_json_str(o, key);
-
-	if (v)
-		snprintf(dst, size, "%s", v);
-}
-
-/* Reads GeneralError {code, message}; a few proxies answer {error: {...}} or plain text. */
+/* GeneralError {code, message}, read by the model, made fit for a terminal. */
 static void api_parse_general_error(const struct api_buf *b, struct api_general_error *ge)
 {
-	struct json_object *o, *inner;
-	enum json_tokener_error jerr;
-	size_t i, n;
-
-	ge->code[0] = '\0';
-	ge->message[0] = '\0';
-	if (!b->len)
-		return;
-	o = json_tokener_parse_verbose(b->data, &jerr);
-	if (o && json_object_is_type(o, json_type_object)) {
-		api_copy_json_string(ge->code, sizeof(ge->code), o, "code");
-		api_copy_json_string(ge->message, sizeof(ge->message), o, "message");
-		if (!ge->message[0] && json_object_object_get_ex(o, "error", &inner) &&
-		    json_object_is_type(inner, json_type_object)) {
-			api_copy_json_string(ge->code, sizeof(ge->code), inner, "code");
-			api_copy_json_string(ge->message, sizeof(ge->message), inner, "message");
-		}
-	} else if (!o && b->len < 200 && !memchr(b->data, '<', b->len)) {
-		/* Short plain text is worth showing; an HTML error page is not. */
-		n = b->len < sizeof(ge->message) - 1 ? b->len : sizeof(ge->message) - 1;
-		for (i = 0; i < n && b->data[i] != '\n' && b->data[i] != '\0'; i++)
-			ge->message[i] = b->data[i];
-		ge->message[i] = '\0';
-	}
-	json_object_put(o);
+	model_error_parse(b->data, b->len, ge->code, sizeof(ge->code), ge->message,
+			  sizeof(ge->message));
 	api_sanitize(ge->code);
 	api_sanitize(ge->message);
 }
 
-static int api_parse_body(struct api_buf *b, struct json_object **out, const char *what,
-			  struct api_error *err)
+/* The answer's body for the caller: NULL when it had none. */
+static void api_take_body(struct api_buf *b, char **out)
 {
-	enum json_tokener_error jerr = json_tokener_success;
-	struct json_object *o;
-	size_t i;
-
 	if (!out)
-		return 0;
+		return;
 	*out = NULL;
-	for (i = 0; i < b->len && strchr(" \t\r\n", b->data[i]); i++)
-		;
-	if (i == b->len)
-		return 0;
-	o = json_tokener_parse_verbose(b->data, &jerr);
-	if (!o && jerr != json_tokener_success)
-		return api_fail(err, 0, EIO, NULL, "%s: the API answered with invalid JSON (%s)",
-				what, json_tokener_error_desc(jerr));
-	*out = o;
-	return 0;
+	if (b->len && b->data[strspn(b->data, " \t\r\n")]) {
+		*out = b->data;
+		memset(b, 0, sizeof(*b));
+	}
 }
 
 /* Describes a failed exchange in a few words for logs and messages. */
@@ -609,8 +567,7 @@ void api_set_background(bool background)
 
 int api_request(struct api *a, enum errmap_action action, const char *what,
 		const char *method, const char *path, const char *query,
-		struct json_object *body, double deadline, struct json_object **out,
-		struct api_error *err)
+		const char *body, double deadline, char **out, struct api_error *err)
 {
 	return api_request_flags(a, action, what, method, path, query, body, deadline, 0, out,
 				 err);
@@ -618,13 +575,13 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 
 int api_request_flags(struct api *a, enum errmap_action action, const char *what,
 		      const char *method, const char *path, const char *query,
-		      struct json_object *body, double deadline, unsigned int flags,
-		      struct json_object **out, struct api_error *err)
+		      const char *body, double deadline, unsigned int flags,
+		      char **out, struct api_error *err)
 {
 	struct api_exchange x;
 	const char *q = query && *query ? "?" : "";
 	const char *qs = query && *query ? query : "";
-	char *url = NULL, *body_text = NULL;
+	char *url = NULL;
 	char req_id[40], why[512];
 	uint64_t id_hi, id_lo;
 	double backoff = API_BACKOFF_BASE_S;
@@ -643,17 +600,6 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 		url = NULL;
 		res = api_fail(err, 0, ENOMEM, NULL, "%s: out of memory", what);
 		goto out;
-	}
-	if (body) {
-		/* Copied: json-c keeps the text inside the object, which is not ours. */
-		const char *s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-								     JSON_C_TO_STRING_NOSLASHESCAPE);
-
-		body_text = s ? strdup(s) : NULL;
-		if (!body_text) {
-			res = api_fail(err, 0, ENOMEM, NULL, "%s: out of memory", what);
-			goto out;
-		}
 	}
 	/* A random UUID (version 4) per call, whose last 16 bits count the attempts:
 	 * the shape servers expect, and retries of one call still share a prefix. */
@@ -676,7 +622,7 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 				log_err("api: %s %s: %s", method, path, err->message);
 			goto out;
 		}
-		res = api_exchange_run(a, method, url, body_text, req_id, idempotent, &x);
+		res = api_exchange_run(a, method, url, body, req_id, idempotent, &x);
 		if (res) {
 			res = api_fail(err, 0, -res, NULL, "%s: %s", what, strerror(-res));
 			goto out;
@@ -686,7 +632,8 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 		if (x.cc == CURLE_OK && x.status >= 200 && x.status < 300) {
 			log_debug("api: %s %s%s%s -> %ld in %.0f ms [%s]", method, path, q, qs,
 				  x.status, (util_now() - start) * 1000.0, req_id);
-			res = api_parse_body(&x.body, out, what, err);
+			api_take_body(&x.body, out);
+			res = 0;
 			goto out;
 		}
 
@@ -717,13 +664,11 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 out:
 	api_buf_free(&x.body);
 	free(url);
-	free(body_text);
 	return res;
 }
 
 int api_call(struct api *a, int action, const char *method, const char *path,
-	     const char *query, struct json_object *body,
-	     struct json_object **out, struct api_error *err)
+	     const char *query, const char *body, char **out, struct api_error *err)
 {
 	char what[160];
 
@@ -733,35 +678,17 @@ int api_call(struct api *a, int action, const char *method, const char *path,
 			   util_now() + a->retry_deadline_s, out, err);
 }
 
-/* Runs a call on an already built path and, with @field, keeps only that member. */
 int api_do(struct api *a, enum errmap_action action, const char *what,
 	   const char *method, const char *path, const char *query,
-	   struct json_object *body, const char *field, struct json_object **out,
-	   struct api_error *err)
+	   const char *body, char **out, struct api_error *err)
 {
-	struct json_object *resp = NULL, *v;
-	int res;
+	return api_request(a, action, what, method, path, query, body,
+			   util_now() + a->retry_deadline_s, out, err);
+}
 
-	if (out)
-		*out = NULL;
-	res = api_request(a, action, what, method, path, query, body,
-			  util_now() + a->retry_deadline_s, &resp, err);
-	if (res)
-		return res;
-	if (!field) {
-		if (out)
-			*out = resp;
-		else
-			json_object_put(resp);
-		return 0;
-	}
-	if (!json_object_object_get_ex(resp, field, &v) || !v) {
-		json_object_put(resp);
-		return api_fail(err, 0, EIO, NULL, "%s: the API's answer has no \"%s\"", what,
-				field);
-	}
-	if (out)
-		*out = json_object_get(v);
-	json_object_put(resp);
-	return 0;
+int api_parse_fail(int res, const char *what, const char *msg, struct api_error *err)
+{
+	if (res == -ENOMEM)
+		return api_fail(err, 0, ENOMEM, NULL, "%s: out of memory", what);
+	return api_fail(err, 0, EIO, NULL, "%s: %s", what, msg);
 }

@@ -1,8 +1,8 @@
 /* api_calls: one function per Neon API endpoint neonfs uses, over the transport in api.c.
  *
- * Each builds its path (one escaped segment per identifier), query and JSON body, picks
- * the errmap action that gives the answer's statuses their meaning, and keeps only the
- * member of the answer the caller wants. */
+ * Each builds its path (one escaped segment per identifier) and query, has the model write
+ * its body, picks the errmap action that gives the answer's statuses their meaning, and
+ * hands the answer's body to the model's parser for what the caller wants. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 
 #include "api.h"
 #include "api_internal.h"
@@ -93,30 +92,53 @@ int api_path_fail(int res, const char *what, struct api_error *err)
 	return api_fail(err, 0, -res, NULL, "%s: %s", what, strerror(-res));
 }
 
-int api_json_add(struct json_object *o, const char *key, struct json_object *v)
+/* The answer of a mutation, parsed. */
+static int api_answer(int res, char *text, const char *what, struct model_answer **resp,
+		      struct api_error *err)
 {
-	if (!o || !v || json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -ENOMEM;
+	char msg[256] = "";
+
+	if (!res) {
+		res = model_answer_parse(text, resp, msg, sizeof(msg));
+		if (res)
+			res = api_parse_fail(res, what, msg, err);
 	}
-	return 0;
+	free(text);
+	return res;
 }
 
-int api_json_push(struct json_object *arr, struct json_object *v)
+/* A mutation at @path with the model's @body (NULL from a writer: out of memory). */
+static int api_mutate(struct api *a, enum errmap_action action, const char *what,
+		      const char *method, const char *path, const char *query, const char *body,
+		      bool needs_body, struct model_answer **resp, struct api_error *err)
 {
-	if (!arr || !v || json_object_array_add(arr, v) != 0) {
-		json_object_put(v);
-		return -ENOMEM;
+	char *text = NULL;
+	int res;
+
+	if (needs_body && !body)
+		return api_path_fail(-ENOMEM, what, err);
+	res = api_do(a, action, what, method, path, query, body, &text, err);
+	return api_answer(res, text, what, resp, err);
+}
+
+/* GET of a listing, parsed. */
+static int api_listing(struct api *a, enum model_kind kind, const char *what, const char *path,
+		       struct model_list **out, struct api_error *err)
+{
+	char *text = NULL, msg[256] = "";
+	int res;
+
+	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, &text, err);
+	if (!res) {
+		res = model_list_parse(kind, text, out, msg, sizeof(msg));
+		if (res)
+			res = api_parse_fail(res, what, msg, err);
 	}
-	return 0;
+	free(text);
+	return res;
 }
 
-int api_json_add_string(struct json_object *o, const char *key, const char *s)
-{
-	return s ? api_json_add(o, key, json_object_new_string(s)) : 0;
-}
-
-int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api_error *err)
+int api_list_snapshots(struct api *a, struct model_list **snapshots, struct api_error *err)
 {
 	static const char what[] = "list snapshots";
 	char *path;
@@ -126,13 +148,13 @@ int api_list_snapshots(struct api *a, struct json_object **snapshots, struct api
 	res = api_path(&path, "/projects/%s/snapshots", a->project_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, "snapshots", snapshots, err);
+	res = api_listing(a, MODEL_SNAPSHOTS, what, path, snapshots, err);
 	free(path);
 	return res;
 }
 
 int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
-			const char *lsn, const char *expires_at, struct json_object **resp,
+			const char *lsn, const char *expires_at, struct model_answer **resp,
 			struct api_error *err)
 {
 	static const char what[] = "create snapshot";
@@ -153,19 +175,18 @@ int api_create_snapshot(struct api *a, const char *branch_id, const char *name,
 	if (res)
 		res = api_path_fail(res, what, err);
 	else
-		res = api_do(a, ERRMAP_SNAPSHOT_CREATE, what, "POST", path, q.data, NULL, NULL,
-			     resp, err);
+		res = api_mutate(a, ERRMAP_SNAPSHOT_CREATE, what, "POST", path, q.data, NULL,
+				 false, resp, err);
 	api_buf_free(&q);
 	free(path);
 	return res;
 }
 
 int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
-			struct json_object **resp, struct api_error *err)
+			struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "rename snapshot";
-	struct json_object *body = NULL, *snap = NULL;
-	char *path = NULL;
+	char *path = NULL, *body;
 	int res;
 
 	*resp = NULL;
@@ -174,53 +195,36 @@ int api_rename_snapshot(struct api *a, const char *snapshot_id, const char *name
 	res = api_path(&path, "/projects/%s/snapshots/%s", a->project_id, snapshot_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	snap = json_object_new_object();
-	if (!snap || api_json_add_string(snap, "name", name) ||
-	    api_json_add(body, "snapshot", json_object_get(snap))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(snap);
-	json_object_put(body);
+	body = model_body_snapshot_rename(name);
+	res = api_mutate(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, true, resp,
+			 err);
+	free(body);
 	free(path);
 	return res;
 }
 
 int api_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
-			struct json_object **resp, struct api_error *err)
+			struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "set snapshot expiry";
-	struct json_object *body = NULL, *snap = NULL;
-	char *path = NULL;
+	char *path = NULL, *body;
 	int res;
 
 	*resp = NULL;
 	res = api_path(&path, "/projects/%s/snapshots/%s", a->project_id, snapshot_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	snap = json_object_new_object();
-	/* Neon clears an expiry given as null; an absent field would leave it as it was. */
-	if (!snap || (expires_at ? api_json_add_string(snap, "expires_at", expires_at) :
-		      json_object_object_add(snap, "expires_at", NULL)) ||
-	    api_json_add(body, "snapshot", json_object_get(snap))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
+	body = model_body_snapshot_expiry(expires_at);
 	/* The same PATCH as a rename, so the same statuses mean the same. */
-	res = api_do(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(snap);
-	json_object_put(body);
+	res = api_mutate(a, ERRMAP_SNAPSHOT_RENAME, what, "PATCH", path, NULL, body, true, resp,
+			 err);
+	free(body);
 	free(path);
 	return res;
 }
 
 int api_delete_snapshot(struct api *a, const char *snapshot_id,
-			struct json_object **resp, struct api_error *err)
+			struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "delete snapshot";
 	char *path;
@@ -230,18 +234,18 @@ int api_delete_snapshot(struct api *a, const char *snapshot_id,
 	res = api_path(&path, "/projects/%s/snapshots/%s", a->project_id, snapshot_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_SNAPSHOT_DELETE, what, "DELETE", path, NULL, NULL, NULL, resp, err);
+	res = api_mutate(a, ERRMAP_SNAPSHOT_DELETE, what, "DELETE", path, NULL, NULL, false, resp,
+			 err);
 	free(path);
 	return res;
 }
 
 int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *target_branch_id,
 			 bool finalize, const char *new_branch_name,
-			 struct json_object **resp, struct api_error *err)
+			 struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "restore snapshot";
-	struct json_object *body = NULL;
-	char *path = NULL;
+	char *path = NULL, *body = NULL, *text = NULL;
 	int res;
 
 	*resp = NULL;
@@ -252,10 +256,8 @@ int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *tar
 	res = api_path(&path, "/projects/%s/snapshots/%s/restore", a->project_id, snapshot_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	if (api_json_add_string(body, "target_branch_id", target_branch_id) ||
-	    api_json_add(body, "finalize_restore", json_object_new_boolean(finalize)) ||
-	    api_json_add_string(body, "name", new_branch_name)) {
+	body = model_body_restore(target_branch_id, finalize, new_branch_name);
+	if (!body) {
 		res = api_path_fail(-ENOMEM, what, err);
 		goto out;
 	}
@@ -266,19 +268,19 @@ int api_restore_snapshot(struct api *a, const char *snapshot_id, const char *tar
 	 * transport may resend it. */
 	res = api_request_flags(a, ERRMAP_RESTORE, what, "POST", path, NULL, body,
 				util_now() + a->retry_deadline_s,
-				finalize ? API_NO_RETRY_LOCKED : 0, resp, err);
+				finalize ? API_NO_RETRY_LOCKED : 0, &text, err);
+	res = api_answer(res, text, what, resp, err);
 out:
-	json_object_put(body);
+	free(body);
 	free(path);
 	return res;
 }
 
 int api_finalize_restore(struct api *a, const char *branch_id, const char *old_branch_name,
-			 struct json_object **resp, struct api_error *err)
+			 struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "finalize restore";
-	struct json_object *body = NULL;
-	char *path = NULL;
+	char *path = NULL, *body;
 	int res;
 
 	*resp = NULL;
@@ -286,40 +288,34 @@ int api_finalize_restore(struct api *a, const char *branch_id, const char *old_b
 		       branch_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	if (!body || api_json_add_string(body, "name", old_branch_name)) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
+	body = model_body_finalize_restore(old_branch_name);
 	/* ERRMAP_ANY: a 404 here is an unknown branch, not an unknown snapshot. */
-	res = api_do(a, ERRMAP_ANY, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(body);
+	res = api_mutate(a, ERRMAP_ANY, what, "POST", path, NULL, body, true, resp, err);
+	free(body);
 	free(path);
 	return res;
 }
 
-int api_list_branches(struct api *a, struct json_object **branches, struct api_error *err)
+int api_list_branches(struct api *a, struct model_list **branches, struct api_error *err)
 {
 	static const char what[] = "list branches";
-	struct json_object *all = NULL, *page = NULL;
+	struct model_pages *all = NULL;
 	struct api_buf q = { 0 };
-	char *path = NULL, *cursor = NULL;
+	char *path = NULL, *cursor = NULL, *page = NULL, msg[256] = "";
 	int pages, res;
 
 	*branches = NULL;
 	res = api_path(&path, "/projects/%s/branches", a->project_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	all = json_object_new_array();
+	all = model_pages_new();
 	if (!all) {
 		res = api_path_fail(-ENOMEM, what, err);
 		goto out;
 	}
 	for (pages = 1;; pages++) {
-		struct json_object *list, *pg;
-		const char *next_cursor = NULL;
-		size_t i, n;
+		char *next_cursor = NULL;
+		size_t n;
 
 		/* Oldest first: a branch created meanwhile lands on a later page
 		 * instead of shifting the ones not yet read. */
@@ -335,110 +331,63 @@ int api_list_branches(struct api *a, struct json_object **branches, struct api_e
 			res = api_path_fail(res, what, err);
 			goto out;
 		}
-		json_object_put(page);
+		free(page);
 		res = api_request(a, ERRMAP_READ, what, "GET", path, q.data, NULL,
 				  util_now() + a->retry_deadline_s, &page, err);
 		if (res)
 			goto out;
-		if (!json_object_object_get_ex(page, "branches", &list) ||
-		    !json_object_is_type(list, json_type_array)) {
-			res = api_fail(err, 0, EIO, NULL, "%s: the API's answer has no \"branches\"",
-				       what);
+		res = model_pages_add(all, page, "branches", &n, &next_cursor, msg, sizeof(msg));
+		if (res) {
+			res = api_parse_fail(res, what, msg, err);
 			goto out;
 		}
-		n = json_object_array_length(list);
-		for (i = 0; i < n; i++) {
-			struct json_object *b = json_object_array_get_idx(list, i);
-
-			if (api_json_push(all, json_object_get(b))) {
-				res = api_path_fail(-ENOMEM, what, err);
-				goto out;
-			}
-		}
-		if (json_object_object_get_ex(page, "pagination", &pg))
-			next_cursor = model_json_str(pg, "next");
 		/* Stop on an empty page or a cursor that does not move, or we would loop. */
-		if (!next_cursor || !*next_cursor || n == 0 ||
-		    (cursor && strcmp(cursor, next_cursor) == 0))
+		if (!next_cursor || n == 0 || (cursor && strcmp(cursor, next_cursor) == 0)) {
+			free(next_cursor);
 			break;
+		}
 		if (pages >= API_MAX_PAGES) {
+			free(next_cursor);
 			res = api_fail(err, 0, EIO, NULL, "%s: more than %d pages", what,
 				       API_MAX_PAGES);
 			goto out;
 		}
 		free(cursor);
-		cursor = strdup(next_cursor);
-		if (!cursor) {
-			res = api_path_fail(-ENOMEM, what, err);
-			goto out;
-		}
+		cursor = next_cursor;
 	}
-	*branches = all;
-	all = NULL;
+	*branches = model_pages_list(all, MODEL_BRANCHES);
+	if (!*branches)
+		res = api_path_fail(-ENOMEM, what, err);
 out:
-	json_object_put(page);
-	json_object_put(all);
+	model_pages_free(all);
+	free(page);
 	api_buf_free(&q);
 	free(cursor);
 	free(path);
 	return res;
 }
 
-int api_get_branch(struct api *a, const char *branch_id, struct json_object **branch,
-		   struct api_error *err)
-{
-	static const char what[] = "get branch";
-	char *path;
-	int res;
-
-	*branch = NULL;
-	res = api_path(&path, "/projects/%s/branches/%s", a->project_id, branch_id);
-	if (res)
-		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, "branch", branch, err);
-	free(path);
-	return res;
-}
-
 int api_create_branch(struct api *a, const char *parent_id, const char *name,
-		      struct json_object **resp, struct api_error *err)
+		      struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "create branch";
-	struct json_object *body = NULL, *br = NULL, *eps = NULL, *ep = NULL;
-	char *path = NULL;
+	char *path = NULL, *body;
 	int res;
 
 	*resp = NULL;
 	res = api_path(&path, "/projects/%s/branches", a->project_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	br = json_object_new_object();
-	eps = json_object_new_array();
-	ep = json_object_new_object();
-	/* A branch comes without a compute unless asked; it needs one to be queried. */
-	if (!body || !br || !eps || !ep ||
-	    api_json_add_string(br, "parent_id", parent_id) ||
-	    api_json_add_string(br, "name", name) ||
-	    api_json_add_string(ep, "type", "read_write") ||
-	    api_json_push(eps, json_object_get(ep)) ||
-	    api_json_add(body, "branch", json_object_get(br)) ||
-	    api_json_add(body, "endpoints", json_object_get(eps))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_BRANCH_CREATE, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(ep);
-	json_object_put(eps);
-	json_object_put(br);
-	json_object_put(body);
+	body = model_body_branch_create(parent_id, name);
+	res = api_mutate(a, ERRMAP_BRANCH_CREATE, what, "POST", path, NULL, body, true, resp,
+			 err);
+	free(body);
 	free(path);
 	return res;
 }
 
 int api_delete_branch(struct api *a, const char *branch_id,
-		      struct json_object **resp, struct api_error *err)
+		      struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "delete branch";
 	char *path;
@@ -448,34 +397,37 @@ int api_delete_branch(struct api *a, const char *branch_id,
 	res = api_path(&path, "/projects/%s/branches/%s", a->project_id, branch_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_BRANCH_DELETE, what, "DELETE", path, NULL, NULL, NULL, resp, err);
+	res = api_mutate(a, ERRMAP_BRANCH_DELETE, what, "DELETE", path, NULL, NULL, false, resp,
+			 err);
 	free(path);
 	return res;
 }
 
-/* GET /projects/{p}/branches/{b}/{leaf}, keeping the member named @leaf. */
-static int api_branch_list(struct api *a, const char *what, const char *branch_id,
-			   const char *leaf, struct json_object **out, struct api_error *err)
+/* GET /projects/{p}/branches/{b}/{leaf}: the databases or roles under @leaf. */
+static int api_branch_names(struct api *a, const char *what, const char *branch_id,
+			    const char *leaf, struct neon_named **out, size_t *n,
+			    struct api_error *err)
 {
-	char *path;
+	char *path, *text = NULL, msg[256] = "";
 	int res;
 
 	*out = NULL;
+	*n = 0;
 	res = api_path(&path, "/projects/%s/branches/%s/%s", a->project_id, branch_id, leaf);
 	if (res)
 		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, leaf, out, err);
+	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, &text, err);
+	if (!res) {
+		res = model_named_parse(text, leaf, out, n, msg, sizeof(msg));
+		if (res)
+			res = api_parse_fail(res, what, msg, err);
+	}
+	free(text);
 	free(path);
 	return res;
 }
 
-int api_list_branch_endpoints(struct api *a, const char *branch_id,
-			      struct json_object **endpoints, struct api_error *err)
-{
-	return api_branch_list(a, "list endpoints", branch_id, "endpoints", endpoints, err);
-}
-
-int api_list_endpoints(struct api *a, struct json_object **endpoints, struct api_error *err)
+int api_list_endpoints(struct api *a, struct model_list **endpoints, struct api_error *err)
 {
 	static const char what[] = "list endpoints";
 	char *path;
@@ -485,18 +437,16 @@ int api_list_endpoints(struct api *a, struct json_object **endpoints, struct api
 	res = api_path(&path, "/projects/%s/endpoints", a->project_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	res = api_do(a, ERRMAP_READ, what, "GET", path, NULL, NULL, "endpoints", endpoints,
-		     err);
+	res = api_listing(a, MODEL_ENDPOINTS, what, path, endpoints, err);
 	free(path);
 	return res;
 }
 
 int api_create_endpoint(struct api *a, const char *branch_id,
-			struct json_object **resp, struct api_error *err)
+			struct model_answer **resp, struct api_error *err)
 {
 	static const char what[] = "create endpoint";
-	struct json_object *body = NULL, *ep = NULL;
-	char *path = NULL;
+	char *path = NULL, *body;
 	int res;
 
 	*resp = NULL;
@@ -505,41 +455,31 @@ int api_create_endpoint(struct api *a, const char *branch_id,
 	res = api_path(&path, "/projects/%s/endpoints", a->project_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	body = json_object_new_object();
-	ep = json_object_new_object();
-	if (!body || !ep || api_json_add_string(ep, "branch_id", branch_id) ||
-	    api_json_add_string(ep, "type", "read_write") ||
-	    api_json_add(body, "endpoint", json_object_get(ep))) {
-		res = api_path_fail(-ENOMEM, what, err);
-		goto out;
-	}
-	res = api_do(a, ERRMAP_ANY, what, "POST", path, NULL, body, NULL, resp, err);
-out:
-	json_object_put(ep);
-	json_object_put(body);
+	body = model_body_endpoint_create(branch_id);
+	res = api_mutate(a, ERRMAP_ANY, what, "POST", path, NULL, body, true, resp, err);
+	free(body);
 	free(path);
 	return res;
 }
 
 int api_list_databases(struct api *a, const char *branch_id,
-		       struct json_object **databases, struct api_error *err)
+		       struct neon_named **databases, size_t *n, struct api_error *err)
 {
-	return api_branch_list(a, "list databases", branch_id, "databases", databases, err);
+	return api_branch_names(a, "list databases", branch_id, "databases", databases, n, err);
 }
 
 int api_list_roles(struct api *a, const char *branch_id,
-		   struct json_object **roles, struct api_error *err)
+		   struct neon_named **roles, size_t *n, struct api_error *err)
 {
-	return api_branch_list(a, "list roles", branch_id, "roles", roles, err);
+	return api_branch_names(a, "list roles", branch_id, "roles", roles, n, err);
 }
 
 int api_connection_uri(struct api *a, const char *branch_id, const char *database,
 		       const char *role, char **uri, struct api_error *err)
 {
 	static const char what[] = "get connection URI";
-	struct json_object *v = NULL;
 	struct api_buf q = { 0 };
-	char *path = NULL;
+	char *path = NULL, *text = NULL, msg[256] = "";
 	int res;
 
 	*uri = NULL;
@@ -557,18 +497,18 @@ int api_connection_uri(struct api *a, const char *branch_id, const char *databas
 		goto out;
 	}
 	/* The URI holds a password: it is returned, never logged. */
-	res = api_do(a, ERRMAP_READ, what, "GET", path, q.data, NULL, "uri", &v, err);
-	if (res)
-		goto out;
-	if (!json_object_is_type(v, json_type_string)) {
-		res = api_fail(err, 0, EIO, NULL, "%s: \"uri\" is not a string", what);
-		goto out;
+	res = api_do(a, ERRMAP_READ, what, "GET", path, q.data, NULL, &text, err);
+	if (!res) {
+		res = model_uri_parse(text, uri, msg, sizeof(msg));
+		if (res)
+			res = api_parse_fail(res, what, msg, err);
 	}
-	*uri = strdup(json_object_get_string(v));
-	if (!*uri)
-		res = api_path_fail(-ENOMEM, what, err);
 out:
-	json_object_put(v);
+	if (text) {
+		/* It held the password too. */
+		memset(text, 0, strlen(text));
+		free(text);
+	}
 	api_buf_free(&q);
 	free(path);
 	return res;

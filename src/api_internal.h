@@ -3,14 +3,14 @@
  * The module is split by concern: api.c is the transport (curl handles, one call
  * with its retries, error bodies), api_calls.c the endpoints (and the builders of
  * their paths, queries and bodies), api_wait.c the polling of operations. None of
- * this is part of the module's interface, which stays in include/api.h. */
+ * this is part of the module's interface, which stays in include/api.h. Bodies are text
+ * both ways: the model writes the requests' and parses the answers'. */
 #ifndef NEONFS_API_INTERNAL_H
 #define NEONFS_API_INTERNAL_H
 
 #include <stddef.h>
 #include <pthread.h>
 #include <curl/curl.h>
-#include <json-c/json.h>
 
 #include "api.h"
 #include "errmap.h"
@@ -45,28 +45,28 @@ int api_fail(struct api_error *err, long status, int e, const char *code,
 int api_buf_append(struct api_buf *b, const char *p, size_t n);
 int api_buf_puts(struct api_buf *b, const char *s);
 void api_buf_free(struct api_buf *b);
+/* One call with retries until @deadline (absolute, util_now() clock); @body is JSON text or
+ * NULL; *out the answer's body on success (malloc'd), NULL when it had none. */
 int api_request(struct api *a, enum errmap_action action, const char *what,
 		const char *method, const char *path, const char *query,
-		struct json_object *body, double deadline, struct json_object **out,
-		struct api_error *err);
+		const char *body, double deadline, char **out, struct api_error *err);
 /* api_request with @flags: API_NO_RETRY_LOCKED gives a 423 back at once, for a caller
  * that must look at the world again before it repeats the request. */
 #define API_NO_RETRY_LOCKED	1u
 int api_request_flags(struct api *a, enum errmap_action action, const char *what,
 		      const char *method, const char *path, const char *query,
-		      struct json_object *body, double deadline, unsigned int flags,
-		      struct json_object **out, struct api_error *err);
+		      const char *body, double deadline, unsigned int flags,
+		      char **out, struct api_error *err);
+/* api_request within the call's retry deadline. */
 int api_do(struct api *a, enum errmap_action action, const char *what,
 	   const char *method, const char *path, const char *query,
-	   struct json_object *body, const char *field, struct json_object **out,
-	   struct api_error *err);
+	   const char *body, char **out, struct api_error *err);
 
 /* api_calls.c */
 int api_path(char **out, const char *fmt, ...);
 int api_query_add(struct api_buf *q, const char *key, const char *value);
 int api_path_fail(int res, const char *what, struct api_error *err);
-int api_json_add(struct json_object *o, const char *key, struct json_object *v);
-int api_json_push(struct json_object *arr, struct json_object *v);
-int api_json_add_string(struct json_object *o, const char *key, const char *s);
+/* A model parser's failure (-EIO with @msg, or -ENOMEM) as the call's. */
+int api_parse_fail(int res, const char *what, const char *msg, struct api_error *err);
 
 #endif

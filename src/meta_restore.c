@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 
 #include "meta.h"
+#include "model.h"
 #include "meta_internal.h"
 #include "pg.h"
 #include "util.h"
@@ -223,15 +223,13 @@ int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore
 	return meta_affected(&q, msg, msglen, "no such restore in the log");
 }
 
-/* A JSON string, or null for SQL NULL. */
-static struct json_object *meta_json_text(const PGresult *res, int row, int col)
+/* A column's text, or NULL for SQL NULL. */
+static const char *meta_text(const PGresult *res, int row, int col)
 {
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return json_object_new_string(PQgetvalue(res, row, col));
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
-int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char *msg, size_t msglen)
+int meta_restore_log(struct meta *m, int limit, char **rows, char *msg, size_t msglen)
 {
 	char lim[16];
 	const char *values[2];
@@ -242,12 +240,8 @@ int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char 
 		       " FROM restores WHERE project_id = $1 ORDER BY id DESC LIMIT $2::bigint",
 		.nparams = 2, .values = values,
 	};
-	static const char *const keys[] = {
-		"id", "snapshot_id", "snapshot_name", "branch_before", "branch_after",
-		"user", "host", "started_at", "ended_at", "outcome", "error"
-	};
-	struct json_object *arr;
-	int rc, i, k;
+	struct model_restore_row *row = NULL;
+	int rc, i, n;
 
 	if (!m)
 		return meta_none(msg, msglen);
@@ -261,26 +255,33 @@ int meta_restore_log(struct meta *m, int limit, struct json_object **rows, char 
 	values[1] = limit > 0 ? lim : NULL;	/* LIMIT NULL: all of them */
 	if ((rc = meta_exec(m, true, &q, msg, msglen)) < 0)
 		return rc;
-	arr = json_object_new_array();
-	if (!arr)
+	n = PQntuples(q.res);
+	row = calloc(n ? (size_t)n : 1, sizeof(*row));
+	if (!row)
 		goto nomem;
-	for (i = 0; i < PQntuples(q.res); i++) {
-		struct json_object *o = json_object_new_object();
-
-		if (!o)
-			goto nomem;
-		json_object_object_add(o, keys[0], json_object_new_int64(
-			strtoll(PQgetvalue(q.res, i, 0), NULL, 10)));
-		for (k = 1; k < (int)(sizeof(keys) / sizeof(keys[0])); k++)
-			json_object_object_add(o, keys[k], meta_json_text(q.res, i, k));
-		json_object_array_add(arr, o);
+	for (i = 0; i < n; i++) {
+		row[i].id = strtoll(PQgetvalue(q.res, i, 0), NULL, 10);
+		row[i].snapshot_id = meta_text(q.res, i, 1);
+		row[i].snapshot_name = meta_text(q.res, i, 2);
+		row[i].branch_before = meta_text(q.res, i, 3);
+		row[i].branch_after = meta_text(q.res, i, 4);
+		row[i].user = meta_text(q.res, i, 5);
+		row[i].host = meta_text(q.res, i, 6);
+		row[i].started_at = meta_text(q.res, i, 7);
+		row[i].ended_at = meta_text(q.res, i, 8);
+		row[i].outcome = meta_text(q.res, i, 9);
+		row[i].error = meta_text(q.res, i, 10);
 	}
+	/* Written while the rows still point into the result. */
+	*rows = model_restore_log(row, (size_t)n);
+	if (!*rows)
+		goto nomem;
+	free(row);
 	PQclear(q.res);
-	*rows = arr;
 	return 0;
 
 nomem:
-	json_object_put(arr);
+	free(row);
 	PQclear(q.res);
 	util_msg(msg, msglen, "out of memory");
 	return -ENOMEM;

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "model.h"
+#include "model_json.h"
 #include "names.h"
 
 #define MODEL_NONE SIZE_MAX
@@ -178,6 +179,7 @@ static void model_parse_endpoint(struct arena *a, struct json_object *o, struct 
 	e->branch_id = arena_dup(a, model_json_str(o, "branch_id"));
 	e->type = arena_dup(a, model_json_str(o, "type"));
 	e->current_state = arena_dup(a, model_json_str(o, "current_state"));
+	e->host = arena_dup(a, model_json_str(o, "host"));
 }
 
 /* ---- hash tables: open addressing, built once ---- */
@@ -333,7 +335,7 @@ static const char *model_id(struct json_object *o)
 }
 
 /* Reads the objects of @arr, dropping those no id can name. */
-static int model_list_parse(struct model_list *l, struct json_object *arr, size_t total)
+static int model_list_read(struct model_list *l, struct json_object *arr, size_t total)
 {
 	size_t i;
 
@@ -449,7 +451,7 @@ struct model_list *model_list_from_json(enum model_kind kind, struct json_object
 	    table_init(&l->by_entry, total) ||
 	    (kind == MODEL_BRANCHES && table_init(&l->previews, total)))
 		goto fail;
-	if (model_list_parse(l, arr, total))
+	if (model_list_read(l, arr, total))
 		goto fail;
 	model_list_index(l);
 	return l;
@@ -685,57 +687,3 @@ void model_object_put(struct neon_object *o)
 	if (o)
 		shared_put(&o->base);
 }
-
-static void model_copy(char *dst, size_t len, struct json_object *obj, const char *key)
-{
-	snprintf(dst, len, "%s", model_json_str(obj, key) ? model_json_str(obj, key) : "");
-}
-
-int model_operation_from_json(struct json_object *obj, struct neon_operation *op)
-{
-	memset(op, 0, sizeof(*op));
-	if (!json_object_is_type(obj, json_type_object) || !model_json_str(obj, "id"))
-		return -EIO;
-	model_copy(op->id, sizeof(op->id), obj, "id");
-	model_copy(op->action, sizeof(op->action), obj, "action");
-	model_copy(op->status, sizeof(op->status), obj, "status");
-	model_copy(op->branch_id, sizeof(op->branch_id), obj, "branch_id");
-	model_copy(op->endpoint_id, sizeof(op->endpoint_id), obj, "endpoint_id");
-	model_copy(op->error, sizeof(op->error), obj, "error");
-	model_copy(op->created_at, sizeof(op->created_at), obj, "created_at");
-	model_copy(op->updated_at, sizeof(op->updated_at), obj, "updated_at");
-	return 0;
-}
-
-int model_operations_from_answer(struct json_object *answer, struct neon_operation **ops,
-				 size_t *n)
-{
-	struct json_object *arr = NULL;
-	size_t i, len;
-
-	*ops = NULL;
-	*n = 0;
-	if (!json_object_is_type(answer, json_type_object))
-		return -EIO;
-	if (!json_object_object_get_ex(answer, "operations", &arr) || !arr)
-		return 0;
-	if (!json_object_is_type(arr, json_type_array))
-		return -EIO;
-	len = json_object_array_length(arr);
-	if (len == 0)
-		return 0;
-	*ops = calloc(len, sizeof(**ops));
-	if (!*ops)
-		return -ENOMEM;
-	for (i = 0; i < len; i++) {
-		if (model_operation_from_json(json_object_array_get_idx(arr, i), &(*ops)[i])) {
-			free(*ops);
-			*ops = NULL;
-			return -EIO;
-		}
-	}
-	*n = len;
-	return 0;
-}
-
-/* ---- meta.json ---- */

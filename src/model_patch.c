@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "model.h"
+#include "model_json.h"
 
 /* The JSON text of object @i of @l, as Neon sent it; NULL for endpoints, which keep none. */
 static const char *model_patch_json_at(const struct model_list *l, size_t i)

@@ -1,66 +1,54 @@
-/* neon: Neon's API in the model's types. The JSON that api.c returns goes straight into
- * the model's parsers; nothing here reads a field by hand but the database choice. */
+/* neon: Neon's API in the model's types. api*.c hands every answer to the model's parsers;
+ * nothing here reads JSON. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 
 #include "errmap.h"
 #include "neon.h"
 #include "util.h"
 
 struct neon_answer {
-	struct json_object *json;
+	struct model_answer *m;
 };
 
 int neon_list(struct api *a, enum model_kind kind, struct model_list **out,
 	      struct api_error *err)
 {
-	struct json_object *arr = NULL, *resp = NULL, *eps;
-	char path[256];
-	int res;
-
 	*out = NULL;
 	switch (kind) {
 	case MODEL_SNAPSHOTS:
-		res = api_list_snapshots(a, &arr, err);
-		break;
+		return api_list_snapshots(a, out, err);
 	case MODEL_BRANCHES:
-		res = api_list_branches(a, &arr, err);
-		break;
+		return api_list_branches(a, out, err);
 	case MODEL_ENDPOINTS:
-		snprintf(path, sizeof(path), "/projects/%s/endpoints", api_project_id(a));
-		res = api_call(a, ERRMAP_READ, "GET", path, NULL, NULL, &resp, err);
-		if (res == 0 && json_object_object_get_ex(resp, "endpoints", &eps))
-			arr = json_object_get(eps);
-		json_object_put(resp);
-		break;
-	default:
-		return -EINVAL;
+		return api_list_endpoints(a, out, err);
 	}
-	if (res)
-		return res;
-	*out = model_list_from_json(kind, arr);
-	json_object_put(arr);
-	return *out ? 0 : -ENOMEM;
+	return -EINVAL;
 }
 
-static int neon_wrap(int res, struct json_object *json, struct neon_answer **ans)
+static int neon_wrap(int res, struct model_answer *m, struct neon_answer **ans)
 {
 	*ans = NULL;
 	if (res) {
-		json_object_put(json);
+		model_answer_free(m);
 		return res;
 	}
 	*ans = calloc(1, sizeof(**ans));
 	if (!*ans) {
-		json_object_put(json);
+		model_answer_free(m);
 		return -ENOMEM;
 	}
-	(*ans)->json = json ? json : json_object_new_object();
+	/* A call answered without a body: an answer with nothing in it. */
+	(*ans)->m = m ? m : calloc(1, sizeof(*m));
+	if (!(*ans)->m) {
+		free(*ans);
+		*ans = NULL;
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -68,127 +56,131 @@ int neon_create_snapshot(struct api *a, const char *branch_id, const char *name,
 			 const char *lsn, const char *expires_at, struct neon_answer **ans,
 			 struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_create_snapshot(a, branch_id, name, lsn, expires_at, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_create_snapshot(a, branch_id, name, lsn, expires_at, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_rename_snapshot(struct api *a, const char *snapshot_id, const char *name,
 			 struct neon_answer **ans, struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_rename_snapshot(a, snapshot_id, name, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_rename_snapshot(a, snapshot_id, name, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_expire_snapshot(struct api *a, const char *snapshot_id, const char *expires_at,
 			 struct neon_answer **ans, struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_expire_snapshot(a, snapshot_id, expires_at, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_expire_snapshot(a, snapshot_id, expires_at, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_delete_snapshot(struct api *a, const char *snapshot_id, struct neon_answer **ans,
 			 struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_delete_snapshot(a, snapshot_id, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_delete_snapshot(a, snapshot_id, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_preview(struct api *a, const char *snapshot_id, const char *target_branch_id,
 		 const char *name, struct neon_answer **ans, struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_restore_snapshot(a, snapshot_id, target_branch_id, false, name, &j,
-					      err);
+	struct model_answer *m = NULL;
+	int res = api_restore_snapshot(a, snapshot_id, target_branch_id, false, name, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_create_branch(struct api *a, const char *parent_id, const char *name,
 		       struct neon_answer **ans, struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_create_branch(a, parent_id, name, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_create_branch(a, parent_id, name, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_delete_branch(struct api *a, const char *branch_id, struct neon_answer **ans,
 		       struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_delete_branch(a, branch_id, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_delete_branch(a, branch_id, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
 }
 
 int neon_create_endpoint(struct api *a, const char *branch_id, struct neon_answer **ans,
 			 struct api_error *err)
 {
-	struct json_object *j = NULL;
-	int res = api_create_endpoint(a, branch_id, &j, err);
+	struct model_answer *m = NULL;
+	int res = api_create_endpoint(a, branch_id, &m, err);
 
-	return neon_wrap(res, j, ans);
+	return neon_wrap(res, m, ans);
+}
+
+static struct neon_object *neon_answer_get(const struct neon_answer *ans, const char *key)
+{
+	if (strcmp(key, "snapshot") == 0)
+		return ans->m->snapshot;
+	if (strcmp(key, "branch") == 0)
+		return ans->m->branch;
+	if (strcmp(key, "endpoint") == 0)
+		return ans->m->endpoint;
+	return NULL;
 }
 
 int neon_answer_object(const struct neon_answer *ans, const char *key, struct neon_object **out)
 {
+	struct neon_object *o = neon_answer_get(ans, key);
+
 	*out = NULL;
-	return model_object_from_answer(ans->json, key, out);
+	if (!o)
+		return -EIO;
+	shared_get(&o->base);
+	*out = o;
+	return 0;
 }
 
 bool neon_answer_has(const struct neon_answer *ans, const char *key)
 {
-	struct json_object *v, *first;
-
-	if (!json_object_object_get_ex(ans->json, key, &v) || !v)
-		return false;
-	if (!json_object_is_type(v, json_type_array))
-		return true;
-	/* "endpoints": [ ... ] counts when it is not empty. */
-	first = json_object_array_length(v) ? json_object_array_get_idx(v, 0) : NULL;
-	return first != NULL;
+	if (strcmp(key, "endpoints") == 0)
+		return ans->m->has_endpoints;
+	return neon_answer_get(ans, key) != NULL;
 }
 
 int neon_answer_wait(struct api *a, const struct neon_answer *ans, double timeout_s,
 		     struct api_error *err)
 {
-	struct json_object *ops;
-
-	if (!json_object_object_get_ex(ans->json, "operations", &ops) ||
-	    !json_object_is_type(ops, json_type_array))
+	if (!ans->m->nops)
 		return 0;
-	return api_wait_operations(a, ops, timeout_s, NULL, NULL, NULL, err);
+	return api_wait_operations(a, ans->m->ops, ans->m->nops, timeout_s, NULL, NULL, NULL,
+				   err);
 }
 
 void neon_answer_free(struct neon_answer *ans)
 {
 	if (!ans)
 		return;
-	json_object_put(ans->json);
+	model_answer_free(ans->m);
 	free(ans);
 }
 
-/* The first object of @arr whose "name" is @name (any when @name is NULL). */
-static struct json_object *neon_named(struct json_object *arr, const char *name)
+/* The first of @list whose name is @name (any when @name is NULL). */
+static const struct neon_named *neon_named(const struct neon_named *list, size_t n,
+					   const char *name)
 {
-	size_t i, n = arr && json_object_is_type(arr, json_type_array) ?
-		      json_object_array_length(arr) : 0;
+	size_t i;
 
-	for (i = 0; i < n; i++) {
-		struct json_object *o = json_object_array_get_idx(arr, i);
-		const char *v = model_json_str(o, "name");
-
-		if (v && (!name || strcmp(v, name) == 0))
-			return o;
-	}
+	for (i = 0; i < n; i++)
+		if (!name || strcmp(list[i].name, name) == 0)
+			return &list[i];
 	return NULL;
 }
 
@@ -196,42 +188,42 @@ int neon_pick_database(struct api *a, const char *branch_id, const char *want_db
 		       const char *want_role, char *db, size_t dblen, char *role, size_t rolelen,
 		       char *msg, size_t msglen)
 {
-	struct json_object *dbs = NULL, *roles = NULL, *d;
+	struct neon_named *dbs = NULL, *roles = NULL;
+	const struct neon_named *d;
 	struct api_error err = { 0 };
+	size_t ndbs = 0, nroles = 0;
 	int res;
 
-	res = api_list_databases(a, branch_id, &dbs, &err);
+	res = api_list_databases(a, branch_id, &dbs, &ndbs, &err);
 	if (res) {
 		util_msg(msg, msglen, "databases of the active branch: %s", err.message);
 		return res;
 	}
-	d = neon_named(dbs, want_db);
+	d = neon_named(dbs, ndbs, want_db);
 	if (!d) {
 		util_msg(msg, msglen, want_db ? "the active branch has no database %s" :
 			 "the active branch has no database%s", want_db ? want_db : "");
 		res = -ENOENT;
 		goto out;
 	}
-	snprintf(db, dblen, "%s", model_json_str(d, "name"));
+	snprintf(db, dblen, "%s", d->name);
 	if (want_role) {
-		res = api_list_roles(a, branch_id, &roles, &err);
+		res = api_list_roles(a, branch_id, &roles, &nroles, &err);
 		if (res) {
 			util_msg(msg, msglen, "roles of the active branch: %s", err.message);
 			goto out;
 		}
-		if (!neon_named(roles, want_role)) {
+		if (!neon_named(roles, nroles, want_role)) {
 			util_msg(msg, msglen, "the active branch has no role %s", want_role);
 			res = -ENOENT;
 			goto out;
 		}
 		snprintf(role, rolelen, "%s", want_role);
 	} else {
-		const char *owner = model_json_str(d, "owner_name");
-
-		snprintf(role, rolelen, "%s", owner ? owner : "");
+		snprintf(role, rolelen, "%s", d->owner);
 	}
 out:
-	json_object_put(dbs);
-	json_object_put(roles);
+	free(dbs);
+	free(roles);
 	return res;
 }

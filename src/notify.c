@@ -1,12 +1,8 @@
 /* notify: notices between the mounts of one meta database (LISTEN/NOTIFY).
  *
- * A notice is one JSON object (our own format, version 1):
- *   {"v": 1, "mount": "<sender>", "project": "<id>", "event": "snapshot.created",
- *    "fields": {"id": ..., "name": ...}, "forget": ["snapshots", "records", ...],
- *    "what": "snapshot", "id": ..., "seen": true, "name": ..., "expires": <unix s>,
- *    "object": {<the object as Neon sent it>}, "attachments_of": ..., "pending": true}
- * The listener runs on its own thread with a connection of its own: it waits in poll() on
- * the connection's socket and a pipe that wakes it to stop. */
+ * A notice is a struct model_notice; the model writes and reads its text
+ * (model_notice.c). The listener runs on its own thread with a connection of its own: it
+ * waits in poll() on the connection's socket and a pipe that wakes it to stop. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,7 +16,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
-#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "api.h"
@@ -34,7 +29,6 @@
 #include "util.h"
 #include "watcher.h"
 
-#define NOTIFY_VERSION		1
 #define NOTIFY_PAYLOAD_MAX	8000	/* Postgres refuses a longer payload */
 #define NOTIFY_CONNECT_S	5.0
 #define NOTIFY_RETRY_MIN_S	0.5
@@ -121,103 +115,78 @@ void notify_free(struct notify *n)
 
 /* ---- sending ---- */
 
-static struct json_object *notify_str(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 void notify_send(struct notify *n, const struct notify_change *c)
 {
-	struct json_object *o, *fields, *forget;
-	const char *text;
-	char msg[512] = "";
-	size_t i;
+	struct model_notice m = {
+		.version = MODEL_NOTICE_VERSION, .mount = n ? n->mount : NULL,
+		.event = c->event, .attachments_of = c->attachments_of, .pending = c->pending,
+	};
+	char msg[512] = "", *text;
+	size_t i, k = 0, len;
 
 	if (!n || atomic_load(&n->away))
 		return;
-	o = json_object_new_object();
-	fields = json_object_new_object();
-	forget = json_object_new_array();
-	if (!o || !fields || !forget) {
-		json_object_put(fields);
-		json_object_put(forget);
-		goto out;
+	m.project = project_id(n->p);
+	for (i = 0; c->fields && i + 1 < MODEL_NOTICE_FIELDS && c->fields[i]; i += 2) {
+		m.fields[i] = c->fields[i];
+		m.fields[i + 1] = c->fields[i + 1];
 	}
-	json_object_object_add(o, "v", json_object_new_int(NOTIFY_VERSION));
-	json_object_object_add(o, "mount", json_object_new_string(n->mount));
-	json_object_object_add(o, "project", json_object_new_string(project_id(n->p)));
-	if (c->event)
-		json_object_object_add(o, "event", json_object_new_string(c->event));
-	for (i = 0; c->fields && i < 8 && c->fields[i]; i += 2)
-		if (c->fields[i + 1])
-			json_object_object_add(fields, c->fields[i], notify_str(c->fields[i + 1]));
-	json_object_object_add(o, "fields", fields);
 	for (i = 0; i < sizeof(notify_caches) / sizeof(notify_caches[0]); i++)
 		if (c->forget & notify_caches[i].bit)
-			json_object_array_add(forget, json_object_new_string(notify_caches[i].name));
-	json_object_object_add(o, "forget", forget);
+			m.stale[k++] = notify_caches[i].name;
 	if (c->seen_id && (c->seen || c->seen_expiry)) {
-		json_object_object_add(o, "what", json_object_new_string(c->seen == 2 ? "branch" :
-									 "snapshot"));
-		json_object_object_add(o, "id", json_object_new_string(c->seen_id));
+		m.kind = c->seen == 2 ? MODEL_BRANCHES : MODEL_SNAPSHOTS;
+		m.id = c->seen_id;
+		m.seen = c->seen != 0;
+		m.name = c->seen ? c->seen_name : NULL;
+		m.has_expiry = c->seen_expiry;
+		m.expires = c->expires;
+		m.object = c->object;
 	}
-	if (c->seen_id && c->seen) {
-		json_object_object_add(o, "seen", json_object_new_boolean(1));
-		json_object_object_add(o, "name", notify_str(c->seen_name));
-	}
-	if (c->seen_id && c->seen_expiry)
-		json_object_object_add(o, "expires", json_object_new_int64((int64_t)c->expires));
-	if (c->attachments_of)
-		json_object_object_add(o, "attachments_of", json_object_new_string(c->attachments_of));
-	if (c->pending)
-		json_object_object_add(o, "pending", json_object_new_boolean(1));
-	if (c->object && c->seen_id)
-		json_object_object_add(o, "object", json_tokener_parse(c->object));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (strlen(text) >= NOTIFY_PAYLOAD_MAX) {
-		/* Without the object, the others fetch the listing instead of patching it. */
-		json_object_object_del(o, "object");
-		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	}
-	if (strlen(text) >= NOTIFY_PAYLOAD_MAX)
+	text = model_notice_write(&m, NOTIFY_PAYLOAD_MAX, &len);
+	if (!text && len)
 		log_warn("notice of %s not sent: %zu bytes is too long a notice",
-			 c->event ? c->event : "a change", strlen(text));
+			 c->event ? c->event : "a change", len);
+	else if (!text)
+		log_warn("notice of %s not sent: out of memory", c->event ? c->event : "a change");
 	else if (meta_notify(n->meta, n->channel, text, msg, sizeof(msg)) != 0)
 		log_warn("other mounts not told of %s (they find it by polling): %s",
 			 c->event ? c->event : "a change", msg);
-out:
-	json_object_put(o);
+	free(text);
 }
 
 /* ---- hearing ---- */
 
-static unsigned notify_forget_bits(struct json_object *o)
+static unsigned notify_stale_bits(const struct model_notice *m)
 {
-	struct json_object *arr = NULL;
 	unsigned bits = 0;
-	size_t i, j, len;
+	size_t i, j;
 
-	if (!json_object_object_get_ex(o, "forget", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return 0;
-	len = json_object_array_length(arr);
-	for (i = 0; i < len; i++) {
-		const char *name = json_object_get_string(json_object_array_get_idx(arr, i));
-
-		for (j = 0; name && j < sizeof(notify_caches) / sizeof(notify_caches[0]); j++)
-			if (strcmp(name, notify_caches[j].name) == 0)
+	for (i = 0; i < MODEL_NOTICE_STALE && m->stale[i]; i++)
+		for (j = 0; j < sizeof(notify_caches) / sizeof(notify_caches[0]); j++)
+			if (strcmp(m->stale[i], notify_caches[j].name) == 0)
 				bits |= notify_caches[j].bit;
-	}
 	return bits;
+}
+
+/* The value of the events line's field @key, or NULL. */
+static const char *notify_field(const struct model_notice *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < MODEL_NOTICE_FIELDS && m->fields[i]; i += 2)
+		if (strcmp(m->fields[i], key) == 0)
+			return m->fields[i + 1];
+	return NULL;
 }
 
 /* A restore another mount made: the active branch's name is on another branch now. Its
  * caches go, and the branches are seen afresh (one listing, kept for the next ls). Returns
  * true when no poll reported it first. */
-static bool notify_restored(struct notify *n, struct json_object *fields, bool finished)
+static bool notify_restored(struct notify *n, const struct model_notice *m, bool finished)
 {
-	const char *after = model_json_str(fields, "branch_id");
-	const char *before = model_json_str(fields, "branch_id_before");
+	const char *after = notify_field(m, "branch_id");
+	const char *before = notify_field(m, "branch_id_before");
 	struct model_list *l = NULL;
 	bool news = !(after && watcher_knows(n->watcher, false, after));
 
@@ -233,68 +202,47 @@ static bool notify_restored(struct notify *n, struct json_object *fields, bool f
 	return news;
 }
 
-static void notify_emit(struct notify *n, const char *event, struct json_object *fields)
+static void notify_emit(struct notify *n, const struct model_notice *m)
 {
-	const char *f[8] = { NULL };
-	size_t i = 0;
+	const char *const *f = m->fields;
 
-	if (json_object_is_type(fields, json_type_object)) {
-		json_object_object_foreach(fields, key, val) {
-			if (i + 1 >= 8)
-				break;
-			if (!json_object_is_type(val, json_type_string))
-				continue;
-			f[i++] = key;
-			f[i++] = json_object_get_string(val);
-		}
-	}
-	events_emit(n->events, event, false, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
+	events_emit(n->events, m->event, false, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
 		    NULL);
 }
 
-static void notify_apply(struct notify *n, struct json_object *o)
+static void notify_apply(struct notify *n, const struct model_notice *m)
 {
-	struct json_object *fields = NULL, *obj = NULL, *exp = NULL;
-	const char *event = model_json_str(o, "event");
-	const char *what = model_json_str(o, "what");
-	const char *id = model_json_str(o, "id");
-	const char *name = model_json_str(o, "name");
-	const char *json = NULL;
-	const char *of = model_json_str(o, "attachments_of");
-	bool seen = model_json_bool(o, "seen"), news = true, snapshot;
+	const char *event = m->event, *id = m->id, *name = m->name;
+	bool about = m->kind != 0 && id, news = true, snapshot = m->kind != MODEL_BRANCHES;
 	char entry[NAMES_MAX + 1] = "", old_entry[NAMES_MAX + 1] = "";
-	unsigned forget = notify_forget_bits(o);
+	unsigned forget = notify_stale_bits(m);
 
-	json_object_object_get_ex(o, "fields", &fields);
-	if (json_object_object_get_ex(o, "object", &obj) && json_object_is_type(obj, json_type_object))
-		json = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-	snapshot = !what || strcmp(what, "branch") != 0;
 	/* What polls see while this is applied is not a change made elsewhere. */
 	watcher_local_begin(n->watcher);
-	if (what && id && (seen || json)) {
-		if (seen) {
+	if (about && (m->seen || m->object)) {
+		if (m->seen) {
 			if (name)
 				snprintf(entry, sizeof(entry), "%s", names_entry(name, id));
 			news = watcher_learn(n->watcher, snapshot, id, name, name ? entry : NULL,
 					     old_entry, sizeof(old_entry));
 		}
-		project_patch(n->p, snapshot, id, json, seen ? name : NULL);
+		project_patch(n->p, snapshot, id, m->object, m->seen ? name : NULL);
 		forget &= ~(unsigned)(snapshot ? PROJECT_SNAPSHOTS : PROJECT_BRANCHES);
 	}
-	if (what && id && json_object_object_get_ex(o, "expires", &exp))
-		watcher_seen_expiry(n->watcher, id, (time_t)json_object_get_int64(exp));
+	if (about && m->has_expiry)
+		watcher_seen_expiry(n->watcher, id, m->expires);
 	if (forget)
 		project_forget(n->p, forget);
-	if (of)
-		project_forget_attachments(n->p, of);
-	if (model_json_bool(o, "pending"))
+	if (m->attachments_of)
+		project_forget_attachments(n->p, m->attachments_of);
+	if (m->pending)
 		project_forget_attachments(n->p, META_PENDING);
 	if (event && strncmp(event, "restore.", 8) == 0)
-		news = notify_restored(n, fields, strcmp(event, "restore.finished") == 0);
+		news = notify_restored(n, m, strcmp(event, "restore.finished") == 0);
 	watcher_local_end(n->watcher);
 
 	/* The kernel is told as the watcher tells it, and with no lock held. */
-	if (news && seen && what && id) {
+	if (news && m->seen && about) {
 		if (!name && old_entry[0]) {
 			n->tell.gone(n->data, snapshot, id, old_entry);
 		} else if (name) {
@@ -306,23 +254,21 @@ static void notify_apply(struct notify *n, struct json_object *o)
 	if (news && event && strcmp(event, "restore.finished") == 0)
 		n->tell.active(n->data);
 	if (news && event)
-		notify_emit(n, event, fields);
-	log_debug("notice from %s: %s%s", model_json_str(o, "mount"), event ? event : "a change",
+		notify_emit(n, m);
+	log_debug("notice from %s: %s%s", m->mount, event ? event : "a change",
 		  news ? "" : " (seen already)");
 }
 
 static void notify_receive(struct notify *n, const char *payload)
 {
-	struct json_object *o = json_tokener_parse(payload);
-	const char *mount = model_json_str(o, "mount");
-	const char *project = model_json_str(o, "project");
+	struct model_notice *m = model_notice_parse(payload);
 
 	/* Another version's notice is not guessed at: its change shows by polling. */
-	if (!o || model_json_int(o, "v", 0) != NOTIFY_VERSION || !mount || !project)
+	if (!m || m->version != MODEL_NOTICE_VERSION)
 		log_debug("a notice not understood was ignored");
-	else if (strcmp(mount, n->mount) != 0 && strcmp(project, project_id(n->p)) == 0)
-		notify_apply(n, o);
-	json_object_put(o);
+	else if (strcmp(m->mount, n->mount) != 0 && strcmp(m->project, project_id(n->p)) == 0)
+		notify_apply(n, m);
+	model_notice_free(m);
 }
 
 /* ---- the listener's connection ---- */

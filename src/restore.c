@@ -22,8 +22,6 @@
 #include <unistd.h>
 #include <pwd.h>
 
-#include <json-c/json.h>
-
 #include "api.h"
 #include "log.h"
 #include "meta.h"
@@ -47,7 +45,8 @@ struct restore {
 	char branch_after[64];
 	char state[16];
 	struct timespec started, ended;
-	struct json_object *operations;   /* latest Operation objects */
+	struct neon_operation *ops;       /* latest state of its operations */
+	size_t nops;
 	char verified[400];               /* how the restored data was seen, "" until it was */
 	char error[640];
 	int err;
@@ -71,7 +70,7 @@ void restore_free(struct restore *r)
 {
 	if (!r)
 		return;
-	json_object_put(r->operations);
+	free(r->ops);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -108,8 +107,9 @@ int restore_record_begin(struct restore *r, const struct restore_request *req)
 	strcpy(r->state, "running");
 	clock_gettime(CLOCK_REALTIME, &r->started);
 	memset(&r->ended, 0, sizeof(r->ended));
-	json_object_put(r->operations);
-	r->operations = NULL;
+	free(r->ops);
+	r->ops = NULL;
+	r->nops = 0;
 	r->verified[0] = '\0';
 	r->error[0] = '\0';
 	r->err = 0;
@@ -117,11 +117,19 @@ int restore_record_begin(struct restore *r, const struct restore_request *req)
 	return 0;
 }
 
-void restore_record_operations(struct restore *r, struct json_object *operations)
+void restore_record_operations(struct restore *r, const struct neon_operation *ops, size_t n)
 {
+	struct neon_operation *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+
+	/* Out of memory: the status shows the operations as they were last seen. */
+	if (n && !copy)
+		return;
+	if (n)
+		memcpy(copy, ops, n * sizeof(*copy));
 	pthread_mutex_lock(&r->lock);
-	json_object_put(r->operations);
-	r->operations = json_object_get(operations);
+	free(r->ops);
+	r->ops = copy;
+	r->nops = n;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -151,90 +159,46 @@ void restore_record_end(struct restore *r, int err, const char *branch_after, co
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* An unset time (no restore yet, or this one still running) is JSON null. */
-static struct json_object *restore_time(const struct timespec *ts)
-{
-	char buf[64];
-
-	util_iso8601(ts, buf, sizeof(buf));
-	return buf[0] ? json_object_new_string(buf) : NULL;
-}
-
-static struct json_object *restore_str(const char *s)
-{
-	return s && *s ? json_object_new_string(s) : NULL;
-}
-
 char *restore_status(struct restore *r)
 {
-	struct json_object *o = json_object_new_object(), *snap, *branch, *ops;
-	const char *text;
-	char *out = NULL;
-	size_t i, n;
+	struct model_restore_status st = { .duration_ms = -1 };
+	char started[64], ended[64];
+	char *out;
 
-	if (!o)
-		return NULL;
 	pthread_mutex_lock(&r->lock);
-	json_object_object_add(o, "state", json_object_new_string(r->state));
-	if (!r->ever)
-		goto render;
-	snap = json_object_new_object();
-	json_object_object_add(snap, "id", restore_str(r->snapshot_id));
-	json_object_object_add(snap, "name", restore_str(r->snapshot_name));
-	json_object_object_add(o, "snapshot", snap);
-	branch = json_object_new_object();
-	json_object_object_add(branch, "name", restore_str(r->branch_name));
-	json_object_object_add(branch, "id_before", restore_str(r->branch_before));
-	json_object_object_add(branch, "id_after", restore_str(r->branch_after));
-	json_object_object_add(o, "branch", branch);
-	json_object_object_add(o, "started_at", restore_time(&r->started));
-	json_object_object_add(o, "ended_at", restore_time(&r->ended));
-	if (r->ended.tv_sec) {
-		long ms = (r->ended.tv_sec - r->started.tv_sec) * 1000 +
-			  (r->ended.tv_nsec - r->started.tv_nsec) / 1000000;
-
-		json_object_object_add(o, "duration_ms", json_object_new_int64(ms));
-	}
-	ops = json_object_new_array();
-	n = r->operations ? json_object_array_length(r->operations) : 0;
-	for (i = 0; i < n; i++) {
-		struct json_object *op = json_object_array_get_idx(r->operations, i);
-		struct json_object *line = json_object_new_object();
-		const char *error = model_json_str(op, "error");
-
-		json_object_object_add(line, "id", restore_str(model_json_str(op, "id")));
-		json_object_object_add(line, "action", restore_str(model_json_str(op, "action")));
-		json_object_object_add(line, "status", restore_str(model_json_str(op, "status")));
-		if (error && *error)
-			json_object_object_add(line, "error", json_object_new_string(error));
-		json_object_array_add(ops, line);
-	}
-	json_object_object_add(o, "operations", ops);
-	json_object_object_add(o, "verified", restore_str(r->verified));
-	if (r->error[0])
-		json_object_object_add(o, "error", json_object_new_string(r->error));
-render:
+	st.state = r->state;
+	st.ever = r->ever;
+	st.snapshot_id = r->snapshot_id;
+	st.snapshot_name = r->snapshot_name;
+	st.branch_name = r->branch_name;
+	st.branch_before = r->branch_before;
+	st.branch_after = r->branch_after;
+	/* An unset time (no restore yet, or this one still running) is JSON null. */
+	util_iso8601(&r->started, started, sizeof(started));
+	util_iso8601(&r->ended, ended, sizeof(ended));
+	st.started_at = started;
+	st.ended_at = ended;
+	if (r->ended.tv_sec)
+		st.duration_ms = (r->ended.tv_sec - r->started.tv_sec) * 1000 +
+				 (r->ended.tv_nsec - r->started.tv_nsec) / 1000000;
+	st.ops = r->ops;
+	st.nops = r->nops;
+	st.verified = r->verified;
+	st.error = r->error;
+	out = model_restore_status(&st);
 	pthread_mutex_unlock(&r->lock);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (text && asprintf(&out, "%s\n", text) < 0)
-		out = NULL;
-	json_object_put(o);
 	return out;
 }
 
-static void restore_progress(void *data, struct json_object *operations)
+static void restore_progress(void *data, const struct neon_operation *ops, size_t n)
 {
 	struct restore *r = data;
-	size_t i, n = json_object_array_length(operations);
+	size_t i;
 
-	for (i = 0; i < n; i++) {
-		struct json_object *op = json_object_array_get_idx(operations, i);
-
-		log_debug("restore: operation %s (%s): %s", model_json_str(op, "id"),
-			  model_json_str(op, "action"), model_json_str(op, "status"));
-	}
-	restore_record_operations(r, operations);
+	for (i = 0; i < n; i++)
+		log_debug("restore: operation %s (%s): %s", ops[i].id, ops[i].action,
+			  ops[i].status);
+	restore_record_operations(r, ops, n);
 }
 
 /* The restore is only done for users when their connection string answers a query. */
@@ -324,7 +288,8 @@ static bool restore_host_match(const char *ep_host, const char *host)
 static int restore_endpoint_once(struct restore *r, const char *uri, const char *branch_id,
 				 char *how, size_t howlen, char *msg, size_t msglen)
 {
-	struct json_object *eps = NULL, *found = NULL;
+	struct model_list *eps = NULL;
+	const struct neon_endpoint *found = NULL;
 	struct api_error err = { 0 };
 	char id[64], host[256];
 	const char *served, *found_id;
@@ -339,29 +304,27 @@ static int restore_endpoint_once(struct restore *r, const char *uri, const char 
 		util_msg(msg, msglen, "%s", err.message);
 		return res;
 	}
-	n = json_object_is_type(eps, json_type_array) ? json_object_array_length(eps) : 0;
+	n = model_count(eps);
 	for (i = 0; i < n; i++) {
-		struct json_object *ep = json_object_array_get_idx(eps, i);
-		const char *eid = model_json_str(ep, "id");
+		const struct neon_endpoint *ep = model_endpoint_at(eps, i);
 
-		if (id[0] ? eid && strcmp(eid, id) == 0 :
-			    restore_host_match(model_json_str(ep, "host"), host)) {
+		if (id[0] ? strcmp(ep->id, id) == 0 : restore_host_match(ep->host, host)) {
 			found = ep;
 			matches++;
 		}
 	}
 	res = -EIO;
-	found_id = found && model_json_str(found, "id") ? model_json_str(found, "id") : "(no id)";
+	found_id = found ? found->id : "(no id)";
 	if (matches == 0)
 		util_msg(msg, msglen, "no endpoint of the project is the one the connection "
 			 "string reaches (%s %s)", id[0] ? "endpoint" : "host", id[0] ? id : host);
 	else if (matches > 1)
 		util_msg(msg, msglen, "the connection string's host %s is that of %d endpoints; "
 			 "which one it reaches cannot be told", host, matches);
-	else if (!(served = model_json_str(found, "branch_id")) || strcmp(served, branch_id)) {
+	else if (!*(served = found->branch_id) || strcmp(served, branch_id)) {
 		util_msg(msg, msglen, "endpoint %s, which the connection string reaches, serves "
 			 "branch %s, not the restored branch %s", found_id,
-			 served ? served : "(none)", branch_id);
+			 *served ? served : "(none)", branch_id);
 		res = -EAGAIN;
 	} else {
 		util_msg(how, howlen, "endpoint %s, which the connection string reaches (by its %s), "
@@ -370,7 +333,7 @@ static int restore_endpoint_once(struct restore *r, const char *uri, const char 
 			 branch_id);
 		res = 0;
 	}
-	json_object_put(eps);
+	model_list_put(eps);
 	return res;
 }
 
@@ -411,9 +374,9 @@ static void restore_audit_user(struct meta_restore *mr)
 static int restore_resolve(struct restore *r, const char *name, char *id, size_t idlen,
 			   char *msg, size_t msglen)
 {
-	struct json_object *list = NULL;
+	struct model_list *list = NULL;
+	const struct neon_branch *b;
 	struct api_error err = { 0 };
-	size_t i, n;
 	int res;
 
 	res = api_list_branches(r->api, &list, &err);
@@ -423,18 +386,12 @@ static int restore_resolve(struct restore *r, const char *name, char *id, size_t
 	}
 	res = -EIO;
 	util_msg(msg, msglen, "no branch is named %s any more", name);
-	n = json_object_array_length(list);
-	for (i = 0; i < n; i++) {
-		struct json_object *b = json_object_array_get_idx(list, i);
-		const char *bname = model_json_str(b, "name"), *bid = model_json_str(b, "id");
-
-		if (bname && bid && strcmp(bname, name) == 0) {
-			snprintf(id, idlen, "%s", bid);
-			res = 0;
-			break;
-		}
+	b = model_branch_by_name(list, name);
+	if (b) {
+		snprintf(id, idlen, "%s", b->id);
+		res = 0;
 	}
-	json_object_put(list);
+	model_list_put(list);
 	return res;
 }
 
@@ -469,7 +426,8 @@ static void restore_unlock(struct restore *r, struct meta_lock *lock)
 int restore_run(struct restore *r, const struct restore_request *req,
 		char *target_id, char *new_branch_id, size_t idlen)
 {
-	struct json_object *resp = NULL, *ops = NULL, *branch = NULL, *latest = NULL;
+	struct model_answer *resp = NULL;
+	struct neon_operation *latest = NULL;
 	struct api_error err = { 0 };
 	struct meta_restore mr = { 0 };
 	struct meta_lock *lock = NULL;
@@ -539,19 +497,18 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		if (res)
 			goto fail;
 	}
-	if (json_object_object_get_ex(resp, "branch", &branch))
-		new_id = model_json_str(branch, "id");
-	json_object_object_get_ex(resp, "operations", &ops);
-	if (!new_id || !ops) {
+	if (resp->branch)
+		new_id = resp->branch->u.branch.id;
+	if (!new_id || !resp->has_operations) {
 		res = -EIO;
 		snprintf(msg, sizeof(msg), "restore: the API's answer had no branch or operations");
 		goto fail;
 	}
-	restore_record_operations(r, ops);
-	res = api_wait_operations(r->api, ops, deadline - util_now(), restore_progress, r,
-				  &latest, &err);
+	restore_record_operations(r, resp->ops, resp->nops);
+	res = api_wait_operations(r->api, resp->ops, resp->nops, deadline - util_now(),
+				  restore_progress, r, &latest, &err);
 	if (latest)
-		restore_record_operations(r, latest);
+		restore_record_operations(r, latest, resp->nops);
 	if (res) {
 		snprintf(msg, sizeof(msg), "%s", err.message);
 		if (res != -ETIMEDOUT)
@@ -580,18 +537,17 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	log_info("restore: finished; branch %s is now %s (%s)", req->branch_name, new_id, how);
 
 	if (req->clean_old) {
-		struct json_object *del = NULL, *del_ops = NULL;
+		struct model_answer *del = NULL;
 		struct api_error derr = { 0 };
 
 		/* Only now that the restored branch answered is the old one safe to drop. */
-		if (api_delete_branch(r->api, target, &del, &derr) == 0 &&
-		    json_object_object_get_ex(del, "operations", &del_ops))
-			api_wait_operations(r->api, del_ops, deadline - util_now(), NULL, NULL,
-					    NULL, &derr);
+		if (api_delete_branch(r->api, target, &del, &derr) == 0 && del->nops)
+			api_wait_operations(r->api, del->ops, del->nops, deadline - util_now(),
+					    NULL, NULL, NULL, &derr);
 		if (derr.err)
 			log_warn("restore: the replaced branch %s was kept: %s", target,
 				 derr.message);
-		json_object_put(del);
+		model_answer_free(del);
 	}
 
 	snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);
@@ -601,8 +557,8 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	restore_unlock(r, lock);
 	snprintf(target_id, idlen, "%s", target);
 	restore_record_end(r, 0, new_id, NULL);
-	json_object_put(latest);
-	json_object_put(resp);
+	free(latest);
+	model_answer_free(resp);
 	return 0;
 
 fail:
@@ -621,7 +577,7 @@ fail:
 	restore_unlock(r, lock);
 	snprintf(target_id, idlen, "%s", target);
 	restore_record_end(r, res, new_id, msg);
-	json_object_put(latest);
-	json_object_put(resp);
+	free(latest);
+	model_answer_free(resp);
 	return res;
 }

@@ -1,7 +1,9 @@
-/* Fuzzes the model: any text as an API answer, parsed as each kind of listing and as
- * single objects and operations, then every lookup and the meta.json writers. What the
- * model promises is checked, not only that it does not crash: no NULL string, each entry
- * finds its own object, and meta.json is JSON. */
+/* Fuzzes the model: any text as an API answer, through every parser the wire hands bodies
+ * to (model_wire.c: listings, pages, answers, operations, error bodies, names, the URI),
+ * and parsed as each kind of listing and as single objects and operations, then every
+ * lookup and the meta.json writers. What the model promises is checked, not only that it
+ * does not crash: no NULL string, each entry finds its own object, operations have ids,
+ * and meta.json and the restore status are JSON. */
 #include "config.h"
 
 #include <json.h>
@@ -12,6 +14,7 @@
 
 #include "log.h"
 #include "model.h"
+#include "model_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -142,6 +145,75 @@ static void object(struct json_object *answer, const char *key)
 	model_object_put(o);
 }
 
+static void operations(const struct neon_operation *ops, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		MUST(ops[i].id[0] && memchr(ops[i].id, '\0', sizeof(ops[i].id)) &&
+		     memchr(ops[i].status, '\0', sizeof(ops[i].status)) &&
+		     memchr(ops[i].error, '\0', sizeof(ops[i].error)));
+}
+
+/* The text as the wire hands it over, through each parser of model_wire.c. */
+static void wire(const char *text, size_t size, const char *probe)
+{
+	static const enum model_kind kinds[] = { MODEL_SNAPSHOTS, MODEL_BRANCHES, MODEL_ENDPOINTS };
+	struct model_restore_status st = { .state = "running", .ever = true, .duration_ms = -1 };
+	struct model_answer *a = NULL;
+	struct model_list *l = NULL;
+	struct model_pages *p;
+	struct neon_operation op;
+	struct neon_named *named = NULL;
+	char msg[256], code[64], message[400], *next = NULL, *uri = NULL;
+	size_t i, n = 0;
+
+	if (model_answer_parse(text, &a, msg, sizeof(msg)) == 0) {
+		MUST(a != NULL);
+		MUST(!a->snapshot || (a->snapshot->u.snapshot.id[0] && a->snapshot->u.snapshot.json));
+		MUST(!a->branch || (a->branch->u.branch.id[0] && a->branch->u.branch.entry));
+		MUST(!a->endpoint || a->endpoint->u.endpoint.host);
+		operations(a->ops, a->nops);
+		st.ops = a->ops;
+		st.nops = a->nops;
+		st.snapshot_name = probe;
+		must_be_json(model_restore_status(&st));
+		model_answer_free(a);
+	} else {
+		MUST(a == NULL && memchr(msg, '\0', sizeof(msg)));
+	}
+	for (i = 0; i < 3; i++) {
+		if (model_list_parse(kinds[i], text, &l, msg, sizeof(msg)) == 0) {
+			MUST(l && model_list_kind(l) == kinds[i]);
+			model_list_put(l);
+		} else {
+			MUST(l == NULL);
+		}
+	}
+	p = model_pages_new();
+	if (p) {
+		if (model_pages_add(p, text, "branches", &n, &next, msg, sizeof(msg)) == 0)
+			MUST(!next || *next);
+		free(next);
+		l = model_pages_list(p, MODEL_BRANCHES);
+		model_list_put(l);
+		model_pages_free(p);
+	}
+	if (model_operation_parse(text, &op, msg, sizeof(msg)) == 0)
+		operations(&op, 1);
+	if (model_named_parse(text, "databases", &named, &n, msg, sizeof(msg)) == 0) {
+		for (i = 0; i < n; i++)
+			MUST(named[i].name[0] && memchr(named[i].owner, '\0', sizeof(named[i].owner)));
+		free(named);
+	}
+	if (model_uri_parse(text, &uri, msg, sizeof(msg)) == 0)
+		MUST(uri != NULL);
+	free(uri);
+	/* An error body is read from its bytes, which may hold a NUL. */
+	model_error_parse(text, size, code, sizeof(code), message, sizeof(message));
+	MUST(strlen(code) < sizeof(code) && strlen(message) < sizeof(message));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = { "snapshots", "branches", "endpoints" };
@@ -158,6 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	/* A lookup for something that may or may not be there: the input's first bytes. */
 	snprintf(probe, sizeof(probe), "%s", text);
+	wire(text, size, probe);
 	answer = json_tokener_parse(text);
 	free(text);
 	if (!answer)

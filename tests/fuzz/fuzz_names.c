@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "model.h"
+#include "model_json.h"
 #include "names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

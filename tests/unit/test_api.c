@@ -25,6 +25,7 @@
 #include "check.h"
 #include "errmap.h"
 #include "log.h"
+#include "model.h"
 
 #define TEST_KEY "sekrit-key-123"
 
@@ -376,12 +377,12 @@ static void test_headers_and_list(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *snaps = NULL;
+	struct model_list *snaps = NULL;
 	char buf[256];
 
 	CHECK_INT(api_list_snapshots(a, &snaps, &err), 0);
-	CHECK(json_object_is_type(snaps, json_type_array));
-	CHECK_INT(json_object_array_length(snaps), 1);
+	CHECK_INT(model_count(snaps), 1);
+	CHECK_STR(model_snapshot_at(snaps, 0)->name, "v1");
 	CHECK_INT(err.err, 0);
 	CHECK_INT(mock_count(m), 1);
 	CHECK_STR(m->reqs[0].method, "GET");
@@ -392,7 +393,7 @@ static void test_headers_and_list(void)
 	      strncmp(buf, "neonfs/", 7) == 0);
 	CHECK(mock_header(m, 0, "X-Request-ID", buf, sizeof(buf)) && strlen(buf) == 36 &&
 	      buf[8] == '-' && buf[14] == '4');
-	json_object_put(snaps);
+	model_list_put(snaps);
 	api_free(a);
 	mock_stop(m);
 }
@@ -406,11 +407,12 @@ static void test_locked_twice(void)
 	struct api *a = test_api(m->base, 3);
 	struct api_error err;
 	struct api_stats st;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 	char id1[128], id2[128];
 
 	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &resp, &err), 0);
-	CHECK_STR(test_json_str(json_object_object_get(resp, "snapshot"), "id"), "snap-1");
+	CHECK(resp && resp->snapshot);
+	CHECK_STR(resp->snapshot->u.snapshot.id, "snap-1");
 	CHECK_INT(mock_count(m), 3);
 	api_get_stats(a, &st);
 	CHECK_INT(st.requests, 3);
@@ -420,7 +422,7 @@ static void test_locked_twice(void)
 	      mock_header(m, 1, "X-Request-ID", id2, sizeof(id2)) && strcmp(id1, id2) != 0);
 	/* ... and the retries of one call share all but the attempt counter. */
 	CHECK(strncmp(id1, id2, 32) == 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	api_free(a);
 	mock_stop(m);
 }
@@ -431,7 +433,7 @@ static void test_locked_until_deadline(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 0.3);
 	struct api_error err;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 
 	CHECK_INT(api_delete_snapshot(a, "snap-1", &resp, &err), -EBUSY);
 	CHECK_INT(err.err, EBUSY);
@@ -453,13 +455,13 @@ static void test_unavailable_once(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 
 	/* 503 is safe to repeat even for a POST. */
 	CHECK_INT(api_restore_snapshot(a, "snap-1", "br-main", true, NULL, &resp, &err), 0);
 	CHECK_INT(mock_count(m), 2);
 	CHECK_STR(m->reqs[1].target, "/api/v2/projects/p1/snapshots/snap-1/restore");
-	json_object_put(resp);
+	model_answer_free(resp);
 	api_free(a);
 	mock_stop(m);
 }
@@ -473,14 +475,14 @@ static void test_retry_after(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 3);
 	struct api_error err;
-	struct json_object *snaps = NULL;
+	struct model_list *snaps = NULL;
 	double t0 = test_now();
 
 	CHECK_INT(api_list_snapshots(a, &snaps, &err), 0);
 	CHECK_INT(mock_count(m), 2);
 	/* A lower bound cannot flake: the client must have waited what it was told. */
 	CHECK(test_now() - t0 >= 0.95);
-	json_object_put(snaps);
+	model_list_put(snaps);
 	api_free(a);
 	mock_stop(m);
 }
@@ -494,7 +496,7 @@ static void test_retry_after_beyond_deadline(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 1);
 	struct api_error err;
-	struct json_object *snaps = NULL;
+	struct model_list *snaps = NULL;
 
 	CHECK_INT(api_list_snapshots(a, &snaps, &err), -EAGAIN);
 	CHECK_INT(mock_count(m), 1);
@@ -512,7 +514,7 @@ static void test_conflict(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 
 	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &resp, &err), -EEXIST);
 	CHECK_INT(err.err, EEXIST);
@@ -531,7 +533,7 @@ static void test_not_found_restore(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 
 	/* No message from the server: the table's words stand in. */
 	CHECK_INT(api_restore_snapshot(a, "snap-x", "br-main", true, NULL, &resp, &err), -ENOENT);
@@ -548,7 +550,7 @@ static void test_post_dropped(void)
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
 	struct api_stats st;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 
 	/* The server read the request: it may have acted, so never send it twice. */
 	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &resp, &err), -EIO);
@@ -570,7 +572,7 @@ static void test_post_bad_gateway(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 
 	CHECK_INT(api_rename_snapshot(a, "snap-1", "v2", &resp, &err), -EIO);
 	CHECK_INT(mock_count(m), 1);
@@ -587,11 +589,11 @@ static void test_get_dropped_and_bad_gateway(void)
 	struct mock *m = mock_start(script, 3);
 	struct api *a = test_api(m->base, 3);
 	struct api_error err;
-	struct json_object *snaps = NULL;
+	struct model_list *snaps = NULL;
 
 	CHECK_INT(api_list_snapshots(a, &snaps, &err), 0);
 	CHECK_INT(mock_count(m), 3);
-	json_object_put(snaps);
+	model_list_put(snaps);
 	api_free(a);
 	mock_stop(m);
 }
@@ -600,7 +602,8 @@ static void test_connection_refused(void)
 {
 	struct api_error err;
 	struct api_stats st;
-	struct json_object *out = NULL;
+	struct model_list *out = NULL;
+	struct model_answer *ans = NULL;
 	struct api *a;
 	char base[64];
 	int port, fd;
@@ -620,7 +623,7 @@ static void test_connection_refused(void)
 	check_no_key(&err);
 
 	/* Nothing reached a server, so even a POST is repeated. */
-	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &out, &err), -ECONNREFUSED);
+	CHECK_INT(api_create_snapshot(a, "br-main", "v1", NULL, NULL, &ans, &err), -ECONNREFUSED);
 	CHECK(strstr(err.message, "may have been applied") == NULL);
 	api_get_stats(a, &st);
 	CHECK(st.requests >= 4);
@@ -633,7 +636,7 @@ static void test_create_snapshot_query(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *resp = NULL;
+	struct model_answer *resp = NULL;
 	char buf[128];
 
 	CHECK_INT(api_create_snapshot(a, "br-main", "my snap", "0/1A2B3C", NULL, &resp, &err), 0);
@@ -644,19 +647,19 @@ static void test_create_snapshot_query(void)
 	CHECK_INT(m->reqs[0].body_len, 0);
 	CHECK(!mock_header(m, 0, "Content-Type", buf, sizeof(buf)) ||
 	      strstr(buf, "json") == NULL);
-	json_object_put(resp);
+	model_answer_free(resp);
 
 	/* Branch head: no lsn parameter at all. */
 	CHECK_INT(api_create_snapshot(a, "br-main", "v2", NULL, NULL, &resp, &err), 0);
 	CHECK_STR(m->reqs[1].target, "/api/v2/projects/p1/branches/br-main/snapshot?name=v2");
-	json_object_put(resp);
+	model_answer_free(resp);
 
 	/* snapshot_ttl: the expiry goes with the create, as the spec's expires_at parameter. */
 	CHECK_INT(api_create_snapshot(a, "br-main", "v3", NULL, "2027-01-07T00:00:00Z", &resp,
 				      &err), 0);
 	CHECK_STR(m->reqs[2].target, "/api/v2/projects/p1/branches/br-main/snapshot"
 		  "?name=v3&expires_at=2027-01-07T00%3A00%3A00Z");
-	json_object_put(resp);
+	model_answer_free(resp);
 	api_free(a);
 	mock_stop(m);
 }
@@ -667,12 +670,13 @@ static void test_bodies_and_escaping(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *resp = NULL, *body, *v;
+	struct model_answer *resp = NULL;
+	struct json_object *body, *v;
 	char *uri = NULL;
 	char buf[128];
 
 	CHECK_INT(api_rename_snapshot(a, "snap/../x y", "new name", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[0].method, "PATCH");
 	CHECK_STR(m->reqs[0].target, "/api/v2/projects/p1/snapshots/snap%2F..%2Fx%20y");
 	CHECK_STR(mock_header(m, 0, "Content-Type", buf, sizeof(buf)), "application/json");
@@ -682,7 +686,7 @@ static void test_bodies_and_escaping(void)
 	json_object_put(body);
 
 	CHECK_INT(api_restore_snapshot(a, "snap-1", "br-main", false, "preview", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	body = json_tokener_parse(m->reqs[1].body);
 	CHECK_STR(test_json_str(body, "target_branch_id"), "br-main");
 	CHECK(json_object_object_get_ex(body, "finalize_restore", &v) &&
@@ -691,14 +695,14 @@ static void test_bodies_and_escaping(void)
 	json_object_put(body);
 
 	CHECK_INT(api_finalize_restore(a, "br-new", "main_old", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[2].target, "/api/v2/projects/p1/branches/br-new/finalize_restore");
 	body = json_tokener_parse(m->reqs[2].body);
 	CHECK_STR(test_json_str(body, "name"), "main_old");
 	json_object_put(body);
 
 	CHECK_INT(api_create_branch(a, "br-main", "exp", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[3].target, "/api/v2/projects/p1/branches");
 	body = json_tokener_parse(m->reqs[3].body);
 	CHECK(json_object_object_get_ex(body, "branch", &v));
@@ -710,7 +714,7 @@ static void test_bodies_and_escaping(void)
 	json_object_put(body);
 
 	CHECK_INT(api_create_endpoint(a, "br-new", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[4].target, "/api/v2/projects/p1/endpoints");
 	body = json_tokener_parse(m->reqs[4].body);
 	CHECK(json_object_object_get_ex(body, "endpoint", &v));
@@ -719,7 +723,7 @@ static void test_bodies_and_escaping(void)
 	json_object_put(body);
 
 	CHECK_INT(api_delete_branch(a, "br-old", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[5].method, "DELETE");
 	CHECK_STR(m->reqs[5].target, "/api/v2/projects/p1/branches/br-old");
 
@@ -740,12 +744,12 @@ static void test_bodies_and_escaping(void)
 
 	/* An expiry is set with its time and cleared with null, never left out. */
 	CHECK_INT(api_expire_snapshot(a, "snap-1", "2027-01-07T00:00:00Z", &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[7].method, "PATCH");
 	CHECK_STR(m->reqs[7].target, "/api/v2/projects/p1/snapshots/snap-1");
 	CHECK_STR(m->reqs[7].body, "{\"snapshot\":{\"expires_at\":\"2027-01-07T00:00:00Z\"}}");
 	CHECK_INT(api_expire_snapshot(a, "snap-1", NULL, &resp, &err), 0);
-	json_object_put(resp);
+	model_answer_free(resp);
 	CHECK_STR(m->reqs[8].body, "{\"snapshot\":{\"expires_at\":null}}");
 	CHECK_INT(mock_count(m), 9);
 	api_free(a);
@@ -780,17 +784,17 @@ static void test_branch_pages(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *branches = NULL;
+	struct model_list *branches = NULL;
 
 	CHECK_INT(api_list_branches(a, &branches, &err), 0);
 	CHECK_INT(mock_count(m), 2);
-	CHECK_INT(json_object_array_length(branches), 3);
-	CHECK_STR(test_json_str(json_object_array_get_idx(branches, 0), "id"), "br-1");
-	CHECK_STR(test_json_str(json_object_array_get_idx(branches, 2), "id"), "br-3");
+	CHECK_INT(model_count(branches), 3);
+	CHECK_STR(model_branch_at(branches, 0)->id, "br-1");
+	CHECK_STR(model_branch_at(branches, 2)->id, "br-3");
 	CHECK(strncmp(m->reqs[0].target, "/api/v2/projects/p1/branches?", 29) == 0);
 	CHECK(strstr(m->reqs[0].target, "cursor=") == NULL);
 	CHECK(strstr(m->reqs[1].target, "cursor=c%2F1%20x") != NULL);
-	json_object_put(branches);
+	model_list_put(branches);
 	api_free(a);
 	mock_stop(m);
 }
@@ -804,7 +808,7 @@ static void test_generic_call(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *out = NULL;
+	char *out = NULL;
 
 	CHECK_INT(api_call(a, ERRMAP_READ, "GET", "/projects/p1/branches/br-9", NULL, NULL, &out,
 			   &err), -ENOENT);
@@ -830,13 +834,13 @@ static void *hammer_thread(void *arg)
 	int i;
 
 	for (i = 0; i < 5; i++) {
-		struct json_object *snaps = NULL;
+		struct model_list *snaps = NULL;
 		struct api_error err;
 
 		if (api_list_snapshots(h->a, &snaps, &err) != 0 ||
-		    json_object_array_length(snaps) != 1)
+		    model_count(snaps) != 1)
 			h->failures++;
-		json_object_put(snaps);
+		model_list_put(snaps);
 	}
 	return NULL;
 }
@@ -882,20 +886,34 @@ struct progress_log {
 	size_t last_len;
 };
 
-static void test_progress(void *data, struct json_object *ops)
+static void test_progress(void *data, const struct neon_operation *ops, size_t n)
 {
 	struct progress_log *p = data;
 
 	p->rounds++;
-	p->last_len = json_object_array_length(ops);
+	p->last_len = n;
 }
 
-static struct json_object *test_ops(const char *json)
-{
-	struct json_object *o = json_tokener_parse(json);
+/* Operations as a mutation's answer gives them. */
+struct test_ops {
+	struct model_answer *answer;
+	struct neon_operation *v;
+	size_t n;
+};
 
-	CHECK(o != NULL);
-	return o;
+static struct test_ops test_ops(const char *json)
+{
+	struct test_ops t = { 0 };
+	char *text = NULL, msg[256];
+
+	CHECK(asprintf(&text, "{\"operations\":%s}", json) > 0);
+	CHECK_INT(model_answer_parse(text, &t.answer, msg, sizeof(msg)), 0);
+	free(text);
+	if (t.answer) {
+		t.v = t.answer->ops;
+		t.n = t.answer->nops;
+	}
+	return t;
 }
 
 static void test_wait_running_finished(void)
@@ -909,23 +927,24 @@ static void test_wait_running_finished(void)
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
 	struct progress_log pl = { 0, 0 };
-	struct json_object *ops = test_ops("[{\"id\":\"op-1\",\"action\":\"create_branch\","
+	struct test_ops ops = test_ops("[{\"id\":\"op-1\",\"action\":\"create_branch\","
 					   "\"status\":\"scheduling\"},"
 					   "{\"id\":\"op-2\",\"action\":\"start_compute\","
 					   "\"status\":\"finished\"}]");
-	struct json_object *latest = NULL;
+	struct neon_operation *latest = NULL;
 
-	CHECK_INT(api_wait_operations(a, ops, 5, test_progress, &pl, &latest, &err), 0);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 5, test_progress, &pl, &latest, &err), 0);
 	/* Only the unfinished one is polled, and exactly until it finished. */
 	CHECK_INT(mock_count(m), 3);
 	CHECK_STR(m->reqs[0].target, "/api/v2/projects/p1/operations/op-1");
 	CHECK_STR(m->reqs[2].target, "/api/v2/projects/p1/operations/op-1");
 	CHECK_INT(pl.rounds, 3);
 	CHECK_INT(pl.last_len, 2);
-	CHECK_INT(json_object_array_length(latest), 2);
-	CHECK_STR(test_json_str(json_object_array_get_idx(latest, 0), "status"), "finished");
-	json_object_put(latest);
-	json_object_put(ops);
+	CHECK(latest != NULL);
+	CHECK_STR(latest[0].status, "finished");
+	CHECK_STR(latest[1].id, "op-2");
+	free(latest);
+	model_answer_free(ops.answer);
 	api_free(a);
 	mock_stop(m);
 }
@@ -936,10 +955,10 @@ static void test_wait_poll_rate(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
+	struct test_ops ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
 	size_t n;
 
-	CHECK_INT(api_wait_operations(a, ops, 0.6, NULL, NULL, NULL, &err), -ETIMEDOUT);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 0.6, NULL, NULL, NULL, &err), -ETIMEDOUT);
 	CHECK(strstr(err.message, "op-1") != NULL);
 	CHECK(strstr(err.message, "running") != NULL);
 	/* Every 20 ms until 10% of the elapsed time is longer (0.2 s), then each interval
@@ -948,7 +967,7 @@ static void test_wait_poll_rate(void)
 	n = mock_count(m);
 	CHECK(n >= 5);
 	CHECK(n <= 30);
-	json_object_put(ops);
+	model_answer_free(ops.answer);
 	api_free(a);
 	mock_stop(m);
 }
@@ -962,11 +981,11 @@ static void test_wait_failed_then_finished(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
+	struct test_ops ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
 
-	CHECK_INT(api_wait_operations(a, ops, 5, NULL, NULL, NULL, &err), 0);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 5, NULL, NULL, NULL, &err), 0);
 	CHECK_INT(mock_count(m), 2);
-	json_object_put(ops);
+	model_answer_free(ops.answer);
 	api_free(a);
 	mock_stop(m);
 }
@@ -980,17 +999,19 @@ static void test_wait_error(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
-	struct json_object *latest = NULL;
+	struct test_ops ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
+	struct neon_operation *latest = NULL;
 
-	CHECK_INT(api_wait_operations(a, ops, 5, NULL, NULL, &latest, &err), -EIO);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 5, NULL, NULL, &latest, &err), -EIO);
 	CHECK_INT(err.err, EIO);
 	CHECK(strstr(err.message, "timeline is broken") != NULL);
 	CHECK(strstr(err.message, "create_branch") != NULL);
 	CHECK_INT(mock_count(m), 2);
-	CHECK_STR(test_json_str(json_object_array_get_idx(latest, 0), "status"), "error");
-	json_object_put(latest);
-	json_object_put(ops);
+	CHECK(latest != NULL);
+	CHECK_STR(latest[0].status, "error");
+	CHECK_STR(latest[0].error, "timeline is broken");
+	free(latest);
+	model_answer_free(ops.answer);
 	api_free(a);
 	mock_stop(m);
 }
@@ -1004,13 +1025,13 @@ static void test_wait_cancelled_and_missing(void)
 	struct mock *m = mock_start(script, 2);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
+	struct test_ops ops = test_ops("[{\"id\":\"op-1\",\"status\":\"running\"}]");
 
-	CHECK_INT(api_wait_operations(a, ops, 5, NULL, NULL, NULL, &err), -ECANCELED);
-	CHECK_INT(api_wait_operations(a, ops, 5, NULL, NULL, NULL, &err), -ENOENT);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 5, NULL, NULL, NULL, &err), -ECANCELED);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 5, NULL, NULL, NULL, &err), -ENOENT);
 	CHECK(strstr(err.message, "operation not found") != NULL);
 	CHECK_INT(mock_count(m), 2);
-	json_object_put(ops);
+	model_answer_free(ops.answer);
 	api_free(a);
 	mock_stop(m);
 }
@@ -1021,16 +1042,16 @@ static void test_wait_empty(void)
 	struct mock *m = mock_start(script, 1);
 	struct api *a = test_api(m->base, 2);
 	struct api_error err;
-	struct json_object *ops = json_object_new_array();
-	struct json_object *latest = NULL;
+	struct test_ops ops = test_ops("[]");
+	struct neon_operation *latest = NULL;
 	struct progress_log pl = { 0, 0 };
 
-	CHECK_INT(api_wait_operations(a, ops, 5, test_progress, &pl, &latest, &err), 0);
+	CHECK_INT(api_wait_operations(a, ops.v, ops.n, 5, test_progress, &pl, &latest, &err), 0);
 	CHECK_INT(mock_count(m), 0);
 	CHECK_INT(pl.rounds, 0);
-	CHECK(json_object_is_type(latest, json_type_array));
-	json_object_put(latest);
-	json_object_put(ops);
+	CHECK(latest != NULL);
+	free(latest);
+	model_answer_free(ops.answer);
 	api_free(a);
 	mock_stop(m);
 }

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "diff.h"
+#include "model_json.h"
 
 static struct model_list *parse(enum model_kind kind, const char *json)
 {

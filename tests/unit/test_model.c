@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "model.h"
+#include "model_json.h"
 
 static struct model_list *parse(enum model_kind kind, const char *json)
 {

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 
 #include "check.h"
+#include "model.h"
 #include "restore.h"
 
 static struct json_object *parse(char *text)
@@ -34,6 +35,8 @@ int main(void)
 		.snapshot_id = "snap-a-b-1", .snapshot_name = "pre_drop",
 		.branch_name = "main", .branch_id = "br-old-one-1",
 	};
+	struct neon_operation running = { .id = "op1", .action = "create_branch",
+					  .status = "running" };
 	struct json_object *o, *ops, *op;
 
 	o = parse(restore_status(r));
@@ -46,9 +49,7 @@ int main(void)
 	/* A second restore while one runs is refused. */
 	CHECK_INT(restore_record_begin(r, &req), -EBUSY);
 
-	ops = json_tokener_parse("[{\"id\":\"op1\",\"action\":\"create_branch\",\"status\":\"running\"}]");
-	restore_record_operations(r, ops);
-	json_object_put(ops);
+	restore_record_operations(r, &running, 1);
 	o = parse(restore_status(r));
 	CHECK_STR(field(o, "state", NULL), "running");
 	CHECK_STR(field(o, "snapshot", "name"), "pre_drop");
