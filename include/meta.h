@@ -127,4 +127,11 @@ int meta_restore_unsettled(struct meta *m, struct meta_restore_row **list, size_
  * (model_restore_log), malloc'd. */
 int meta_restore_log(struct meta *m, int limit, char **rows, char *msg, size_t msglen);
 
+/* Notices between the mounts of this meta database (notify.h): NOTIFY @channel with
+ * @payload (under 8000 bytes), delivered to every session that LISTENs on it. */
+int meta_notify(struct meta *m, const char *channel, const char *payload, char *msg,
+		size_t msglen);
+/* The meta database's connection string, for a connection of its own (the listener's). */
+const char *meta_conninfo(const struct meta *m);
+
 #endif

@@ -69,6 +69,7 @@ static int do_branch_create(struct actions *a, const char *name, char *id, size_
 		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
 		.event = "branch.created", .fields = { "id", obj->u.branch.id, "name", name },
 		.seen = 2, .seen_id = obj->u.branch.id, .seen_name = name,
+		.object = obj->u.branch.json,
 	});
 	log_info("branch %s (%s) created", name, obj->u.branch.id);
 	snprintf(id, idlen, "%s", obj->u.branch.id);
@@ -228,7 +229,7 @@ static int do_preview_create(struct actions *a, const char *target, const char *
 		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
 		.event = "branch.created",
 		.fields = { "id", branch_id, "name", name, "snapshot_id", snap_id },
-		.seen = 2, .seen_id = branch_id, .seen_name = name,
+		.seen = 2, .seen_id = branch_id, .seen_name = name, .object = obj->u.branch.json,
 	});
 	log_info("preview branch %s (%s) of snapshot %s created", name, branch_id, entry);
 	snprintf(id, idlen, "%s", branch_id);

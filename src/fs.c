@@ -14,6 +14,7 @@
 #include "fs.h"
 #include "log.h"
 #include "node.h"
+#include "notify.h"
 #include "ops.h"
 #include "project.h"
 #include "render.h"
@@ -28,6 +29,7 @@ struct fs {
 	struct node_ctx ctx;
 	struct project *project;
 	struct watcher *watcher;
+	struct notify *notify;        /* NULL without a meta database */
 	struct actions *actions;
 	struct events *events;
 	struct restore *restore;
@@ -114,6 +116,12 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
 	}
+	fs->notify = notify_new(fs->project, meta, fs->watcher, fs->events, &fs_watcher_notify, fs);
+	if (meta && !fs->notify) {
+		util_msg(msg, msglen, "out of memory");
+		goto fail;
+	}
+	actions_set_notify(fs->actions, fs->notify);
 	fs->ctx = (struct node_ctx){
 		.tree = fs->tree, .project = fs->project, .actions = fs->actions,
 		.events = fs->events, .restore = fs->restore, .uid = getuid(), .gid = getgid(),
@@ -134,6 +142,7 @@ void fs_free(struct fs *fs)
 	/* Lets the long actions under way end before what they use goes. */
 	worker_pool_free(fs->workers);
 	actions_free(fs->actions);
+	notify_free(fs->notify);
 	watcher_free(fs->watcher);
 	restore_free(fs->restore);
 	events_free(fs->events);
@@ -144,6 +153,8 @@ void fs_free(struct fs *fs)
 
 int fs_start(struct fs *fs, struct fuse_session *se)
 {
+	int res;
+
 	fs->se = se;
 	/* Threads are made here, after fuse_daemonize's fork: a child has none of its
 	 * parent's, and a pool made before would take jobs that never run. */
@@ -157,13 +168,21 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	action_cleanup_records(fs->actions);
 	restore_settle_start(fs->restore, project_api(fs->project), project_meta(fs->project),
 			     fs->workers, project_active_name(fs->project), fs->op_timeout);
-	return watcher_start(fs->watcher);
+	res = watcher_start(fs->watcher);
+	return res ? res : notify_start(fs->notify);
 }
 
 void fs_stop(struct fs *fs)
 {
 	if (fs->events)
 		events_shutdown(fs->events);
+	/* The listener first: what it hears goes to the watcher and the kernel. */
+	notify_stop(fs->notify);
 	if (fs->watcher)
 		watcher_stop(fs->watcher);
+	/* The long actions under way answer before the session's fd is closed at unmount:
+	 * joined here, their replies happen before the close (as ThreadSanitizer checks). */
+	worker_pool_free(fs->workers);
+	fs->workers = NULL;
+	fs->ctx.workers = NULL;
 }
