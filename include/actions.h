@@ -26,6 +26,9 @@ struct actions_config {
 struct actions *actions_new(const struct actions_config *cfg, struct project *p,
 			    struct events *ev, struct watcher *w, struct restore *r);
 void actions_free(struct actions *a);
+/* Other mounts of the meta database are told of each change through @n (notify.h). */
+struct notify;
+void actions_set_notify(struct actions *a, struct notify *n);
 
 /* mkdir snapshots/<name>: a snapshot of the active branch, its schema captured at the LSN it
  * is taken at, and the files of active/next/ attached to it with its record. The new

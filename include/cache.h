@@ -38,6 +38,12 @@ void cache_invalidate_prefix(struct cache *c, const char *prefix);
 /* Replace @key's value with @val (takes a new reference), as if just fetched. */
 void cache_store(struct cache *c, const char *key, struct shared *val);
 
+/* Puts @val in place of @old, the value held for @key now, keeping the time @old was
+ * fetched at: a listing patched for a change another mount told of ages as the fetch it
+ * came from. Returns 0, or -ENOENT (nothing replaced) when @key holds another value, is
+ * expired, or is being fetched (that fetch may have read the state before the change). */
+int cache_replace(struct cache *c, const char *key, struct shared *old, struct shared *val);
+
 /* How many readers wait for @key's fetch under way (for tests). */
 int cache_waiting(struct cache *c, const char *key);
 

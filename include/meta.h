@@ -117,8 +117,24 @@ int meta_restore_begin(struct meta *m, const struct meta_restore *r, int64_t *au
 		       char *msg, size_t msglen);
 int meta_restore_end(struct meta *m, int64_t audit_id, const struct meta_restore *r,
 		     char *msg, size_t msglen);
+/* Restores the log still shows running (their neonfs died, or its link to this database
+ * did, before it wrote how they ended), oldest first. *list is malloc'd (free()). */
+struct meta_restore_row {
+	int64_t id;
+	int64_t started_at;      /* unix seconds */
+	struct meta_restore r;   /* outcome "running" */
+};
+int meta_restore_unsettled(struct meta *m, struct meta_restore_row **list, size_t *count,
+			   char *msg, size_t msglen);
 /* The last @limit restores (<= 0: all), newest first: *rows is their text, one JSON array
  * (model_restore_log), malloc'd. */
 int meta_restore_log(struct meta *m, int limit, char **rows, char *msg, size_t msglen);
+
+/* Notices between the mounts of this meta database (notify.h): NOTIFY @channel with
+ * @payload (under 8000 bytes), delivered to every session that LISTENs on it. */
+int meta_notify(struct meta *m, const char *channel, const char *payload, char *msg,
+		size_t msglen);
+/* The meta database's connection string, for a connection of its own (the listener's). */
+const char *meta_conninfo(const struct meta *m);
 
 #endif

@@ -133,6 +133,14 @@ bool model_branch_replaced(const struct model_list *branches, const struct neon_
 const struct neon_endpoint *model_endpoint_rw(const struct model_list *endpoints,
 					      const char *branch_id);
 
+/* A copy of the snapshot or branch listing @l with one change another mount told of:
+ * @json given, it is the object @id as Neon sent it, put in place of the one with that id
+ * (or added); @json NULL and @name given, @id is renamed to @name; both NULL, @id is taken
+ * out. NULL when out of memory, @json is not the object @id, or @l has no @id to rename or
+ * take out (then the listing is fetched afresh instead). */
+struct model_list *model_list_patch(const struct model_list *l, const char *id,
+				    const char *json, const char *name);
+
 /* A single object of an API answer. */
 struct neon_object {
 	struct shared base;
@@ -300,6 +308,41 @@ struct model_limit {
 /* {"<name>": {used, used_from, limit, limit_from, left, reached, delete}, ...}, unknown
  * numbers as null. */
 char *model_limits_json(const struct model_limit *l, size_t n);
+
+/* ---- notices between the mounts of one meta database (model_notice.c) ----
+ * One compact JSON object of neonfs's own format; notify.c sends and hears them, typed. */
+#define MODEL_NOTICE_VERSION	1
+#define MODEL_NOTICE_FIELDS	8	/* the events line's name/value slots */
+#define MODEL_NOTICE_STALE	8
+
+struct model_notice {
+	int version;                   /* MODEL_NOTICE_VERSION; another is not guessed at */
+	const char *mount;             /* who sent it: a mount ignores its own */
+	const char *project;
+	const char *event;             /* the events line's kind, or NULL */
+	const char *fields[MODEL_NOTICE_FIELDS];  /* name/value pairs; a NULL name ends them */
+	const char *stale[MODEL_NOTICE_STALE];    /* caches to drop, by name; NULL ends them */
+	enum model_kind kind;          /* MODEL_SNAPSHOTS or MODEL_BRANCHES: what @id is; 0 */
+	const char *id;
+	bool seen;                     /* @id is now called @name; @name NULL: it is gone */
+	const char *name;
+	bool has_expiry;               /* snapshot @id expires at @expires (0: never) */
+	time_t expires;
+	const char *attachments_of;    /* a snapshot whose attachments changed */
+	bool pending;                  /* the files of active/next/ changed */
+	const char *object;            /* @id as Neon sent it (JSON text), or NULL */
+	void *held;                    /* what a parsed notice's strings live in */
+};
+
+/* The notice as text shorter than @max bytes: without its object when it would be longer
+ * (the others then fetch the listing instead of patching it). Malloc'd; NULL when out of
+ * memory (*len 0) or too long even so (*len: its length). An @object that is not a JSON
+ * object is left out. */
+char *model_notice_write(const struct model_notice *n, size_t max, size_t *len);
+/* A notice heard; NULL when @text is not one (not a JSON object, no mount or project) or
+ * out of memory. Mistyped members read as missing. Free with model_notice_free. */
+struct model_notice *model_notice_parse(const char *text);
+void model_notice_free(struct model_notice *n);
 
 /* RFC 3339 since the epoch; 0 when empty or unreadable. */
 time_t model_time(const char *rfc3339);

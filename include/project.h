@@ -96,6 +96,11 @@ enum {
 };
 void project_forget(struct project *p, unsigned what);
 void project_forget_attachments(struct project *p, const char *snapshot_id);
+/* A change another mount told of (notify.h): the cached snapshot (@snapshot) or branch
+ * listing is patched as model_list_patch says, so the next ls costs no API call; without a
+ * fresh listing to patch, it is dropped and fetched at the next ls. Rendered files go. */
+void project_patch(struct project *p, bool snapshot, const char *id, const char *json,
+		   const char *name);
 /* The branch's connection string changed or the branch is gone: the cached URI and the
  * pooled connections through it go. */
 void project_forget_uri(struct project *p, const char *branch_id);

@@ -9,11 +9,13 @@
 #define NEONFS_WATCHER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 struct project;
 struct events;
 struct watcher;
+struct model_list;
 
 /* What the watcher tells the tree about, after it let go of its own lock: a notification
  * waits for a directory's lock, which a handler may hold while it waits for the watcher. */
@@ -54,5 +56,19 @@ void watcher_seen_refresh(struct watcher *w);
 /* When snapshot @id expires (0: never), as set through the mount: a snapshot that then goes
  * is reported as expired, not deleted. */
 void watcher_seen_expiry(struct watcher *w, const char *id, time_t expires);
+
+/* Is the mount in use: someone follows events, or it was used within poll_max (or
+ * -o watch=always)? An idle mount asks nothing of anyone. */
+bool watcher_wanted(struct watcher *w);
+/* A change another mount made and told of (notify.h), taken as seen so that a poll does
+ * not report it again: @id is now @name (NULL: gone), shown as @entry. Returns true when
+ * it is news (no poll saw it first), with the entry @id was shown under before in
+ * @old_entry ("" when it is new). */
+bool watcher_learn(struct watcher *w, bool snapshot, const char *id, const char *name,
+		   const char *entry, char *old_entry, size_t len);
+/* Has the watcher seen branch or snapshot @id? */
+bool watcher_knows(struct watcher *w, bool snapshot, const char *id);
+/* After a restore another mount told of: what @branches lists is seen. */
+void watcher_seen_branches(struct watcher *w, const struct model_list *branches);
 
 #endif

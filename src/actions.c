@@ -17,6 +17,7 @@
 #include "model.h"
 #include "names.h"
 #include "neon.h"
+#include "notify.h"
 #include "pg.h"
 #include "project.h"
 #include "quota.h"
@@ -45,6 +46,17 @@ void action_done(struct actions *a, const struct change *c)
 	if (c->event)
 		events_emit(a->events, c->event, true, f[0], f[1], f[2], f[3], f[4], f[5],
 			    f[6], f[7], NULL);
+	notify_send(a->notify, &(struct notify_change){
+		.event = c->event, .fields = c->fields, .forget = c->forget,
+		.attachments_of = c->attachments_of, .pending = c->pending, .seen = c->seen,
+		.seen_id = c->seen_id, .seen_name = c->seen_name, .seen_expiry = c->seen_expiry,
+		.expires = c->expires, .object = c->object,
+	});
+}
+
+void actions_set_notify(struct actions *a, struct notify *n)
+{
+	a->notify = n;
 }
 
 struct actions *actions_new(const struct actions_config *cfg, struct project *p,
@@ -304,7 +316,7 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 		.attachments_of = s->id, .pending = true,
 		.event = "snapshot.created", .fields = { "id", s->id, "name", name },
 		.seen = 1, .seen_id = s->id, .seen_name = name,
-		.seen_expiry = s->expires != 0, .expires = s->expires,
+		.seen_expiry = s->expires != 0, .expires = s->expires, .object = s->json,
 	});
 	if (res == 0 && attached)
 		log_info("snapshot %s (%s) created, with %zu files of active/next/", name, s->id,
@@ -613,6 +625,7 @@ static int do_snapshot_expiry(struct actions *a, const char *snapshot_id, const 
 	action_done(a, &(struct change){
 		.forget = PROJECT_SNAPSHOTS,
 		.seen_expiry = true, .seen_id = snapshot_id, .expires = obj->u.snapshot.expires,
+		.object = obj->u.snapshot.json,
 	});
 	if (blank)
 		log_info("snapshot %s no longer expires", entry);

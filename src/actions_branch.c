@@ -18,6 +18,23 @@
 #include "quota.h"
 #include "watcher.h"
 
+/* A branch made for an action that then failed (its operations ended in error): the user
+ * was told the action failed, so the branch must not stay behind. */
+static void action_drop_unfinished(struct actions *a, const char *what, const char *name,
+				   const char *branch_id)
+{
+	struct neon_answer *del = NULL;
+	struct api_error err = { 0 };
+
+	if (neon_delete_branch(project_api(a->p), branch_id, &del, &err) == 0)
+		action_wait(a, del, "delete the unfinished branch");
+	else
+		log_err("%s branches/%s: the unfinished branch %s was not deleted: %s", what,
+			name, branch_id, err.message);
+	neon_answer_free(del);
+	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+}
+
 static int do_branch_create(struct actions *a, const char *name, char *id, size_t idlen)
 {
 	struct neon_answer *ans = NULL;
@@ -44,12 +61,15 @@ static int do_branch_create(struct actions *a, const char *name, char *id, size_
 		goto out;
 	}
 	res = action_wait(a, ans, "mkdir branch");
+	if (res && res != -ETIMEDOUT)
+		action_drop_unfinished(a, "mkdir", name, obj->u.branch.id);
 	if (res)
 		goto out;
 	action_done(a, &(struct change){
 		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
 		.event = "branch.created", .fields = { "id", obj->u.branch.id, "name", name },
 		.seen = 2, .seen_id = obj->u.branch.id, .seen_name = name,
+		.object = obj->u.branch.json,
 	});
 	log_info("branch %s (%s) created", name, obj->u.branch.id);
 	snprintf(id, idlen, "%s", obj->u.branch.id);
@@ -202,22 +222,14 @@ static int do_preview_create(struct actions *a, const char *target, const char *
 		res = action_compute(a, ans, branch_id, "ln -s preview branch");
 	if (res) {
 		/* The link was refused: a branch it cannot show must not stay behind. */
-		struct neon_answer *del = NULL;
-
-		if (neon_delete_branch(project_api(a->p), branch_id, &del, &err) == 0)
-			action_wait(a, del, "delete the unfinished preview branch");
-		else
-			log_err("ln -s branches/%s: the unfinished preview branch %s was not "
-				"deleted: %s", name, branch_id, err.message);
-		neon_answer_free(del);
-		project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
+		action_drop_unfinished(a, "ln -s", name, branch_id);
 		goto out;
 	}
 	action_done(a, &(struct change){
 		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
 		.event = "branch.created",
 		.fields = { "id", branch_id, "name", name, "snapshot_id", snap_id },
-		.seen = 2, .seen_id = branch_id, .seen_name = name,
+		.seen = 2, .seen_id = branch_id, .seen_name = name, .object = obj->u.branch.json,
 	});
 	log_info("preview branch %s (%s) of snapshot %s created", name, branch_id, entry);
 	snprintf(id, idlen, "%s", branch_id);

@@ -21,6 +21,7 @@ struct actions {
 	struct events *events;
 	struct watcher *watcher;
 	struct restore *restore;
+	struct notify *notify;         /* NULL without a meta database */
 	unsigned long temp_seq;
 };
 
@@ -36,6 +37,8 @@ struct change {
 	const char *seen_name;         /* NULL: it is gone */
 	bool seen_expiry;              /* the watcher learns when snapshot @seen_id expires */
 	time_t expires;                /* 0: it does not */
+	/* The changed object as Neon sent it (JSON): other mounts patch their listing with it. */
+	const char *object;
 };
 
 /* The side effects of a change, all in one place: caches, watcher, event. */

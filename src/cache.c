@@ -282,6 +282,25 @@ void cache_store(struct cache *c, const char *key, struct shared *val)
 	pthread_mutex_unlock(&c->lock);
 }
 
+int cache_replace(struct cache *c, const char *key, struct shared *old, struct shared *val)
+{
+	struct cache_entry *e;
+	int res = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	e = cache_find(c, key, false);
+	if (e && e->val == old && !e->fetching && cache_fresh(c, e)) {
+		double at = e->stored_at;
+
+		cache_drop(e);
+		e->val = shared_get(val);
+		e->stored_at = at;
+		res = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return res;
+}
+
 void cache_trim(struct cache *c)
 {
 	size_t i;

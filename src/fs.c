@@ -22,11 +22,13 @@
 #include "log.h"
 #include "meta.h"
 #include "node.h"
+#include "notify.h"
 #include "ops.h"
 #include "org.h"
 #include "project.h"
 #include "render.h"
 #include "restore.h"
+#include "restore_settle.h"
 #include "tree.h"
 #include "util.h"
 #include "watcher.h"
@@ -41,6 +43,7 @@ struct fs_inst {
 	bool owned;
 	struct project *project;
 	struct watcher *watcher;
+	struct notify *notify;        /* NULL without a meta database */
 	struct actions *actions;
 	struct events *events;
 	struct restore *restore;
@@ -115,9 +118,11 @@ static void fs_inst_free(struct fs_inst *in)
 		return;
 	if (in->events)
 		events_shutdown(in->events);
+	notify_stop(in->notify);
 	if (in->watcher)
 		watcher_stop(in->watcher);
 	actions_free(in->actions);
+	notify_free(in->notify);
 	watcher_free(in->watcher);
 	restore_free(in->restore);
 	events_free(in->events);
@@ -170,6 +175,12 @@ static struct fs_inst *fs_inst_new(struct fs *fs, uint32_t slot, struct api *api
 		in->actions = actions_new(&ac, in->project, in->events, in->watcher, in->restore);
 	if (!in->tree || !in->events || !in->restore || !in->watcher || !in->actions)
 		goto nomem;
+	/* One listener per project, as one watcher: a project's notices are on its channel. */
+	in->notify = notify_new(in->project, meta, in->watcher, in->events, &fs_watcher_notify,
+				in);
+	if (meta && !in->notify)
+		goto nomem;
+	actions_set_notify(in->actions, in->notify);
 	in->ctx = (struct node_ctx){
 		.tree = in->tree, .project = in->project, .actions = in->actions,
 		.events = in->events, .restore = in->restore, .uid = getuid(), .gid = getgid(),
@@ -188,10 +199,15 @@ fail:
 /* What a project does once the mount runs: clean up after an earlier mount, and watch. */
 static int fs_inst_start(struct fs_inst *in)
 {
+	int res;
+
 	in->ctx.workers = in->fs->workers;
 	action_cleanup_temporary(in->actions);
 	action_cleanup_records(in->actions);
-	return watcher_start(in->watcher);
+	restore_settle_start(in->restore, in->api, in->meta, in->fs->workers,
+			     project_active_name(in->project), in->fs->cfg.op_timeout);
+	res = watcher_start(in->watcher);
+	return res ? res : notify_start(in->notify);
 }
 
 /* Opens project @slot of an organization's mount. */
@@ -400,14 +416,29 @@ void fs_stop(struct fs *fs)
 		events_shutdown(fs->events);
 	if (fs->single) {
 		events_shutdown(fs->single->events);
+		/* The listener first: what it hears goes to the watcher and the kernel. */
+		notify_stop(fs->single->notify);
 		watcher_stop(fs->single->watcher);
 	}
 	pthread_mutex_lock(&fs->lock);
+	/* No project opens once the workers it would use are gone. */
+	fs->started = false;
 	for (i = 0; i < fs->ninsts; i++) {
 		if (!fs->insts[i] || fs->insts[i] == &fs_opening)
 			continue;
 		events_shutdown(fs->insts[i]->events);
+		notify_stop(fs->insts[i]->notify);
 		watcher_stop(fs->insts[i]->watcher);
 	}
 	pthread_mutex_unlock(&fs->lock);
+	/* The long actions under way answer before the session's fd is closed at unmount:
+	 * joined here, their replies happen before the close (as ThreadSanitizer checks). */
+	worker_pool_free(fs->workers);
+	fs->workers = NULL;
+	fs->ctx.workers = NULL;
+	if (fs->single)
+		fs->single->ctx.workers = NULL;
+	for (i = 0; i < fs->ninsts; i++)
+		if (fs->insts[i] && fs->insts[i] != &fs_opening)
+			fs->insts[i]->ctx.workers = NULL;
 }

@@ -286,3 +286,49 @@ nomem:
 	util_msg(msg, msglen, "out of memory");
 	return -ENOMEM;
 }
+
+int meta_restore_unsettled(struct meta *m, struct meta_restore_row **list, size_t *count,
+			   char *msg, size_t msglen)
+{
+	const char *values[1];
+	struct meta_q q = {
+		.sql = "SELECT id, extract(epoch FROM started_at)::bigint, snapshot_id,"
+		       " coalesce(snapshot_name, ''), coalesce(branch_before, ''),"
+		       " coalesce(mount_user, ''), coalesce(mount_host, '')"
+		       " FROM restores WHERE project_id = $1 AND outcome = 'running' ORDER BY id",
+		.nparams = 1, .values = values,
+	};
+	struct meta_restore_row *rows;
+	int rc, i, n;
+
+	*list = NULL;
+	*count = 0;
+	if (!m)
+		return meta_none(msg, msglen);
+	values[0] = m->project_id;
+	if ((rc = meta_exec(m, true, &q, msg, msglen)) < 0)
+		return rc;
+	n = PQntuples(q.res);
+	rows = calloc(n ? (size_t)n : 1, sizeof(*rows));
+	if (!rows) {
+		PQclear(q.res);
+		util_msg(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct meta_restore *r = &rows[i].r;
+
+		rows[i].id = strtoll(PQgetvalue(q.res, i, 0), NULL, 10);
+		rows[i].started_at = strtoll(PQgetvalue(q.res, i, 1), NULL, 10);
+		snprintf(r->snapshot_id, sizeof(r->snapshot_id), "%s", PQgetvalue(q.res, i, 2));
+		snprintf(r->snapshot_name, sizeof(r->snapshot_name), "%s", PQgetvalue(q.res, i, 3));
+		snprintf(r->branch_before, sizeof(r->branch_before), "%s", PQgetvalue(q.res, i, 4));
+		snprintf(r->user, sizeof(r->user), "%s", PQgetvalue(q.res, i, 5));
+		snprintf(r->host, sizeof(r->host), "%s", PQgetvalue(q.res, i, 6));
+		snprintf(r->outcome, sizeof(r->outcome), "running");
+	}
+	PQclear(q.res);
+	*list = rows;
+	*count = (size_t)n;
+	return 0;
+}

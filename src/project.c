@@ -358,6 +358,21 @@ void project_forget_attachments(struct project *p, const char *snapshot_id)
 	project_forget(p, PROJECT_RECORDS);
 }
 
+void project_patch(struct project *p, bool snapshot, const char *id, const char *json,
+		   const char *name)
+{
+	const char *key = snapshot ? KEY_SNAPSHOTS : KEY_BRANCHES;
+	struct shared *old = cache_peek(p->cache, key);
+	struct model_list *patched = old ? model_list_patch(model_list_of(old), id, json, name) :
+					   NULL;
+
+	if (!patched || cache_replace(p->cache, key, old, model_list_shared(patched)) != 0)
+		cache_invalidate(p->cache, key);
+	model_list_put(patched);
+	shared_put(old);
+	cache_invalidate_prefix(p->cache, "file:");
+}
+
 int project_record_delete(struct project *p, const char *snapshot_id, char *msg, size_t msglen)
 {
 	int res = p->meta ? meta_checkpoint_delete(p->meta, snapshot_id, msg, msglen) : 0;

@@ -31,6 +31,7 @@
 #include "model.h"
 #include "pg.h"
 #include "restore.h"
+#include "restore_settle.h"
 #include "util.h"
 
 #include "restore_internal.h"
@@ -497,6 +498,44 @@ static int restore_retarget(struct restore *r, const struct restore_request *req
 	return 0;
 }
 
+/* The restore request was sent but its answer never came: Neon tells whether it restored.
+ * The request is never sent twice, so 0 only when Neon did it, and then the new branch is
+ * in @new_id; -EIO, with nothing changed, when it shows no such restore. */
+static int restore_lost_answer(struct restore *r, const struct restore_request *req,
+			       const char *target, time_t sent, double deadline,
+			       const struct api_error *err, char *new_id, size_t idlen,
+			       char *msg, size_t msglen)
+{
+	char why[400];
+	int res;
+
+	if (req->source_branch_id) {
+		/* An undo keeps the branch's id: its new parent says whether Neon did it. */
+		res = restore_landed(r->api, req, target, why, sizeof(why));
+		if (res == 0) {
+			log_warn("restore: the answer was lost (%s), but Neon restored branch %s "
+				 "into %s", err->message, req->source_branch_id, target);
+			snprintf(new_id, idlen, "%s", target);
+			return 0;
+		}
+		if (res == -EIO)
+			res = -ENOENT;
+	} else {
+		res = restore_settle_wait(r->api, req->snapshot_id, target, sent, deadline,
+					  new_id, idlen, why, sizeof(why));
+	}
+	if (res == 0) {
+		log_warn("restore: the answer was lost (%s), but Neon restored snapshot %s into "
+			 "%s as branch %s", err->message, req->snapshot_name, target, new_id);
+		return 0;
+	}
+	util_msg(msg, msglen, "the answer to the restore request was lost (%s), and %s%s",
+		 err->message, why, res == -ENOENT ? ": nothing changed, write it again" :
+		 "; whether Neon restored it is not known yet: the next mount settles it from "
+		 "what Neon shows");
+	return res == -ENOENT ? -EIO : res;
+}
+
 static void restore_unlock(struct restore *r, struct meta_lock *lock)
 {
 	char msg[400];
@@ -515,8 +554,10 @@ int restore_run(struct restore *r, const struct restore_request *req,
 	struct meta_lock *lock = NULL;
 	int64_t audit_id = -1;
 	char msg[512] = "", target[64], how[400] = "", preserve[260] = "", what[400];
-	char undo[64] = "", note[900] = "";
+	char undo[64] = "", note[900] = "", lost_id[64] = "";
 	const char *new_id = NULL;
+	time_t sent = time(NULL);
+	bool unsettled = false;	/* Neon may have done it: the audit log keeps it running */
 	double deadline = util_now() + req->timeout_s, locked_until, delay;
 	bool replaced = false;
 	int res;
@@ -579,6 +620,15 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		if (!res)
 			break;
 		snprintf(msg, sizeof(msg), "%s", err.message);
+		if (err.http_status == 0) {
+			res = restore_lost_answer(r, req, target, sent, deadline, &err, lost_id,
+						  sizeof(lost_id), msg, sizeof(msg));
+			unsettled = res && res != -EIO;
+			if (res)
+				goto fail;
+			new_id = lost_id;
+			goto restored;
+		}
 		if (err.http_status != 423 || util_now() + delay > locked_until ||
 		    util_now() + delay > deadline)
 			goto fail;
@@ -604,8 +654,14 @@ int restore_run(struct restore *r, const struct restore_request *req,
 		snprintf(msg, sizeof(msg), "%s", err.message);
 		if (res != -ETIMEDOUT)
 			res = -EIO;
+		/* Neon gave up on it: the branch it made is no restore, and must not stay. */
+		if (res == -EIO && restore_settle_drop_unfinished(r->api, new_id,
+				util_now() + api_retry_seconds(r->api) < deadline ?
+				deadline - util_now() : api_retry_seconds(r->api)) == 0)
+			new_id = NULL;
 		goto fail;
 	}
+restored:
 	replaced = true;
 	/* Proof that the string users hold reaches the restored branch, not merely a
 	 * database: the endpoint it names serves that branch, then a query answers. */
@@ -653,7 +709,7 @@ fail:
 		restore_after(r->api, req, target, preserve, new_id, false, deadline, undo,
 			      sizeof(undo), note, sizeof(note));
 	restore_record_undo(r, replaced ? undo : NULL, note);
-	snprintf(mr.outcome, sizeof(mr.outcome), "failed");
+	snprintf(mr.outcome, sizeof(mr.outcome), "%s", unsettled ? "running" : "failed");
 	snprintf(mr.error, sizeof(mr.error), "%s", msg);
 	if (new_id)
 		snprintf(mr.branch_after, sizeof(mr.branch_after), "%s", new_id);

@@ -115,6 +115,40 @@ void watcher_seen_refresh(struct watcher *w)
 	model_list_put(branches);
 }
 
+bool watcher_learn(struct watcher *w, bool snapshot, const char *id, const char *name,
+		   const char *entry, char *old_entry, size_t len)
+{
+	struct diff_seen *seen = snapshot ? w->snapshots : w->branches;
+	const char *was, *was_entry;
+	bool news;
+
+	pthread_mutex_lock(&w->lock);
+	was = diff_seen_name(seen, id);
+	was_entry = diff_seen_entry(seen, id);
+	news = name ? !was || strcmp(was, name) != 0 : was != NULL;
+	snprintf(old_entry, len, "%s", was_entry ? was_entry : "");
+	diff_seen_set(seen, id, name, entry);
+	pthread_mutex_unlock(&w->lock);
+	return news;
+}
+
+bool watcher_knows(struct watcher *w, bool snapshot, const char *id)
+{
+	bool known;
+
+	pthread_mutex_lock(&w->lock);
+	known = diff_seen_name(snapshot ? w->snapshots : w->branches, id) != NULL;
+	pthread_mutex_unlock(&w->lock);
+	return known;
+}
+
+void watcher_seen_branches(struct watcher *w, const struct model_list *branches)
+{
+	pthread_mutex_lock(&w->lock);
+	diff_seen_reset(w->branches, branches);
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void watcher_emit(struct watcher *w, const struct diff_change *c)
 {
 	const char *what = c->snapshot ? "snapshot" : "branch";
@@ -253,7 +287,7 @@ out:
 
 /* Changes made elsewhere are looked for only while someone follows events or used the
  * mount within poll_max (or always, with -o watch=always). */
-static bool watcher_wanted(struct watcher *w)
+bool watcher_wanted(struct watcher *w)
 {
 	return w->cfg.always || events_readers(w->events) > 0 ||
 	       project_idle_for(w->p) <= w->cfg.poll_max;

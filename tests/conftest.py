@@ -25,3 +25,33 @@ def neon(neon_stack):
     neon_stack.reset(operation_ms=TEST_OPERATION_MS)
     yield neon_stack
     neon_stack.clear_faults()
+
+
+# The fault matrix (integration/test_fault_matrix.py): each of its tests hands back its
+# cells in its report, which pytest-xdist brings from the worker to the controller, so the
+# table is whole in a parallel run too. Here, not in integration/conftest.py, because that
+# one is not loaded on the controller of `pytest tests`.
+_matrix = {"rows": [], "faults": [], "cells": {}}
+
+
+def pytest_runtest_logreport(report):
+    for key, value in getattr(report, "user_properties", ()):
+        if key == "fault_matrix" and report.when == "call":
+            _matrix["rows"], _matrix["faults"] = list(value["rows"]), list(value["faults"])
+            for row, fault, text in value["cells"]:
+                _matrix["cells"][(row, fault)] = text
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault matrix's table, when any of its cells ran: errno and time of each cell."""
+    rows, faults, cells = _matrix["rows"], _matrix["faults"], _matrix["cells"]
+    if not cells:
+        return
+    width = max(len(r) for r in rows)
+    terminalreporter.write_sep("-", "fault matrix")
+    terminalreporter.write_line("errno and time of each cell; n/a: the fault cannot reach it;"
+                                " -: not run")
+    terminalreporter.write_line(" " * width + " | " + " | ".join("%-12s" % f for f in faults))
+    for r in rows:
+        terminalreporter.write_line("%-*s | " % (width, r) + " | ".join(
+            "%-12s" % cells.get((r, f), "-") for f in faults))

@@ -209,7 +209,7 @@ class Stack:
         self.config(operation_ms=operation_ms, snapshot_limit=snapshot_limit,
                     branches_default_limit=10000, operations_default_limit=10,
                     preview_compute=0, rate_per_minute=0, rate_per_second=0,
-                    root_branch_limit=0, latency_ms=0)
+                    root_branch_limit=0, latency_ms=0, compute_down=0)
         self.wait_idle()
         self.clear_requests()
 

@@ -186,7 +186,8 @@ class EndpointProxy:
             logical = params.get("database") or params.get("user") or ""
             physical, extra = self.resolve(logical)
             if physical is None:
-                client.sendall(error_response("3D000", extra))
+                code, text = extra if isinstance(extra, tuple) else ("3D000", extra)
+                client.sendall(error_response(code, text))
                 return
             read_only = bool(extra)
             out = []

@@ -293,6 +293,9 @@ class Emulator:
             # restore keeps the branch it replaced as another); 0: no limit.
             "root_branch_limit": 0,
             "latency_ms": 0,
+            # 1: every compute is down: its proxy refuses connections (57P03) and drops
+            # those it had, while the API and storage (snapshots, branches) go on.
+            "compute_down": 0,
         }
         self.rng = random.Random(secrets.randbits(64))
         self.project_id = project_id or "%s-%s-%08d" % (
@@ -730,6 +733,8 @@ class Emulator:
         with self.lock:
             self.advance(time.time())
             e = self.endpoints.get(endpoint_id)
+            if self.config["compute_down"]:
+                return None, ("57P03", "the compute of endpoint %s is down" % endpoint_id)
             if e is None or e.deleting:
                 return None, "endpoint %s is not available" % endpoint_id
             b = self.branches.get(e.branch_id)

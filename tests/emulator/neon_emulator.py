@@ -567,10 +567,15 @@ class Handler(BaseHTTPRequestHandler):
                             if k not in emu.config:
                                 raise ApiError(400, "unknown config key %s" % k)
                             low = 0 if k in ("operation_ms", "preview_compute", "rate_per_minute",
-                                             "rate_per_second", "root_branch_limit", "latency_ms") else 1
+                                             "rate_per_second", "root_branch_limit", "latency_ms",
+                                             "compute_down") else 1
                             if not isinstance(v, int) or v < low:
                                 raise ApiError(400, "%s must be an integer" % k)
                         emu.config.update(body)
+                        if body.get("compute_down"):
+                            for e in list(emu.endpoints.values()):
+                                if e.proxy:
+                                    e.proxy.close_connections()
                 return self.send_json(200, {"config": dict(emu.config)})
             if path == "/state" and method == "GET":
                 now = time.time()

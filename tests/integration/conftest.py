@@ -50,4 +50,3 @@ def fs(mount_factory):
     """One mount with a long listing cache, so only invalidation can make changes show."""
     return mount_factory("cache_ttl=30", "api_timeout=5", "poll_min=600", "poll_max=600")
 
-

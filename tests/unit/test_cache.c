@@ -7,6 +7,7 @@
 
 #include "cache.h"
 #include "check.h"
+#include "util.h"
 
 struct fetcher {
 	pthread_mutex_t lock;
@@ -161,6 +162,48 @@ static void test_race_guard(void)
 	cache_free(c);
 }
 
+/* A patch replaces only the value it was made from, while it is fresh, and keeps its age:
+ * a patched listing expires when the fetch it came from would have. */
+static void test_replace(void)
+{
+	struct fetcher f = fetcher_init();
+	struct cache *c = cache_new(0.3);
+	struct shared *v = NULL, *old, *patched = &shared_text_new("patched", 7)->base;
+	struct shared *other = &shared_text_new("other", 5)->base;
+	double start = util_now();
+
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	old = cache_peek(c, "snapshots");
+	CHECK(old == v);
+	CHECK_INT(cache_replace(c, "snapshots", other, patched), -ENOENT);
+	CHECK_INT(cache_replace(c, "snapshots", old, patched), 0);
+	shared_put(v);
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	CHECK_STR(((struct shared_text *)v)->text, "patched");
+	CHECK_INT(f.calls, 1);
+	/* Replaced already: a second patch made from the first value is refused. */
+	CHECK_INT(cache_replace(c, "snapshots", old, other), -ENOENT);
+	shared_put(v);
+	shared_put(old);
+	/* Patches keep the fetch's age, so the value expires 0.3 s after its fetch: then
+	 * there is nothing to patch, and the listing is fetched again. */
+	for (;;) {
+		old = cache_peek(c, "snapshots");
+		if (cache_replace(c, "snapshots", old, other) != 0 || util_now() - start > 5)
+			break;
+		shared_put(old);
+	}
+	shared_put(old);
+	CHECK(util_now() - start < 5);
+	CHECK_INT(cache_get(c, "snapshots", fetch, &f, &v), 0);
+	CHECK_STR(((struct shared_text *)v)->text, "one");
+	CHECK_INT(f.calls, 2);
+	shared_put(v);
+	shared_put(patched);
+	shared_put(other);
+	cache_free(c);
+}
+
 /* Readers that waited for a fetch that failed get its errno: N readers of a failing server
  * cost one failure, not N fetches one after another. */
 static void test_shared_failure(void)
@@ -283,5 +326,6 @@ int main(void)
 	test_ttl();
 	test_single_flight();
 	test_race_guard();
+	test_replace();
 	CHECK_DONE();
 }

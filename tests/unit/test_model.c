@@ -541,6 +541,56 @@ static void test_projects(void)
 	json_object_put(answer);
 }
 
+/* A listing patched for a change another mount told of: put in, renamed, taken out. */
+static void test_patch(void)
+{
+	struct model_list *l = parse(MODEL_SNAPSHOTS,
+		"[{\"id\": \"snap-a\", \"name\": \"v1\", \"lsn\": \"0/1\"},"
+		" {\"id\": \"snap-b\", \"name\": \"v2\"}]");
+	struct model_list *p, *q;
+
+	/* Added, with every field as Neon sent it. */
+	p = model_list_patch(l, "snap-c", "{\"id\": \"snap-c\", \"name\": \"v3\","
+			     " \"expires_at\": \"2099-01-01T00:00:00Z\"}", NULL);
+	CHECK(p != NULL);
+	CHECK_INT(model_count(p), 3);
+	CHECK_STR(model_snapshot_by_name(p, "v3")->id, "snap-c");
+	CHECK_STR(model_snapshot_by_id(p, "snap-c")->expires_at, "2099-01-01T00:00:00Z");
+	CHECK_INT(model_count(l), 2);
+	/* Replaced in place. */
+	q = model_list_patch(p, "snap-a", "{\"id\": \"snap-a\", \"name\": \"v1\","
+			     " \"expires_at\": \"2099-01-02T00:00:00Z\"}", NULL);
+	CHECK(q != NULL);
+	CHECK_INT(model_count(q), 3);
+	CHECK_STR(model_snapshot_at(q, 0)->expires_at, "2099-01-02T00:00:00Z");
+	model_list_put(p);
+	/* Renamed: the rest of the object stays. */
+	p = model_list_patch(q, "snap-a", NULL, "good");
+	CHECK(p != NULL);
+	CHECK(model_snapshot_by_name(p, "v1") == NULL);
+	CHECK_STR(model_snapshot_by_entry(p, "good")->id, "snap-a");
+	CHECK_STR(model_snapshot_by_id(p, "snap-a")->expires_at, "2099-01-02T00:00:00Z");
+	model_list_put(q);
+	/* Taken out. */
+	q = model_list_patch(p, "snap-b", NULL, NULL);
+	CHECK(q != NULL);
+	CHECK_INT(model_count(q), 2);
+	CHECK(model_snapshot_by_id(q, "snap-b") == NULL);
+	model_list_put(p);
+	/* What cannot be patched is fetched afresh: an id the listing lacks to rename or take
+	 * out, an object that is not the one named, one that is not JSON. */
+	CHECK(model_list_patch(q, "snap-x", NULL, "x") == NULL);
+	CHECK(model_list_patch(q, "snap-x", NULL, NULL) == NULL);
+	CHECK(model_list_patch(q, "snap-a", "{\"id\": \"snap-b\"}", NULL) == NULL);
+	CHECK(model_list_patch(q, "snap-a", "{not json", NULL) == NULL);
+	model_list_put(q);
+	model_list_put(l);
+	/* Endpoints keep no JSON to patch with. */
+	l = parse(MODEL_ENDPOINTS, "[{\"id\": \"ep-a\", \"branch_id\": \"br-a\"}]");
+	CHECK(model_list_patch(l, "ep-a", NULL, NULL) == NULL);
+	model_list_put(l);
+}
+
 int main(void)
 {
 	test_parse();
@@ -556,5 +606,6 @@ int main(void)
 	test_refs();
 	test_text();
 	test_projects();
+	test_patch();
 	CHECK_DONE();
 }
