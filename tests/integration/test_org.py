@@ -255,3 +255,35 @@ def test_a_project_restores_with_progress_undo_and_keep_old_branches(org, mount_
     assert sql(uri, "SELECT v FROM t")[0][0] == "before-2"
     st = json.loads(m.read(name, "active", "restore"))
     assert st["state"] == "finished" and st["undo_of"]["branch_id"] == second
+
+
+def test_another_mounts_change_reaches_a_project_through_its_own_channel(org, mount_org):
+    """Two organization mounts of one meta database: a snapshot made through one shows in
+    the other's listing and root events by a notice on that project's channel, not by a
+    poll (both poll every 600 s and cache for as long)."""
+    quiet = ("cache_ttl=600", "poll_min=600", "poll_max=600")
+    a, b = mount_org(*quiet), mount_org(*quiet)
+    name = "project-0014"
+    pid = next(p["id"] for p in all_projects(org) if p["name"] == name)
+    assert os.listdir(b.p(name, "snapshots")) == []
+    # The other project opened on b hears nothing of this one's change.
+    assert os.listdir(b.p("project-0015", "snapshots")) == []
+    fd = os.open(b.p("events"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        os.mkdir(a.p(name, "snapshots", "told"))
+        wait_for(lambda: os.listdir(b.p(name, "snapshots")) == ["told"], 10,
+                 "the snapshot in the other mount's listing")
+        got = []
+
+        def line():
+            try:
+                got.extend(json.loads(x) for x in os.read(fd, 1 << 16).decode().splitlines())
+            except BlockingIOError:
+                pass
+            return [e for e in got if e["kind"] == "snapshot.created"]
+        ev = wait_for(line, 10, "the notice's line in the other mount's root events")[0]
+        assert ev["project"] == pid and ev["name"] == "told" and ev["local"] is False
+    finally:
+        os.close(fd)
+    assert os.listdir(b.p("project-0015", "snapshots")) == []
+    os.rmdir(a.p(name, "snapshots", "told"))
