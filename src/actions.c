@@ -333,6 +333,33 @@ out:
 	return res;
 }
 
+/* A request whose answer was lost on the way back (no HTTP status): Neon may have done
+ * it. The fresh listing says: 1 when the object @id is gone (for a delete) or is called
+ * @name (for a rename), 0 when Neon shows it as it was, -errno when Neon cannot say. */
+int action_lost_answer_done(struct actions *a, bool snapshot, const char *id, const char *name)
+{
+	struct model_list *l = NULL;
+	const char *now = NULL;
+	int res;
+
+	project_forget(a->p, snapshot ? PROJECT_SNAPSHOTS : PROJECT_BRANCHES);
+	res = snapshot ? project_snapshots(a->p, &l) : project_branches(a->p, &l);
+	if (res)
+		return res;
+	if (snapshot) {
+		const struct neon_snapshot *s = model_snapshot_by_id(l, id);
+
+		now = s ? s->name : NULL;
+	} else {
+		const struct neon_branch *b = model_branch_by_id(l, id);
+
+		now = b ? b->name : NULL;
+	}
+	res = name ? (now && strcmp(now, name) == 0) : !now;
+	model_list_put(l);
+	return res;
+}
+
 static int do_snapshot_delete(struct actions *a, const char *entry)
 {
 	struct model_list *l = NULL;
@@ -355,13 +382,18 @@ static int do_snapshot_delete(struct actions *a, const char *entry)
 	model_list_put(l);
 	res = neon_delete_snapshot(project_api(a->p), id, &ans, &err);
 	project_forget(a->p, PROJECT_SNAPSHOTS);
-	if (res) {
+	if (res && err.http_status == 0 && action_lost_answer_done(a, true, id, NULL) == 1) {
+		log_warn("rmdir snapshots/%s: the answer was lost (%s), but Neon deleted it",
+			 entry, err.message);
+		res = 0;
+	} else if (res) {
 		log_err("rmdir snapshots/%s: %s", entry, err.message);
 		goto out;
+	} else {
+		res = action_wait(a, ans, "rmdir snapshot");
+		if (res)
+			goto out;
 	}
-	res = action_wait(a, ans, "rmdir snapshot");
-	if (res)
-		goto out;
 	if (project_meta(a->p)) {
 		int mres = meta_checkpoint_delete(project_meta(a->p), id, msg, sizeof(msg));
 
@@ -406,7 +438,11 @@ static int do_snapshot_rename(struct actions *a, const char *from, const char *t
 		return res;
 	res = neon_rename_snapshot(project_api(a->p), id, to, &ans, &err);
 	project_forget(a->p, PROJECT_SNAPSHOTS);
-	if (res) {
+	if (res && err.http_status == 0 && action_lost_answer_done(a, true, id, to) == 1) {
+		log_warn("mv snapshots/%s snapshots/%s: the answer was lost (%s), but Neon renamed "
+			 "it", from, to, err.message);
+		res = 0;
+	} else if (res) {
 		log_err("mv snapshots/%s snapshots/%s: %s", from, to, err.message);
 		goto out;
 	}

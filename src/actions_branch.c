@@ -126,14 +126,20 @@ static int do_branch_delete(struct actions *a, const char *entry, bool preview)
 	l = NULL;
 	res = neon_delete_branch(project_api(a->p), id, &ans, &err);
 	project_forget(a->p, PROJECT_BRANCHES | PROJECT_ENDPOINTS);
-	if (res) {
+	if (res && err.http_status == 0 && action_lost_answer_done(a, false, id, NULL) == 1) {
+		log_warn("delete branches/%s: the answer was lost (%s), but Neon deleted it",
+			 entry, err.message);
+		res = 0;
+	} else if (res) {
 		log_err("delete branches/%s: %s", entry, err.message);
 		goto out;
 	}
 	project_forget_uri(a->p, id);
-	res = action_wait(a, ans, "delete branch");
-	if (res)
-		goto out;
+	if (ans) {
+		res = action_wait(a, ans, "delete branch");
+		if (res)
+			goto out;
+	}
 	action_done(a, &(struct change){
 		.forget = PROJECT_BRANCHES | PROJECT_ENDPOINTS,
 		.event = "branch.deleted", .fields = { "id", id, "name", name },

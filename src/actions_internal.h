@@ -67,4 +67,8 @@ struct api_error;
 void action_at_limit(struct actions *a, const struct api_error *err, int kind,
 		     const char *what);
 
+/* After an answer lost on the way back: 1 when Neon shows the delete (@name NULL) or the
+ * rename to @name of object @id done, 0 when not, -errno when it cannot be told. */
+int action_lost_answer_done(struct actions *a, bool snapshot, const char *id, const char *name);
+
 #endif

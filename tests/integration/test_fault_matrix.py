@@ -58,7 +58,7 @@ EXPECT = {
     "rmdir snapshot": {
         "503": (0, True, "HTTP 503"), "429": (0, True, "HTTP 429"),
         "500": (errno.EIO, False, "HTTP 500"), "423": (0, True, "HTTP 423"),
-        "drop": (errno.EIO, True, "Empty reply from server"), "latency": OK,
+        "drop": (0, True, "the answer was lost"), "latency": OK,
         "op_error": (errno.EIO, False, "emulated failure of the operation"),
         "op_failed": OK, "compute_down": (NO_COMPUTE,),
         "meta_down": (0, True, "checkpoint record kept"),
@@ -66,7 +66,7 @@ EXPECT = {
     "mv snapshot": {
         "503": (0, True, "HTTP 503"), "429": (0, True, "HTTP 429"),
         "500": (errno.EIO, False, "HTTP 500"), "423": (0, True, "HTTP 423"),
-        "drop": (errno.EIO, True, "Empty reply from server"), "latency": OK,
+        "drop": (0, True, "the answer was lost"), "latency": OK,
         "op_error": (NO_OPS,), "op_failed": (NO_OPS,), "compute_down": (NO_COMPUTE,),
         "meta_down": (0, True, "checkpoint record keeps the old name"),
     },
@@ -96,7 +96,7 @@ EXPECT = {
     "rmdir branch": {
         "503": (0, True, "HTTP 503"), "429": (0, True, "HTTP 429"),
         "500": (errno.EIO, False, "HTTP 500"), "423": (0, True, "HTTP 423"),
-        "drop": (errno.EIO, True, "Empty reply from server"), "latency": OK,
+        "drop": (0, True, "the answer was lost"), "latency": OK,
         "op_error": (errno.EIO, False, "emulated failure of the operation"),
         "op_failed": OK, "compute_down": (NO_COMPUTE,), "meta_down": (NO_META,),
     },
