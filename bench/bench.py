@@ -979,6 +979,12 @@ def main():
     if args.check:
         sys.exit(0 if check(b) else 1)
     text, goals = report(b)
+    # The scale section is bench/scale.py's (a run of its own): kept as it was.
+    old = open(args.out).read() if os.path.exists(args.out) else ""
+    begin, end = old.find("<!-- scale: begin -->"), old.find("<!-- scale: end -->")
+    if begin >= 0 and end > begin:
+        scale = old[begin:end + len("<!-- scale: end -->")] + "\n"
+        text = text.replace("\n## Raw numbers", "\n" + scale + "\n## Raw numbers", 1)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)
