@@ -231,7 +231,8 @@ static void notify_receive(struct notify *n, const char *payload)
 	/* Another version's notice is not guessed at: its change shows by polling. */
 	if (!m || m->version != MODEL_NOTICE_VERSION)
 		log_debug("a notice not understood was ignored");
-	else if (strcmp(m->mount, notify_hub_mount(n->hub)) != 0 && strcmp(m->project, project_id(n->p)) == 0)
+	else if (strcmp(m->mount, notify_hub_mount(n->hub)) != 0 &&
+		 strcmp(m->project, project_id(n->p)) == 0)
 		notify_apply(n, m);
 	model_notice_free(m);
 }
