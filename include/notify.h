@@ -3,7 +3,8 @@
  * After each change made through the mount, a notice goes out on the project's channel of
  * the meta database (NOTIFY): what changed, and the changed object as Neon sent it, so a
  * mount that hears it patches its cached listing instead of asking Neon. Every mount with
- * a meta database listens on a connection of its own, on a thread of its own; it ignores
+ * a meta database listens on one connection of its own, on one thread (notify_hub.h),
+ * however many projects it has opened; it ignores
  * its own notices and takes the others' as the watcher takes a change found by polling:
  * caches patched or dropped, the kernel's entries invalidated, a line in events with
  * "local": false, and the watcher told, so its polls do not report the change again.
@@ -23,13 +24,16 @@ struct events;
 struct watcher;
 struct watcher_notify;
 struct notify;
+struct notify_hub;
 
-/* @tell and @data: how the kernel is told, as the watcher tells it. NULL without @meta. */
-struct notify *notify_new(struct project *p, struct meta *meta, struct watcher *w,
-			  struct events *ev, const struct watcher_notify *tell, void *data);
+/* @tell and @data: how the kernel is told, as the watcher tells it; @hub: the mount's
+ * listener. NULL without @hub or @meta. */
+struct notify *notify_new(struct notify_hub *hub, struct project *p, struct meta *meta,
+			  struct watcher *w, struct events *ev, const struct watcher_notify *tell,
+			  void *data);
 void notify_free(struct notify *n);
 
-/* Starts the listener thread. 0 or -errno. */
+/* Listens on the project's channel (through the hub). 0 or -errno. */
 int notify_start(struct notify *n);
 void notify_stop(struct notify *n);
 

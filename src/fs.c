@@ -23,6 +23,7 @@
 #include "meta.h"
 #include "node.h"
 #include "notify.h"
+#include "notify_hub.h"
 #include "ops.h"
 #include "org.h"
 #include "project.h"
@@ -54,6 +55,8 @@ struct fs {
 	struct fs_config cfg;
 	struct api *api;
 	struct meta *meta;           /* an organization's mount: each project's comes from it */
+	struct notify_hub *hub;      /* other mounts' notices, for every project; NULL without
+				      * a meta database */
 	struct fs_inst *single;      /* a mount of one project */
 
 	/* An organization's mount: its root's context (tree, events), the projects' slots
@@ -175,9 +178,9 @@ static struct fs_inst *fs_inst_new(struct fs *fs, uint32_t slot, struct api *api
 		in->actions = actions_new(&ac, in->project, in->events, in->watcher, in->restore);
 	if (!in->tree || !in->events || !in->restore || !in->watcher || !in->actions)
 		goto nomem;
-	/* One listener per project, as one watcher: a project's notices are on its channel. */
-	in->notify = notify_new(in->project, meta, in->watcher, in->events, &fs_watcher_notify,
-				in);
+	/* A project's notices are on its channel, heard by the mount's one listener. */
+	in->notify = notify_new(fs->hub, in->project, meta, in->watcher, in->events,
+				&fs_watcher_notify, in);
 	if (meta && !in->notify)
 		goto nomem;
 	actions_set_notify(in->actions, in->notify);
@@ -336,6 +339,10 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	fs->meta = meta;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->opened, NULL);
+	if (meta && meta_conninfo(meta) && !(fs->hub = notify_hub_new(meta_conninfo(meta)))) {
+		util_msg(msg, msglen, "out of memory");
+		goto fail;
+	}
 	if (!cfg->org) {
 		fs->single = fs_inst_new(fs, 0, api, meta, msg, msglen);
 		if (!fs->single)
@@ -383,6 +390,7 @@ void fs_free(struct fs *fs)
 		if (fs->insts[i] != &fs_opening)
 			fs_inst_free(fs->insts[i]);
 	free(fs->insts);
+	notify_hub_free(fs->hub);
 	org_free(fs->org);
 	events_free(fs->events);
 	tree_free(fs->tree);
@@ -402,6 +410,8 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 		return -ENOMEM;
 	}
 	fs->ctx.workers = fs->workers;
+	if (notify_hub_start(fs->hub) != 0)
+		return -EAGAIN;
 	pthread_mutex_lock(&fs->lock);
 	fs->started = true;
 	pthread_mutex_unlock(&fs->lock);
@@ -414,9 +424,10 @@ void fs_stop(struct fs *fs)
 
 	if (fs->events)
 		events_shutdown(fs->events);
+	/* The listener first: what it hears goes to the watchers and the kernel. */
+	notify_hub_stop(fs->hub);
 	if (fs->single) {
 		events_shutdown(fs->single->events);
-		/* The listener first: what it hears goes to the watcher and the kernel. */
 		notify_stop(fs->single->notify);
 		watcher_stop(fs->single->watcher);
 	}

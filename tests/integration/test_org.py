@@ -287,3 +287,32 @@ def test_another_mounts_change_reaches_a_project_through_its_own_channel(org, mo
         os.close(fd)
     assert os.listdir(b.p("project-0015", "snapshots")) == []
     os.rmdir(a.p(name, "snapshots", "told"))
+
+
+def listening_sessions(org):
+    """The meta database's sessions that hear other mounts' notices."""
+    return sql(org.env["NEONFS_META_URL"], "SELECT count(*) FROM pg_stat_activity WHERE"
+               " application_name = 'neonfs notices' AND query LIKE 'LISTEN %'")[0][0]
+
+
+def test_a_mount_hears_every_opened_project_on_one_session(org, mount_org):
+    """Twenty projects opened on one mount listen on one session of the meta database, not
+    twenty, and changes made through another mount still reach two of them, each by its
+    own channel (both mounts poll every 600 s and cache for as long)."""
+    quiet = ("cache_ttl=600", "poll_min=600", "poll_max=600")
+    a = mount_org(*quiet)
+    names = ["project-%04d" % i for i in range(1, 21)]
+    # Another test of the module may have left a snapshot in one of them.
+    before = {name: set(os.listdir(a.p(name, "snapshots"))) for name in names}
+    assert listening_sessions(org) == 1
+    b = mount_org(*quiet)
+    os.mkdir(b.p(names[2], "snapshots", "one"))
+    os.mkdir(b.p(names[16], "snapshots", "two"))
+    wait_for(lambda: set(os.listdir(a.p(names[2], "snapshots"))) == before[names[2]] | {"one"},
+             10, "the first project's snapshot in the other mount")
+    wait_for(lambda: set(os.listdir(a.p(names[16], "snapshots"))) == before[names[16]] | {"two"},
+             10, "the second project's snapshot in the other mount")
+    assert set(os.listdir(a.p(names[9], "snapshots"))) == before[names[9]]
+    assert listening_sessions(org) == 2
+    os.rmdir(b.p(names[2], "snapshots", "one"))
+    os.rmdir(b.p(names[16], "snapshots", "two"))
