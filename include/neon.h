@@ -56,6 +56,9 @@ bool neon_answer_has(const struct neon_answer *ans, const char *key);
 /* Waits for every operation of the answer to end (api_wait_operations). */
 int neon_answer_wait(struct api *a, const struct neon_answer *ans, double timeout_s,
 		     struct api_error *err);
+/* The same, with @progress called on each poll with the operations as last seen. */
+int neon_answer_wait_progress(struct api *a, const struct neon_answer *ans, double timeout_s,
+			      api_progress_fn progress, void *data, struct api_error *err);
 void neon_answer_free(struct neon_answer *ans);
 
 /* The database and role a mount speaks for on @branch_id: @want_db (NULL: the branch's

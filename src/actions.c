@@ -21,6 +21,7 @@
 #include "pg.h"
 #include "project.h"
 #include "quota.h"
+#include "util.h"
 #include "restore.h"
 #include "schema.h"
 #include "watcher.h"
@@ -108,6 +109,49 @@ int action_name_free(struct actions *a, bool snapshot, const char *name)
 		res = -EEXIST;
 	}
 	model_list_put(l);
+	return res;
+}
+
+/* A long mkdir is seen from the shell as a restore is: a "<kind>.progress" event at most
+ * once a second, with each operation's status and the seconds waited. */
+struct action_progress {
+	struct actions *a;
+	const char *kind, *name;
+	double started, last;
+};
+
+static void action_progress(void *data, const struct neon_operation *ops, size_t n)
+{
+	struct action_progress *pr = data;
+	char statuses[1024] = "", waited[32];
+	size_t i, len = 0;
+	double now = util_now();
+
+	if (now - pr->last < 1.0 || now - pr->started < 1.0)
+		return;
+	pr->last = now;
+	for (i = 0; i < n && len < sizeof(statuses); i++) {
+		int w = snprintf(statuses + len, sizeof(statuses) - len, "%s%s:%s", i ? " " : "",
+				 ops[i].action[0] ? ops[i].action : "?",
+				 ops[i].status[0] ? ops[i].status : "?");
+
+		len += w > 0 ? (size_t)w : 0;
+	}
+	snprintf(waited, sizeof(waited), "%ld", (long)(now - pr->started));
+	events_emit(pr->a->events, pr->kind, 1, "name", pr->name, "operations", statuses,
+		    "waited_s", waited, NULL);
+}
+
+int action_wait_progress(struct actions *a, const struct neon_answer *ans, const char *what,
+			 const char *kind, const char *name)
+{
+	struct action_progress pr = { a, kind, name, util_now(), 0 };
+	struct api_error err = { 0 };
+	int res = neon_answer_wait_progress(project_api(a->p), ans, a->cfg.op_timeout,
+					    action_progress, &pr, &err);
+
+	if (res)
+		log_err("%s: %s", what, err.message);
 	return res;
 }
 
@@ -304,7 +348,7 @@ static int do_snapshot_create(struct actions *a, const char *name, char *id, siz
 		}
 		s = &obj->u.snapshot;
 		project_forget(a->p, PROJECT_SNAPSHOTS);
-		res = action_wait(a, ans, "mkdir snapshot");
+		res = action_wait_progress(a, ans, "mkdir snapshot", "snapshot.progress", name);
 		if (res && res != -ETIMEDOUT)
 			goto out;
 	}

@@ -60,7 +60,7 @@ static int do_branch_create(struct actions *a, const char *name, char *id, size_
 		log_err("mkdir branches/%s: the API's answer had no branch", name);
 		goto out;
 	}
-	res = action_wait(a, ans, "mkdir branch");
+	res = action_wait_progress(a, ans, "mkdir branch", "branch.progress", name);
 	if (res && res != -ETIMEDOUT)
 		action_drop_unfinished(a, "mkdir", name, obj->u.branch.id);
 	if (res)

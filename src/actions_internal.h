@@ -45,6 +45,10 @@ struct change {
 void action_done(struct actions *a, const struct change *c);
 /* Waits for an answer's operations; logs why when they fail. */
 int action_wait(struct actions *a, const struct neon_answer *ans, const char *what);
+/* action_wait, with a @kind event (e.g. "snapshot.progress") for @name at most once a
+ * second while Neon works. */
+int action_wait_progress(struct actions *a, const struct neon_answer *ans, const char *what,
+			 const char *kind, const char *name);
 /* Gives a branch Neon made for us a compute, unless Neon made one with it. */
 int action_compute(struct actions *a, const struct neon_answer *made, const char *branch_id,
 		   const char *what);

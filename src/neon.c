@@ -183,13 +183,19 @@ bool neon_answer_has(const struct neon_answer *ans, const char *key)
 	return neon_answer_get(ans, key) != NULL;
 }
 
-int neon_answer_wait(struct api *a, const struct neon_answer *ans, double timeout_s,
-		     struct api_error *err)
+int neon_answer_wait_progress(struct api *a, const struct neon_answer *ans, double timeout_s,
+			      api_progress_fn progress, void *data, struct api_error *err)
 {
 	if (!ans->m->nops)
 		return 0;
-	return api_wait_operations(a, ans->m->ops, ans->m->nops, timeout_s, NULL, NULL, NULL,
-				   err);
+	return api_wait_operations(a, ans->m->ops, ans->m->nops, timeout_s, progress, data,
+				   NULL, err);
+}
+
+int neon_answer_wait(struct api *a, const struct neon_answer *ans, double timeout_s,
+		     struct api_error *err)
+{
+	return neon_answer_wait_progress(a, ans, timeout_s, NULL, NULL, err);
 }
 
 void neon_answer_free(struct neon_answer *ans)

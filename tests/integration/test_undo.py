@@ -286,3 +286,42 @@ def test_progress_of_a_long_restore_in_the_status_and_events(fs, project):
     kinds = [e["kind"] for e in events]
     assert kinds.index("restore.started") < kinds.index("restore.progress") < \
         kinds.index("restore.finished")
+
+
+def read_events(fd):
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        raw += chunk
+    return [json.loads(line) for line in raw.splitlines()]
+
+
+@pytest.mark.parametrize("kind,path", [("snapshot", ("snapshots", "slow")),
+                                       ("branch", ("branches", "slow"))])
+def test_a_long_mkdir_says_its_progress_in_events(fs, project, kind, path):
+    """While Neon works on a mkdir, events carries <kind>.progress at most once a second,
+    with each operation's status and the seconds waited, before <kind>.created."""
+    fd = os.open(fs.p("events"), os.O_RDONLY | os.O_NONBLOCK)
+    project.config(operation_ms=3500)
+    try:
+        os.mkdir(fs.p(*path))
+    finally:
+        project.config(operation_ms=300)
+    events = read_events(fd)
+    os.close(fd)
+    kinds = [e["kind"] for e in events]
+    progress = [e for e in events if e["kind"] == kind + ".progress"]
+    assert len(progress) >= 2, kinds
+    for e in progress:
+        assert e["name"] == "slow"
+        assert e["operations"] and all(":" in op for op in e["operations"].split(" "))
+        assert int(e["waited_s"]) >= 1
+    assert kinds.index(kind + ".progress") < kinds.index(kind + ".created")
+    stamps = [time.mktime(time.strptime(e["time"][:19], "%Y-%m-%dT%H:%M:%S")) +
+              float(e["time"][19:-1]) for e in progress]
+    assert all(b - a >= 0.95 for a, b in zip(stamps, stamps[1:])), stamps
