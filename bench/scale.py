@@ -57,9 +57,14 @@ def timed(fn):
 
 
 def ls_l(path):
+    """What `ls -l` does: the names, then a stat of each; one a writer deleted between the
+    two is what ls would report too, and does not end the run."""
     names = [n for n in os.listdir(path)]
     for n in names:
-        os.lstat(os.path.join(path, n))
+        try:
+            os.lstat(os.path.join(path, n))
+        except FileNotFoundError:
+            pass
     return names
 
 
@@ -85,8 +90,17 @@ def writer(root, stop, out):
         i += 1
 
 
+class Rows(list):
+    """The table's rows, each printed as it is measured, so a run cut short says what it
+    measured."""
+
+    def append(self, row):
+        print("scale: %s: %s" % row, flush=True)
+        super().append(row)
+
+
 def run(args):
-    rows = []
+    rows = Rows()
     tmp = tempfile.mkdtemp(prefix="neonfs-scale-")
     t0 = time.monotonic()
     st = Stack.start(tmp, operation_ms=args.operation_ms, projects=args.projects)
