@@ -257,6 +257,9 @@ struct model_restore_status {
 	bool has_undo;                 /* shows "undo" and "undo_note" (not while running) */
 	const char *undo, *undo_note;
 };
+/* The operations as one line for progress events: "action:status" each, space-separated,
+ * "?" for what Neon did not say; cut to fit @len. */
+void model_operations_line(const struct neon_operation *ops, size_t n, char *buf, size_t len);
 char *model_restore_status(const struct model_restore_status *s);
 
 /* One row of the restore audit log; NULL strings are JSON null. */

@@ -123,20 +123,13 @@ struct action_progress {
 static void action_progress(void *data, const struct neon_operation *ops, size_t n)
 {
 	struct action_progress *pr = data;
-	char statuses[1024] = "", waited[32];
-	size_t i, len = 0;
+	char statuses[1024], waited[32];
 	double now = util_now();
 
 	if (now - pr->last < 1.0 || now - pr->started < 1.0)
 		return;
 	pr->last = now;
-	for (i = 0; i < n && len < sizeof(statuses); i++) {
-		int w = snprintf(statuses + len, sizeof(statuses) - len, "%s%s:%s", i ? " " : "",
-				 ops[i].action[0] ? ops[i].action : "?",
-				 ops[i].status[0] ? ops[i].status : "?");
-
-		len += w > 0 ? (size_t)w : 0;
-	}
+	model_operations_line(ops, n, statuses, sizeof(statuses));
 	snprintf(waited, sizeof(waited), "%ld", (long)(now - pr->started));
 	events_emit(pr->a->events, pr->kind, 1, "name", pr->name, "operations", statuses,
 		    "waited_s", waited, NULL);

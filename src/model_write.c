@@ -284,3 +284,19 @@ char *model_restore_log(const struct model_restore_row *rows, size_t n)
 	}
 	return write_compact(arr);
 }
+
+void model_operations_line(const struct neon_operation *ops, size_t n, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < n && used < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s%s:%s", i ? " " : "",
+				 ops[i].action[0] ? ops[i].action : "?",
+				 ops[i].status[0] ? ops[i].status : "?");
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+}

@@ -246,8 +246,7 @@ char *restore_status(struct restore *r)
 static void restore_progress_event(struct restore *r, const struct neon_operation *ops,
 				   size_t n)
 {
-	char statuses[1024] = "";
-	size_t i, len = 0;
+	char statuses[1024];
 	void (*fn)(void *, const char *, long);
 	void *data;
 	long waited;
@@ -262,13 +261,7 @@ static void restore_progress_event(struct restore *r, const struct neon_operatio
 	r->progress_last = util_now();
 	waited = restore_waited(r);
 	pthread_mutex_unlock(&r->lock);
-	for (i = 0; i < n && len < sizeof(statuses); i++) {
-		int w = snprintf(statuses + len, sizeof(statuses) - len, "%s%s:%s", i ? " " : "",
-				 ops[i].action[0] ? ops[i].action : "?",
-				 ops[i].status[0] ? ops[i].status : "?");
-
-		len += w > 0 ? (size_t)w : 0;
-	}
+	model_operations_line(ops, n, statuses, sizeof(statuses));
 	fn(data, statuses, waited);
 }
 

@@ -264,17 +264,8 @@ def test_progress_of_a_long_restore_in_the_status_and_events(fs, project):
     finally:
         t.join(60)
         project.config(operation_ms=300)
-    raw = b""
-    while True:
-        try:
-            chunk = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        raw += chunk
+    events = read_events(fd)
     os.close(fd)
-    events = [json.loads(line) for line in raw.splitlines()]
     progress = [e for e in events if e["kind"] == "restore.progress"]
     assert len(progress) >= 2, events
     for e in progress:

@@ -2,6 +2,8 @@
  * what must be escaped (quotes, backslashes, control characters) escaped, and non-ASCII
  * text passed through as UTF-8. */
 #include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "check.h"
 #include "model.h"
@@ -211,8 +213,28 @@ static void test_restore_log(void)
 	check_text(model_restore_log(NULL, 0), "[]");
 }
 
+/* The operations line of progress events: each "action:status", "?" for what is unsaid,
+ * and never past the buffer. */
+static void test_operations_line(void)
+{
+	struct neon_operation ops[2];
+	char buf[64], tiny[8];
+
+	memset(ops, 0, sizeof(ops));
+	snprintf(ops[0].action, sizeof(ops[0].action), "create_branch");
+	snprintf(ops[0].status, sizeof(ops[0].status), "running");
+	snprintf(ops[1].status, sizeof(ops[1].status), "scheduling");
+	model_operations_line(ops, 2, buf, sizeof(buf));
+	CHECK_STR(buf, "create_branch:running ?:scheduling");
+	model_operations_line(ops, 0, buf, sizeof(buf));
+	CHECK_STR(buf, "");
+	model_operations_line(ops, 2, tiny, sizeof(tiny));
+	CHECK_STR(tiny, "create_");
+}
+
 int main(void)
 {
+	test_operations_line();
 	test_bodies();
 	test_restore_status();
 	test_undo_status();
