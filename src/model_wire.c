@@ -339,8 +339,9 @@ int model_named_parse(const char *text, const char *key, struct neon_named **out
 		struct json_object *o = json_object_array_get_idx(arr, i);
 		const char *name = model_json_str(o, "name");
 
-		/* A name that does not fit would be another database's. */
-		if (!name || strlen(name) >= sizeof((*out)->name))
+		/* A name that does not fit would be another database's; an empty one names
+		 * no database a connection string could ask for. */
+		if (!name || !*name || strlen(name) >= sizeof((*out)->name))
 			continue;
 		model_copy((*out)[*n].name, sizeof((*out)->name), o, "name");
 		model_copy((*out)[*n].owner, sizeof((*out)->owner), o, "owner_name");
