@@ -18,6 +18,9 @@
 #include "names.h"
 
 #define MODEL_NONE SIZE_MAX
+/* A listing's string blocks start small and double up to MODEL_BLOCK: most projects have a
+ * few branches and snapshots, and an organization's mount holds thousands of listings. */
+#define MODEL_BLOCK_FIRST 1024
 #define MODEL_BLOCK (64 * 1024)
 
 /* ---- strings: one arena per listing, or one allocation per object ---- */
@@ -60,7 +63,11 @@ static const char *arena_dup(struct arena *a, const char *s)
 		struct arena_block *b = a->blocks;
 
 		if (!b || b->cap - b->used < len) {
-			size_t cap = len > MODEL_BLOCK ? len : MODEL_BLOCK;
+			size_t cap = !b ? MODEL_BLOCK_FIRST :
+				     b->cap < MODEL_BLOCK ? 2 * b->cap : MODEL_BLOCK;
+
+			if (cap < len)
+				cap = len;
 
 			b = malloc(sizeof(*b) + cap);
 			if (!b) {
