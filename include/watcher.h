@@ -1,8 +1,9 @@
 /* watcher: changes made elsewhere (console, API, other tools), found by polling the
  * project's listings and comparing them with what was seen (diff.h).
  *
- * It polls fast while things change and slower while they don't, on its own thread, since
- * kernel notifications must never come from a request handler. Changes made through the
+ * It polls fast while things change and slower while they don't, on a thread of the mount's
+ * watch pool (never a request handler's: a kernel notification from one can deadlock), one
+ * pool for every project of the mount. Changes made through the
  * mount are told to it as they happen (watcher_local_*, watcher_seen), so they never come
  * back as made elsewhere. */
 #ifndef NEONFS_WATCHER_H
@@ -15,7 +16,13 @@
 struct project;
 struct events;
 struct watcher;
+struct watch_pool;
 struct model_list;
+
+/* The threads every watcher of a mount is polled on; made after the mount daemonized (a
+ * fork keeps no threads). Free it after every watcher on it was stopped. */
+struct watch_pool *watch_pool_new(unsigned threads);
+void watch_pool_free(struct watch_pool *pool);
 
 /* What the watcher tells the tree about, after it let go of its own lock: a notification
  * waits for a directory's lock, which a handler may hold while it waits for the watcher. */
@@ -38,8 +45,10 @@ struct watcher *watcher_new(struct project *p, struct events *ev,
 			    const struct watcher_notify *notify, void *data);
 void watcher_free(struct watcher *w);
 
-/* Seeds what was seen from the current listings and starts the thread. 0 or -errno. */
-int watcher_start(struct watcher *w);
+/* Seeds what was seen from the current listings and puts it on @pool's schedule. 0 or
+ * -errno. */
+int watcher_start(struct watcher *w, struct watch_pool *pool);
+/* Off the schedule; a look under way ends first. */
 void watcher_stop(struct watcher *w);
 
 /* A change through the mount is in flight: what a poll sees meanwhile is not taken for a

@@ -72,11 +72,15 @@ struct fs {
 	bool started;
 
 	struct worker_pool *workers;
+	struct watch_pool *watching;  /* the watchers' threads, for every project */
 	struct fuse_session *se;
 };
 
 /* Long actions at once (mkdir, rmdir, restores, previews); more wait their turn. */
 #define FS_WORKERS 32
+/* Threads that poll for changes made elsewhere: one for a project, a few for an
+ * organization (polls are few: the budget sheds them first, and idle projects make none). */
+#define FS_WATCH_THREADS_ORG 4
 
 /* ---- what the watcher tells the kernel ---- */
 
@@ -209,7 +213,7 @@ static int fs_inst_start(struct fs_inst *in)
 	action_cleanup_records(in->actions);
 	restore_settle_start(in->restore, in->api, in->meta, in->fs->workers,
 			     project_active_name(in->project), in->fs->cfg.op_timeout);
-	res = watcher_start(in->watcher);
+	res = watcher_start(in->watcher, in->fs->watching);
 	return res ? res : notify_start(in->notify);
 }
 
@@ -410,6 +414,9 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 		return -ENOMEM;
 	}
 	fs->ctx.workers = fs->workers;
+	fs->watching = watch_pool_new(fs->org ? FS_WATCH_THREADS_ORG : 1);
+	if (!fs->watching)
+		return -ENOMEM;
 	if (notify_hub_start(fs->hub) != 0)
 		return -EAGAIN;
 	pthread_mutex_lock(&fs->lock);
@@ -442,6 +449,8 @@ void fs_stop(struct fs *fs)
 		watcher_stop(fs->insts[i]->watcher);
 	}
 	pthread_mutex_unlock(&fs->lock);
+	watch_pool_free(fs->watching);
+	fs->watching = NULL;
 	/* The long actions under way answer before the session's fd is closed at unmount:
 	 * joined here, their replies happen before the close (as ThreadSanitizer checks). */
 	worker_pool_free(fs->workers);

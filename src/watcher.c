@@ -1,4 +1,9 @@
-/* watcher: changes made elsewhere, found by polling and diffing (diff.c). */
+/* watcher: changes made elsewhere, found by polling and diffing (diff.c).
+ *
+ * The polls of every project of a mount run on one small pool of threads (struct
+ * watch_pool), each watcher due at its own time: an organization's mount opens thousands of
+ * projects, and a thread each would cost a stack and a malloc arena per project for a loop
+ * that mostly sleeps. */
 #include "config.h"
 
 #include <errno.h>
@@ -25,15 +30,30 @@ struct watcher {
 	void *data;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct diff_seen *snapshots;
 	struct diff_seen *branches;
 	bool seeded;              /* the seen maps hold a real listing */
 	int local_busy;           /* changes through the mount in flight */
 	unsigned long local_gen;
-	pthread_t thread;
-	bool running;
+
+	/* Under the pool's lock. */
+	struct watch_pool *pool;  /* NULL until started, and again once stopped */
+	double due;               /* when the next look is (util_now() clock) */
+	double interval;          /* the adaptive poll interval */
+	bool polling;             /* a pool thread looks at it now */
+};
+
+#define WATCH_POOL_MAX 16
+
+struct watch_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;      /* a watcher joined, or the pool stops */
+	pthread_cond_t done;      /* a look ended */
+	struct watcher **w;       /* the started watchers, in no order */
+	size_t n, cap;
 	bool stopping;
+	unsigned nthreads;
+	pthread_t threads[WATCH_POOL_MAX];
 };
 
 struct watcher *watcher_new(struct project *p, struct events *ev,
@@ -50,7 +70,6 @@ struct watcher *watcher_new(struct project *p, struct events *ev,
 	w->notify = *notify;
 	w->data = data;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
 	w->snapshots = diff_seen_new();
 	w->branches = diff_seen_new();
 	if (!w->snapshots || !w->branches) {
@@ -67,7 +86,6 @@ void watcher_free(struct watcher *w)
 	watcher_stop(w);
 	diff_seen_free(w->snapshots);
 	diff_seen_free(w->branches);
-	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -293,44 +311,111 @@ bool watcher_wanted(struct watcher *w)
 	       project_idle_for(w->p) <= w->cfg.poll_max;
 }
 
-static void *watcher_run(void *data)
+/* One round of a watcher: look when someone wants it, and say when the next is. */
+static void watcher_tick(struct watcher *w)
 {
-	struct watcher *w = data;
-	double interval = w->cfg.poll_min;
+	if (!watcher_wanted(w)) {
+		/* Idle is free: nobody looks, so nothing is asked of Neon. The next access
+		 * revalidates through the cache window, and polling resumes. */
+		w->interval = w->cfg.poll_max;
+	} else if (watcher_poll(w) > 0) {
+		w->interval = w->cfg.poll_min;
+	} else {
+		w->interval = w->interval * 2 > w->cfg.poll_max ? w->cfg.poll_max : w->interval * 2;
+	}
+	project_trim(w->p);
+}
+
+static void *watch_pool_run(void *data)
+{
+	struct watch_pool *pool = data;
 
 	/* Polls are what the budget sheds first when calls users wait for need it. */
 	api_set_background(true);
-	pthread_mutex_lock(&w->lock);
-	while (!w->stopping) {
-		struct timespec until = util_deadline(interval);
+	pthread_mutex_lock(&pool->lock);
+	while (!pool->stopping) {
+		struct watcher *next = NULL;
+		double now = util_now();
+		size_t i;
 
-		while (!w->stopping &&
-		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
-			;
-		if (w->stopping)
-			break;
-		pthread_mutex_unlock(&w->lock);
-		if (!watcher_wanted(w)) {
-			/* Idle is free: nobody looks, so nothing is asked of Neon. The next access
-			 * revalidates through the cache window, and polling resumes. */
-			interval = w->cfg.poll_max;
-		} else if (watcher_poll(w) > 0) {
-			interval = w->cfg.poll_min;
-		} else {
-			interval = interval * 2 > w->cfg.poll_max ? w->cfg.poll_max : interval * 2;
+		for (i = 0; i < pool->n; i++)
+			if (!pool->w[i]->polling && (!next || pool->w[i]->due < next->due))
+				next = pool->w[i];
+		if (!next) {
+			pthread_cond_wait(&pool->cond, &pool->lock);
+			continue;
 		}
-		project_trim(w->p);
-		pthread_mutex_lock(&w->lock);
+		if (next->due > now) {
+			struct timespec until = util_deadline(next->due - now);
+
+			pthread_cond_timedwait(&pool->cond, &pool->lock, &until);
+			continue;
+		}
+		next->polling = true;
+		pthread_mutex_unlock(&pool->lock);
+		watcher_tick(next);
+		pthread_mutex_lock(&pool->lock);
+		next->polling = false;
+		next->due = util_now() + next->interval;
+		pthread_cond_broadcast(&pool->done);
 	}
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&pool->lock);
 	return NULL;
 }
 
-int watcher_start(struct watcher *w)
+struct watch_pool *watch_pool_new(unsigned threads)
 {
-	struct model_list *snaps = NULL, *branches = NULL;
+	struct watch_pool *pool = calloc(1, sizeof(*pool));
+	unsigned i;
 	int res;
 
+	if (!pool)
+		return NULL;
+	if (threads < 1)
+		threads = 1;
+	if (threads > WATCH_POOL_MAX)
+		threads = WATCH_POOL_MAX;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cond, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	for (i = 0; i < threads; i++) {
+		res = pthread_create(&pool->threads[i], NULL, watch_pool_run, pool);
+		if (res) {
+			log_err("cannot start the watcher threads: %s", strerror(res));
+			watch_pool_free(pool);
+			return NULL;
+		}
+		pool->nthreads++;
+	}
+	return pool;
+}
+
+void watch_pool_free(struct watch_pool *pool)
+{
+	unsigned i;
+
+	if (!pool)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	pthread_cond_broadcast(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+	for (i = 0; i < pool->nthreads; i++)
+		pthread_join(pool->threads[i], NULL);
+	/* Every watcher stopped before: a watcher still listed would point at freed memory. */
+	free(pool->w);
+	pthread_cond_destroy(&pool->done);
+	pthread_cond_destroy(&pool->cond);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+}
+
+int watcher_start(struct watcher *w, struct watch_pool *pool)
+{
+	struct model_list *snaps = NULL, *branches = NULL;
+
+	if (!pool)
+		return -EINVAL;
 	if (project_snapshots(w->p, &snaps) == 0 && project_branches(w->p, &branches) == 0) {
 		pthread_mutex_lock(&w->lock);
 		diff_seen_reset(w->snapshots, snaps);
@@ -340,23 +425,44 @@ int watcher_start(struct watcher *w)
 	}
 	model_list_put(snaps);
 	model_list_put(branches);
-	res = pthread_create(&w->thread, NULL, watcher_run, w);
-	if (res) {
-		log_err("cannot start the watcher thread: %s", strerror(res));
-		return -res;
+	pthread_mutex_lock(&pool->lock);
+	if (pool->n == pool->cap) {
+		size_t cap = pool->cap ? pool->cap * 2 : 16;
+		struct watcher **v = realloc(pool->w, cap * sizeof(*v));
+
+		if (!v) {
+			pthread_mutex_unlock(&pool->lock);
+			log_err("cannot watch project %s: out of memory", project_id(w->p));
+			return -ENOMEM;
+		}
+		pool->w = v;
+		pool->cap = cap;
 	}
-	w->running = true;
+	pool->w[pool->n++] = w;
+	w->pool = pool;
+	w->interval = w->cfg.poll_min;
+	w->due = util_now() + w->interval;
+	pthread_cond_broadcast(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
 	return 0;
 }
 
 void watcher_stop(struct watcher *w)
 {
-	if (!w->running)
+	struct watch_pool *pool = w->pool;
+	size_t i;
+
+	if (!pool)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	w->running = false;
+	pthread_mutex_lock(&pool->lock);
+	/* A look under way ends first: it uses the project and tells the kernel. */
+	while (w->polling)
+		pthread_cond_wait(&pool->done, &pool->lock);
+	for (i = 0; i < pool->n; i++)
+		if (pool->w[i] == w) {
+			pool->w[i] = pool->w[--pool->n];
+			break;
+		}
+	w->pool = NULL;
+	pthread_mutex_unlock(&pool->lock);
 }

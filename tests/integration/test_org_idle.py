@@ -76,3 +76,40 @@ def test_watch_always_keeps_polling_the_projects_it_opened(big_org, tmp_path):
     # Only opened projects are polled, and the budget sheds background polls first, so
     # some of the 20 may wait past the span; the 980 never opened are never polled.
     assert 0 < len(polled) <= OPENED, sorted(polled)
+
+
+def threads_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError("no thread count for %d" % pid)
+
+
+def test_opening_projects_starts_no_thread(big_org, tmp_path):
+    """Every opened project is watched from the mount's few watcher threads: a thread a
+    project would cost a stack and a malloc arena each, at thousands of projects."""
+    big_org.reset(operation_ms=100)
+    path = str(tmp_path / "mnt")
+    os.mkdir(path)
+    m = Mount(big_org, path, str(tmp_path / "neonfs.log"),
+              ["org=" + big_org.org_id, "cache_ttl=1", "poll_min=0.5", "watch=always"])
+    try:
+        names = sorted(n for n in os.listdir(path) if n != "events")
+        os.listdir(os.path.join(path, names[0], "snapshots"))
+        before = threads_of(m.proc.pid)
+        for n in names[1:OPENED + 1]:
+            os.listdir(os.path.join(path, n, "snapshots"))
+        big_org.clear_requests()
+        # Each of them is watched (watch=always): their polls reach the emulator.
+        wait_for(lambda: len({r["path"].split("/")[2] for r in api_calls(big_org)
+                              if r["path"].endswith("/snapshots")}) >= OPENED + 1, 60,
+                 "every opened project to be polled")
+        # FUSE's loop starts and ends threads of its own as requests overlap (a few); a
+        # thread a project would be OPENED more.
+        assert threads_of(m.proc.pid) - before < OPENED // 2
+    finally:
+        rc = m.unmount()
+        out = m.output()
+        assert rc == 0, out[-4000:]
+        assert not SANITIZER.search(out), out[-8000:]
