@@ -26,8 +26,11 @@
  * 0.9999999 of it and sleep again for nothing. */
 #define BUDGET_EPSILON 1e-9
 
+/* Under the budget's lock. */
 struct budget_flow {
-	uint64_t finish;       /* the finish tag of this flow's last call; under the budget's lock */
+	uint64_t finish;       /* the finish tag of this flow's last call */
+	uint64_t served;       /* that of its last call served */
+	int queued;
 };
 
 /* A user's call in the queue; it lives on its caller's stack. */
@@ -231,6 +234,7 @@ int budget_take(struct budget *b, struct budget_flow *flow, bool background, dou
 	w.tag = flow->finish > b->vtime ? flow->finish : b->vtime;
 	w.seq = b->arrivals++;
 	flow->finish = w.tag + 1;
+	flow->queued++;
 	budget_enqueue(b, &w);
 	for (;;) {
 		double now = util_now(), ready;
@@ -240,19 +244,23 @@ int budget_take(struct budget *b, struct budget_flow *flow, bool background, dou
 		if (b->queue == &w && ready <= now) {
 			b->tokens -= 1;
 			b->vtime = w.tag;
+			flow->served = w.tag + 1;
 			res = 0;
 			break;
 		}
 		if (ready > deadline || now >= deadline) {
-			/* Its place goes back to the flow when nothing of the flow came after it. */
-			if (flow->finish == w.tag + 1)
-				flow->finish = w.tag;
 			res = -EAGAIN;
 			break;
 		}
 		budget_wait_until(b, &w, b->queue == &w ? ready : deadline);
 	}
 	budget_dequeue(b, &w);
+	/* Calls that gave up were never served: the flow's next call must not queue behind
+	 * them. Those still queued keep their places. */
+	if (--flow->queued == 0)
+		flow->finish = flow->served;
+	else if (res && flow->finish == w.tag + 1)
+		flow->finish = w.tag;
 	budget_wake(b, util_now());
 	pthread_mutex_unlock(&b->lock);
 	pthread_cond_destroy(&w.wake);

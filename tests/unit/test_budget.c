@@ -271,6 +271,35 @@ static void test_missed_deadline_behind_others(void)
 	budget_free(s.b);
 }
 
+static void test_calls_given_up_keep_no_place(void)
+{
+	struct scene s = { .b = budget_new(FAST_PER_MINUTE) };
+	struct budget_flow *gave_up = budget_flow_new(s.b), *other = budget_flow_new(s.b);
+	const struct budget_flow *order[MAX_CALLERS];
+	int i, k;
+
+	for (i = 0; i < 3; i++)
+		arrive(&s, gave_up, util_now() + 3 * HOLD_S);
+	CHECK(hold_until_waiting(s.b, 0));
+	for (i = 0; i < 3; i++)
+		arrive(&s, other, util_now() + 30);
+	/* Its next call starts where its last served one ended, not after the three. */
+	arrive(&s, gave_up, util_now() + 30);
+	k = budget_queue(s.b, order, MAX_CALLERS);
+	CHECK_INT(k, 4);
+	for (i = 0; i < k && i < 4; i++)
+		CHECK(order[i] == (i == 1 ? gave_up : other));
+	check_served_in_order(s.b, order, k);
+	join_all(&s);
+	for (i = 0; i < 3; i++)
+		CHECK_INT(s.callers[i].res, -EAGAIN);
+	for (i = 3; i < s.n; i++)
+		CHECK_INT(s.callers[i].res, 0);
+	budget_flow_free(gave_up);
+	budget_flow_free(other);
+	budget_free(s.b);
+}
+
 static void test_background_shed_while_users_wait(void)
 {
 	/* 20 a second in a bucket of 20: polls need 6 left. */
@@ -340,6 +369,7 @@ int main(void)
 	test_busy_flows_alternate();
 	test_missed_deadline_at_the_head();
 	test_missed_deadline_behind_others();
+	test_calls_given_up_keep_no_place();
 	test_background_shed_while_users_wait();
 	test_pause();
 	test_pause_sends_away_who_cannot_wait();
