@@ -28,8 +28,8 @@
 
 /* Under the budget's lock. */
 struct budget_flow {
-	uint64_t finish;       /* the finish tag of this flow's last call */
-	uint64_t served;       /* that of its last call served */
+	uint64_t finish;       /* the least start tag of its next call */
+	uint64_t served;       /* the finish tag of its last call served */
 	int queued;
 };
 
