@@ -232,6 +232,9 @@ struct api *api_new(const struct api_config *cfg)
 	a->retry_deadline_s = cfg->retry_deadline_s > 0 ? cfg->retry_deadline_s : 60.0;
 	a->budget = budget_new(cfg->rate_per_minute);
 	a->owns_budget = true;
+	a->flow = budget_flow_new(a->budget);
+	if (cfg->rate_per_minute > 0 && (!a->budget || !a->flow))
+		goto fail_free;
 	return a;
 
 fail_free:
@@ -250,6 +253,7 @@ void api_free(struct api *a)
 	for (i = 0; i < a->nidle; i++)
 		curl_easy_cleanup(a->idle[i]);
 	pthread_mutex_destroy(&a->lock);
+	budget_flow_free(a->flow);
 	if (a->owns_budget)
 		budget_free(a->budget);
 	if (a->auth_header) {
@@ -629,7 +633,7 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 		snprintf(req_id, sizeof(req_id), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04"
 			 PRIx64 "-%012" PRIx64, id_hi >> 32, (id_hi >> 16) & 0xffff, id_hi & 0xffff,
 			 id_lo >> 48, (id_lo & UINT64_C(0xffffffffffff)) | (attempt & 0xffff));
-		if (budget_take(a->budget, api_background, deadline) != 0) {
+		if (budget_take(a->budget, a->flow, api_background, deadline) != 0) {
 			res = api_fail(err, 0, EAGAIN, NULL, "%s: the API budget (-o api_rate=) has no "
 				       "room for this call before its deadline", what);
 			if (api_background)

@@ -26,6 +26,7 @@ struct api {
 	double retry_deadline_s;
 	struct budget *budget;	/* every call's token; NULL: no budget */
 	bool owns_budget;	/* false in a project's client of an organization's mount */
+	struct budget_flow *flow;	/* this client's turn in the budget's queue; its own */
 	struct api *shared;	/* that organization's client: its handles and counters */
 
 	pthread_mutex_t lock;	/* guards everything below */

@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "api_internal.h"
+#include "budget.h"
 #include "errmap.h"
 #include "model.h"
 #include "util.h"
@@ -45,6 +46,12 @@ struct api *api_for_project(struct api *org, const char *project_id)
 	a->budget = org->budget;
 	a->owns_budget = false;
 	a->shared = org;
+	/* Its own flow: a busy project waits behind itself, not in front of the others. */
+	a->flow = budget_flow_new(a->budget);
+	if (a->budget && !a->flow) {
+		api_free(a);
+		return NULL;
+	}
 	return a;
 }
 
