@@ -232,8 +232,11 @@ struct api *api_new(const struct api_config *cfg)
 	a->retry_deadline_s = cfg->retry_deadline_s > 0 ? cfg->retry_deadline_s : 60.0;
 	a->budget = budget_new(cfg->rate_per_minute);
 	a->owns_budget = true;
-	a->flow = budget_flow_new(a->budget);
-	if (cfg->rate_per_minute > 0 && (!a->budget || !a->flow))
+	/* An organization's own calls are its projects listing (one a cache window, which
+	 * every lookup at the root waits for) and creating or deleting a project. */
+	a->flow = *a->org_id ? budget_flow_new_first(a->budget) : budget_flow_new(a->budget);
+	a->changes = budget_flow_new(a->budget);
+	if (cfg->rate_per_minute > 0 && (!a->budget || !a->flow || !a->changes))
 		goto fail_free;
 	return a;
 
@@ -254,6 +257,7 @@ void api_free(struct api *a)
 		curl_easy_cleanup(a->idle[i]);
 	pthread_mutex_destroy(&a->lock);
 	budget_flow_free(a->flow);
+	budget_flow_free(a->changes);
 	if (a->owns_budget)
 		budget_free(a->budget);
 	if (a->auth_header) {
@@ -593,6 +597,15 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 				 err);
 }
 
+/* A project's reads and its changes queue as two flows: an `ls` waits for one listing,
+ * and must not queue behind the operation polls of a mkdir in the same project. */
+static struct budget_flow *api_flow(const struct api *a, const char *method, unsigned int flags)
+{
+	if ((flags & API_OPERATION) || strcmp(method, "GET") != 0)
+		return a->changes;
+	return a->flow;
+}
+
 int api_request_flags(struct api *a, enum errmap_action action, const char *what,
 		      const char *method, const char *path, const char *query,
 		      const char *body, double deadline, unsigned int flags,
@@ -627,13 +640,14 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 	id_lo = (api_random() & UINT64_C(0x3fffffffffff0000)) | UINT64_C(0x8000000000000000);
 
 	for (attempt = 1;; attempt++) {
-		double start = util_now(), delay, cap;
+		double start = util_now(), sent, delay, cap;
 		int retry;
 
 		snprintf(req_id, sizeof(req_id), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04"
 			 PRIx64 "-%012" PRIx64, id_hi >> 32, (id_hi >> 16) & 0xffff, id_hi & 0xffff,
 			 id_lo >> 48, (id_lo & UINT64_C(0xffffffffffff)) | (attempt & 0xffff));
-		if (budget_take(a->budget, a->flow, api_background, deadline) != 0) {
+		if (budget_take(a->budget, api_flow(a, method, flags), api_background,
+				deadline) != 0) {
 			res = api_fail(err, 0, EAGAIN, NULL, "%s: the API budget (-o api_rate=) has no "
 				       "room for this call before its deadline", what);
 			if (api_background)
@@ -642,6 +656,7 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 				log_err("api: %s %s: %s", method, path, err->message);
 			goto out;
 		}
+		sent = util_now();
 		res = api_exchange_run(a, method, url, body, req_id, idempotent, &x);
 		if (res) {
 			res = api_fail(err, 0, -res, NULL, "%s: %s", what, strerror(-res));
@@ -650,8 +665,9 @@ int api_request_flags(struct api *a, enum errmap_action action, const char *what
 		api_count(a, attempt > 1);
 
 		if (x.cc == CURLE_OK && x.status >= 200 && x.status < 300) {
-			log_debug("api: %s %s%s%s -> %ld in %.0f ms [%s]", method, path, q, qs,
-				  x.status, (util_now() - start) * 1000.0, req_id);
+			log_debug("api: %s %s%s%s -> %ld in %.0f ms, %.0f ms of them waiting for "
+				  "the budget [%s]", method, path, q, qs, x.status,
+				  (util_now() - start) * 1000.0, (sent - start) * 1000.0, req_id);
 			api_take_body(&x.body, out);
 			res = 0;
 			goto out;

@@ -26,7 +26,8 @@ struct api {
 	double retry_deadline_s;
 	struct budget *budget;	/* every call's token; NULL: no budget */
 	bool owns_budget;	/* false in a project's client of an organization's mount */
-	struct budget_flow *flow;	/* this client's turn in the budget's queue; its own */
+	struct budget_flow *flow;	/* this client's reads' turn in the budget's queue */
+	struct budget_flow *changes;	/* its changes and the operations they wait for */
 	struct api *shared;	/* that organization's client: its handles and counters */
 
 	pthread_mutex_t lock;	/* guards everything below */
@@ -57,6 +58,8 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 /* api_request with @flags: API_NO_RETRY_LOCKED gives a 423 back at once, for a caller
  * that must look at the world again before it repeats the request. */
 #define API_NO_RETRY_LOCKED	1u
+/* A poll of an operation a change waits for: in the changes' flow (struct api). */
+#define API_OPERATION		2u
 int api_request_flags(struct api *a, enum errmap_action action, const char *what,
 		      const char *method, const char *path, const char *query,
 		      const char *body, double deadline, unsigned int flags,

@@ -46,9 +46,10 @@ struct api *api_for_project(struct api *org, const char *project_id)
 	a->budget = org->budget;
 	a->owns_budget = false;
 	a->shared = org;
-	/* Its own flow: a busy project waits behind itself, not in front of the others. */
+	/* Its own flows: a busy project waits behind itself, not in front of the others. */
 	a->flow = budget_flow_new(a->budget);
-	if (a->budget && !a->flow) {
+	a->changes = budget_flow_new(a->budget);
+	if (a->budget && (!a->flow || !a->changes)) {
 		api_free(a);
 		return NULL;
 	}

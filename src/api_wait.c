@@ -31,7 +31,8 @@ static int api_get_operation_until(struct api *a, const char *operation_id, doub
 	res = api_path(&path, "/projects/%s/operations/%s", a->project_id, operation_id);
 	if (res)
 		return api_path_fail(res, what, err);
-	res = api_request(a, ERRMAP_READ, what, "GET", path, NULL, NULL, deadline, &text, err);
+	res = api_request_flags(a, ERRMAP_READ, what, "GET", path, NULL, NULL, deadline,
+				API_OPERATION, &text, err);
 	free(path);
 	if (!res) {
 		res = model_operation_parse(text, operation, msg, sizeof(msg));
