@@ -44,6 +44,11 @@ int project_snapshots(struct project *p, struct model_list **out);
 int project_branches(struct project *p, struct model_list **out);
 int project_endpoints(struct project *p, struct model_list **out);
 
+/* A snapshot listing read afresh while nothing else of the project runs (as it opens):
+ * kept as the cached one, so the watcher's seed and the first `ls` need no call of their
+ * own. */
+void project_keep_snapshots(struct project *p, struct model_list *l);
+
 /* The active branch in the cached branch listing: *list holds it (put it when done). */
 int project_active(struct project *p, struct model_list **list, const struct neon_branch **b);
 /* The active branch's id for a change about to be made: read afresh, never from the cache,

@@ -209,6 +209,9 @@ void action_cleanup_records(struct actions *a)
 		log_warn("checkpoint records not checked: %s", msg);
 		return;
 	}
+	/* Most projects of an organization have none: opening them costs no listing here. */
+	if (n == 0)
+		return;
 	if (neon_list(project_api(a->p), MODEL_SNAPSHOTS, &snaps, &err) != 0) {
 		log_warn("checkpoint records not checked: %s", err.message);
 		free(recs);
@@ -225,6 +228,8 @@ void action_cleanup_records(struct actions *a)
 			log_warn("the checkpoint record of snapshot %s, which Neon no longer has, "
 				 "stays: %s", recs[i].snapshot_id, msg);
 	}
+	/* Run as the project opens, before anything else of it: this listing is the newest. */
+	project_keep_snapshots(a->p, snaps);
 	model_list_put(snaps);
 	free(recs);
 	project_forget(a->p, PROJECT_RECORDS);

@@ -201,6 +201,11 @@ int project_snapshots(struct project *p, struct model_list **out)
 	return project_list(p, KEY_SNAPSHOTS, out);
 }
 
+void project_keep_snapshots(struct project *p, struct model_list *l)
+{
+	cache_store(p->cache, KEY_SNAPSHOTS, model_list_shared(l));
+}
+
 int project_branches(struct project *p, struct model_list **out)
 {
 	return project_list(p, KEY_BRANCHES, out);

@@ -123,6 +123,28 @@ def test_a_project_directory_holds_the_tree_of_one_project(org, mount_org):
     assert os.listdir(m.p(name, "snapshots")) == []
 
 
+def test_opening_a_project_lists_each_thing_once(org, mount_org):
+    """The first `ls snapshots/` of a project opens it: its branches (the active one), the
+    active branch's databases and its snapshots, one call each, however many parts of the
+    project (the watcher, the clean-up at open, the listing) read them."""
+    m = mount_org("cache_ttl=30")
+    name = "project-0006"
+    pid = next(p["id"] for p in all_projects(org) if p["name"] == name)
+    org.clear_requests()
+    assert os.listdir(m.p(name, "snapshots")) == []
+    got = sorted(r["path"] for r in org.requests() if r["path"].startswith("/projects/"))
+    branch = sql_branch_of(org, pid)
+    assert got == sorted(["/projects/%s/branches" % pid,
+                          "/projects/%s/branches/%s/databases" % (pid, branch),
+                          "/projects/%s/snapshots" % pid]), got
+
+
+def sql_branch_of(org, pid):
+    status, body = org.api("GET", "/projects/%s/branches" % pid)
+    assert status == 200, body
+    return next(b["id"] for b in body["branches"] if b.get("default"))
+
+
 def test_root_events_name_the_project_of_each_line(org, mount_org):
     m = mount_org()
     fd = os.open(m.p("events"), os.O_RDONLY | os.O_NONBLOCK)
