@@ -101,7 +101,8 @@ enum {
 };
 void project_forget(struct project *p, unsigned what);
 void project_forget_attachments(struct project *p, const char *snapshot_id);
-/* A change another mount told of (notify.h): the cached snapshot (@snapshot) or branch
+/* A change made through the mount (action_done), or one another mount told of (notify.h):
+ * the cached snapshot (@snapshot) or branch
  * listing is patched as model_list_patch says, so the next ls costs no API call; without a
  * fresh listing to patch, it is dropped and fetched at the next ls. Rendered files go. */
 void project_patch(struct project *p, bool snapshot, const char *id, const char *json,

@@ -32,9 +32,19 @@
 void action_done(struct actions *a, const struct change *c)
 {
 	const char *const *f = c->fields;
+	unsigned forget = c->forget;
+	/* Something gone or renamed is patched out of the listing, so the next lookup or ls
+	 * costs no call. An object a POST or PATCH answered with is not put in: it may lack
+	 * fields the listing has (sizes, states), and meta.json would change under a reader
+	 * when the listing is next read. */
+	unsigned listing = c->seen == 1 ? PROJECT_SNAPSHOTS : c->seen == 2 ? PROJECT_BRANCHES : 0;
 
-	if (c->forget)
-		project_forget(a->p, c->forget);
+	if (listing && (forget & listing) && c->seen_id && !c->object) {
+		project_patch(a->p, c->seen == 1, c->seen_id, NULL, c->seen_name);
+		forget &= ~listing;
+	}
+	if (forget)
+		project_forget(a->p, forget);
 	if (c->attachments_of)
 		project_forget_attachments(a->p, c->attachments_of);
 	if (c->pending)
@@ -418,7 +428,10 @@ static int do_snapshot_delete(struct actions *a, const char *entry)
 	snprintf(name, sizeof(name), "%s", s->name);
 	model_list_put(l);
 	res = neon_delete_snapshot(project_api(a->p), id, &ans, &err);
-	project_forget(a->p, PROJECT_SNAPSHOTS);
+	if (res == 0)
+		project_patch(a->p, true, id, NULL, NULL);
+	else
+		project_forget(a->p, PROJECT_SNAPSHOTS);
 	if (res && err.http_status == 0 && action_lost_answer_done(a, true, id, NULL) == 1) {
 		log_warn("rmdir snapshots/%s: the answer was lost (%s), but Neon deleted it",
 			 entry, err.message);
@@ -438,8 +451,9 @@ static int do_snapshot_delete(struct actions *a, const char *entry)
 			log_warn("rmdir snapshots/%s: checkpoint record kept: %s", entry, msg);
 	}
 	project_drop_kept_schema(a->p, id);
+	/* The listing was patched when Neon answered, or read afresh when the answer was lost. */
 	action_done(a, &(struct change){
-		.forget = PROJECT_SNAPSHOTS, .attachments_of = id,
+		.attachments_of = id,
 		.event = "snapshot.deleted", .fields = { "id", id, "name", name },
 		.seen = 1, .seen_id = id, .seen_name = NULL,
 	});
@@ -474,7 +488,10 @@ static int do_snapshot_rename(struct actions *a, const char *from, const char *t
 	if (res)
 		return res;
 	res = neon_rename_snapshot(project_api(a->p), id, to, &ans, &err);
-	project_forget(a->p, PROJECT_SNAPSHOTS);
+	if (res == 0)
+		project_patch(a->p, true, id, NULL, to);
+	else
+		project_forget(a->p, PROJECT_SNAPSHOTS);
 	if (res && err.http_status == 0 && action_lost_answer_done(a, true, id, to) == 1) {
 		log_warn("mv snapshots/%s snapshots/%s: the answer was lost (%s), but Neon renamed "
 			 "it", from, to, err.message);
@@ -490,8 +507,9 @@ static int do_snapshot_rename(struct actions *a, const char *from, const char *t
 			log_warn("mv snapshots/%s: checkpoint record keeps the old name: %s", from,
 				 msg);
 	}
+	/* As for rmdir: patched, or read afresh. */
 	action_done(a, &(struct change){
-		.forget = PROJECT_SNAPSHOTS | PROJECT_RECORDS,
+		.forget = PROJECT_RECORDS,
 		.event = "snapshot.renamed", .fields = { "id", id, "name", to, "old_name", from },
 		.seen = 1, .seen_id = id, .seen_name = to,
 	});

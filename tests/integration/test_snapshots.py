@@ -189,6 +189,25 @@ def test_listing_costs_one_call_whatever_the_count(mount_factory, project):
     assert project.requests() == []
 
 
+def test_rmdir_and_mv_leave_a_listing_that_costs_no_call(mount_factory, project):
+    """A snapshot deleted or renamed through the mount is taken out of (or renamed in) the
+    cached listing: the ls and lookups that follow, within the cache window, ask Neon
+    nothing, and show the change."""
+    fs = mount_factory("cache_ttl=30", "poll_min=600", "poll_max=600")
+    for name in ("a", "b", "c"):
+        os.mkdir(fs.p("snapshots", name))
+    assert sorted(os.listdir(fs.p("snapshots"))) == ["a", "b", "c"]
+    os.rmdir(fs.p("snapshots", "a"))
+    os.rename(fs.p("snapshots", "b"), fs.p("snapshots", "good"))
+    project.clear_requests()
+    assert sorted(os.listdir(fs.p("snapshots"))) == ["c", "good"]
+    assert not os.path.exists(fs.p("snapshots", "a"))
+    assert not os.path.exists(fs.p("snapshots", "b"))
+    assert os.path.isdir(fs.p("snapshots", "good"))
+    assert project.requests() == []
+    assert sorted(api_snapshots(project)) == ["c", "good"]
+
+
 def test_stat_size_equals_bytes_read(fs, project):
     os.mkdir(fs.p("snapshots", "sized"))
     for d in (("snapshots", "sized"), ("active",)):
