@@ -18,6 +18,9 @@ from stack import Stack
 IDLE = 2
 PROJECTS = 7
 
+# The reaper's thread meets the request threads: these run under ThreadSanitizer too.
+pytestmark = pytest.mark.concurrency
+
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
@@ -192,3 +195,35 @@ def test_an_action_whose_caller_was_killed_keeps_its_project_open_to_its_end(org
              "the mkdir to end")
     wait_closed(m, pid["project-0001"], "project-0001 once its mkdir ended")
     assert "orphan" in os.listdir(m.p("project-0001", "snapshots"))
+
+
+def test_projects_close_and_open_again_while_others_are_used(org, mount):
+    m, pid = mount, ids(org)
+    stop, errors = threading.Event(), []
+
+    def busy():
+        # Another project used all along, and the root listed: requests of every kind of
+        # context meet the closes.
+        while not stop.is_set():
+            try:
+                os.listdir(m.path)
+                assert os.listdir(m.p("project-0002", "snapshots")) == []
+                os.stat(m.p("project-0002", "limits"))
+            except (OSError, AssertionError) as e:
+                errors.append(e)
+                return
+
+    users = [threading.Thread(target=busy) for _ in range(3)]
+    for t in users:
+        t.start()
+    try:
+        for n in range(1, 4):
+            assert use(m, "project-0001")[0] == ["main"]
+            wait_closed(m, pid["project-0001"], "project-0001", n)
+    finally:
+        stop.set()
+        for t in users:
+            t.join(30)
+    assert errors == []
+    assert times(m, pid["project-0001"], "opened") == 3
+    assert not closed(m, pid["project-0002"]), "closed while used"
