@@ -177,7 +177,9 @@ static void fs_take(struct fs_inst *in)
 		return;
 	}
 	/* Never let go: the project stays open to the unmount, which is safe. */
-	log_warn("project %s: used outside a request; it stays open", api_project_id(in->api));
+	log_warn("project %s: used outside a request's scope, or by one holding %zu projects"
+		 " already; it stays open", api_project_id(in->api),
+		 sizeof(s->held) / sizeof(s->held[0]));
 }
 
 void fs_hold(struct fs *fs, struct node_ctx *c)

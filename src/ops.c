@@ -628,10 +628,15 @@ static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	struct fs_scope s;
 	size_t i;
 
-	for (i = 0; i < count; i++)
+	/* A batch names inodes of many projects: each is held for its own forget only. */
+	for (i = 0; i < count; i++) {
+		fs_scope_begin(fuse_req_userdata(req), &s);
 		fs_forget(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
+		fs_scope_end(&s);
+	}
 	fuse_reply_none(req);
 }
 
@@ -650,7 +655,6 @@ static void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_da
 typedef struct fuse_file_info ops_fi;
 OPS_SCOPED(ops_lookup, (fuse_req_t req, fuse_ino_t p, const char *name), req, p, name)
 OPS_SCOPED(ops_forget, (fuse_req_t req, fuse_ino_t ino, uint64_t n), req, ino, n)
-OPS_SCOPED(ops_forget_multi, (fuse_req_t req, size_t n, struct fuse_forget_data *f), req, n, f)
 OPS_SCOPED(ops_getattr, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
 OPS_SCOPED(ops_setattr, (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			 ops_fi *fi), req, ino, attr, to_set, fi)
@@ -684,7 +688,7 @@ static const struct fuse_lowlevel_ops ops_table = {
 	.init		= ops_init,
 	.lookup		= ops_lookup_scoped,
 	.forget		= ops_forget_scoped,
-	.forget_multi	= ops_forget_multi_scoped,
+	.forget_multi	= ops_forget_multi,
 	.getattr	= ops_getattr_scoped,
 	.setattr	= ops_setattr_scoped,
 	.readlink	= ops_readlink_scoped,

@@ -227,3 +227,4 @@ def test_projects_close_and_open_again_while_others_are_used(org, mount):
     assert errors == []
     assert times(m, pid["project-0001"], "opened") == 3
     assert not closed(m, pid["project-0002"]), "closed while used"
+
