@@ -32,6 +32,8 @@ struct fs_config {
 	bool org;
 	bool allow_project_delete; /* rmdir <mnt>/<project> deletes the project */
 	int project_page;          /* projects a listing call asks for */
+	double project_idle;       /* an organization's mount: seconds a project unused and
+				    * unheld stays open (-o project_idle); 0: until unmount */
 };
 
 struct fs;
@@ -53,6 +55,29 @@ struct node_ctx *fs_ctx(struct fs *fs, uint64_t ino, bool open);
 /* fs_ctx and the node of @ino: 0, -ENOENT for an inode never given out, -EIO when its
  * project cannot be opened. Without @use, a project's directory is answered unopened. */
 int fs_node(struct fs *fs, uint64_t ino, bool use, struct node_ctx **c, struct tree_node *n);
+
+/* A request's use of the projects' instances. An organization's mount closes a project
+ * that is idle (fs.c), so what fs_ctx and fs_node give is held for the one request only:
+ * ops.c begins a scope on the stack around each handler (and each parked job), and every
+ * instance they hand out on that thread in the meantime is held until its end. */
+struct fs_inst;
+struct fs_scope {
+	struct fs *fs;
+	struct fs_scope *outer;    /* a job run inline, within its request's scope */
+	unsigned n;
+	struct fs_inst *held[4];   /* one, or two: a project's directory looked up at the root */
+};
+void fs_scope_begin(struct fs *fs, struct fs_scope *s);
+void fs_scope_end(struct fs_scope *s);
+/* Holds what @c belongs to beyond the request (an open file or directory, a parked job),
+ * inside a scope that holds it already; fs_drop lets go. */
+void fs_hold(struct fs *fs, struct node_ctx *c);
+void fs_drop(struct fs *fs, struct node_ctx *c);
+/* The kernel was handed @ino in an entry named @name, or let go of @nlookup counts of it
+ * (FUSE forget). A project's directory is counted by the mount, not by a tree, since the
+ * kernel may hold it whether its project is open or not. */
+void fs_ref(struct fs *fs, uint64_t ino, const char *name);
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
 
 /* Starts the threads that watch the project; needs the session to send notifications. */
 int fs_start(struct fs *fs, struct fuse_session *se);

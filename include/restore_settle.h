@@ -32,8 +32,10 @@ int restore_settle_drop_unfinished(struct api *api, const char *branch_id, doubl
 /* At mount: the restores the audit log still shows running are settled from Neon, under
  * the restore lock, on @workers (one may still be under way there), each waited for up to
  * @timeout_s. The newest shows in the status file as running meanwhile, then as it ended.
- * @branch_name: the active branch's name. */
+ * @branch_name: the active branch's name. @done(@done_data), when not NULL, is called once
+ * nothing of this uses @r, @api and @meta any more: at once, or at the end on the pool. */
 void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
-			  struct worker_pool *workers, const char *branch_name, double timeout_s);
+			  struct worker_pool *workers, const char *branch_name, double timeout_s,
+			  void (*done)(void *data), void *done_data);
 
 #endif

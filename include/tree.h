@@ -59,8 +59,11 @@ struct tree_node {
 	char file[256];   /* file name inside an object's directory, "" otherwise */
 };
 
-/* The tree of project @slot (0: a single mount's). */
-struct tree *tree_new(uint32_t slot);
+/* The tree of project @slot (0: a single mount's). Its numbers start at @start, when that
+ * is one of the slot's above the fixed ones: a project of an organization opened again
+ * after it was closed goes on from where its last tree stopped (tree_next), so no number
+ * the kernel was given before ever means something else. 0: from the first. */
+struct tree *tree_new(uint32_t slot, uint64_t start);
 /* The organization's own: its root (TREE_ORG) and events. */
 struct tree *tree_new_org(void);
 void tree_free(struct tree *t);
@@ -73,11 +76,25 @@ uint64_t tree_intern(struct tree *t, enum tree_kind kind, const char *obj, const
 /* The inode for (kind, obj, file) if the tree holds it, else 0; never allocates. */
 uint64_t tree_find(struct tree *t, enum tree_kind kind, const char *obj, const char *file);
 
-/* The kernel was handed @ino in an entry (lookup, create, mkdir, symlink): one more count. */
-void tree_ref(struct tree *t, uint64_t ino);
+/* The kernel was handed @ino in an entry named @name (lookup, create, mkdir, symlink): one
+ * more count, and the name the kernel knows it by. */
+void tree_ref(struct tree *t, uint64_t ino, const char *name);
 /* The kernel let go of @nlookup counts of @ino (FUSE forget); at none the node goes, unless
  * it is one of the fixed nodes. */
 void tree_forget(struct tree *t, uint64_t ino, uint64_t nlookup);
+
+/* How many of @t's nodes the kernel holds (a count from an entry not yet forgotten), the
+ * fixed ones too: none means no inode of the tree can come back in a request. */
+size_t tree_held(struct tree *t);
+/* What the kernel holds, each node with the name of its entry ("" when not known), in a
+ * malloc'd array for the caller to free. 0 or -ENOMEM. */
+struct tree_held {
+	struct tree_node node;
+	char name[256];
+};
+int tree_held_list(struct tree *t, struct tree_held **out, size_t *count);
+/* The number the next new node would get. */
+uint64_t tree_next(struct tree *t);
 
 /* Copies the node for @ino into *n. -ENOENT for an inode the tree does not hold. */
 int tree_get(struct tree *t, uint64_t ino, struct tree_node *n);

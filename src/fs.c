@@ -4,11 +4,14 @@
  * A mount of one project has one instance of a project's parts (its project, watcher,
  * actions, events, restore and tree) at the root. An organization's mount has one per
  * project, opened on the first use of the project's directory, each with its tree
- * numbered from the project's slot (tree.h), so the inode says which instance serves it. */
+ * numbered from the project's slot (tree.h), so the inode says which instance serves it.
+ * There, a project idle for -o project_idle is closed again (see "closing idle projects"
+ * below for when, and why no request can then reach what was freed). */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,15 @@ struct fs_inst {
 	struct events *events;
 	struct restore *restore;
 	struct tree *tree;
+	unsigned busy;         /* holds: requests, open files and directories, jobs (atomic) */
+	double let_go;         /* util_now() when the kernel was last asked to let go of it */
+};
+
+/* An organization's project, open or not. */
+struct fs_slot {
+	uint64_t next_ino;     /* where its tree's numbers go on when it is opened again */
+	uint64_t root_refs;    /* the kernel's count of the project's directory */
+	char *entry;           /* the name it was last handed to the kernel under */
 };
 
 struct fs {
@@ -68,8 +80,13 @@ struct fs {
 	pthread_mutex_t lock;
 	pthread_cond_t opened;       /* a project was opened (or failed to be) */
 	struct fs_inst **insts;
+	struct fs_slot *slots;       /* as many as insts */
 	uint32_t ninsts;
 	bool started;
+	/* The thread that closes idle projects. */
+	pthread_t reaper;
+	pthread_cond_t reaper_wake;
+	bool reaping, reaper_stop;
 
 	struct worker_pool *workers;
 	struct watch_pool *watching;  /* the watchers' threads, for every project */
@@ -116,6 +133,112 @@ static const struct watcher_notify fs_watcher_notify = {
 	.entry = fs_notify_entry,
 	.active = fs_notify_active,
 };
+
+/* ---- holding a project's instance ----
+ *
+ * An organization's mount closes a project once it is idle (below), so nothing may use an
+ * instance after that. Every pointer into one comes from fs_org_inst, under fs->lock, and
+ * there the thread's scope (fs.h: ops.c begins one around each request and each parked
+ * job) takes a hold on it, kept to the scope's end; an open file or directory, a parked
+ * job and the settling of restores at open add holds of their own, always while one is
+ * held already (or before the instance is published). So busy goes from 0 to 1 only under
+ * fs->lock while the instance is in fs->insts, and the reaper, which unpublishes one under
+ * that lock only at busy 0, frees what no thread has and none can get any more. */
+
+static _Thread_local struct fs_scope *fs_scope_now;
+
+#define FS_INST(c) ((struct fs_inst *)((char *)(c) - offsetof(struct fs_inst, ctx)))
+
+void fs_scope_begin(struct fs *fs, struct fs_scope *s)
+{
+	s->fs = fs;
+	s->n = 0;
+	s->outer = fs_scope_now;
+	fs_scope_now = s;
+}
+
+void fs_scope_end(struct fs_scope *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->n; i++)
+		__atomic_sub_fetch(&s->held[i]->busy, 1, __ATOMIC_ACQ_REL);
+	fs_scope_now = s->outer;
+}
+
+/* Caller holds fs->lock: @in, just found in fs->insts, is held by the thread's scope. */
+static void fs_take(struct fs_inst *in)
+{
+	struct fs_scope *s = fs_scope_now;
+	unsigned i;
+
+	for (i = 0; s && i < s->n; i++)
+		if (s->held[i] == in)
+			return;
+	__atomic_add_fetch(&in->busy, 1, __ATOMIC_ACQ_REL);
+	if (s && s->n < sizeof(s->held) / sizeof(s->held[0])) {
+		s->held[s->n++] = in;
+		return;
+	}
+	/* Never let go: the project stays open to the unmount, which is safe. */
+	log_warn("project %s: used outside a request's scope, or by one holding %zu projects"
+		 " already; it stays open", api_project_id(in->api),
+		 sizeof(s->held) / sizeof(s->held[0]));
+}
+
+void fs_hold(struct fs *fs, struct node_ctx *c)
+{
+	if (fs->org && c && c != &fs->ctx)
+		__atomic_add_fetch(&FS_INST(c)->busy, 1, __ATOMIC_ACQ_REL);
+}
+
+void fs_drop(struct fs *fs, struct node_ctx *c)
+{
+	if (fs->org && c && c != &fs->ctx)
+		__atomic_sub_fetch(&FS_INST(c)->busy, 1, __ATOMIC_ACQ_REL);
+}
+
+static void fs_inst_settled(void *data)
+{
+	struct fs_inst *in = data;
+
+	fs_drop(in->fs, &in->ctx);
+}
+
+/* Caller holds fs->lock. Room for @slot in fs->insts and fs->slots. */
+static int fs_grow(struct fs *fs, uint32_t slot)
+{
+	uint32_t n = slot + 64;
+	struct fs_inst **v;
+	struct fs_slot *s;
+
+	if (slot <= fs->ninsts)
+		return 0;
+	v = realloc(fs->insts, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	fs->insts = v;
+	s = realloc(fs->slots, n * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	fs->slots = s;
+	memset(v + fs->ninsts, 0, (n - fs->ninsts) * sizeof(*v));
+	memset(s + fs->ninsts, 0, (n - fs->ninsts) * sizeof(*s));
+	fs->ninsts = n;
+	return 0;
+}
+
+/* Where the tree of @slot starts: after the numbers its last one gave (tree.h). */
+static uint64_t fs_slot_next(struct fs *fs, uint32_t slot)
+{
+	uint64_t next = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (slot && slot <= fs->ninsts)
+		next = fs->slots[slot - 1].next_ino;
+	pthread_mutex_unlock(&fs->lock);
+	return next;
+}
 
 /* ---- one project's parts ---- */
 
@@ -171,7 +294,7 @@ static struct fs_inst *fs_inst_new(struct fs *fs, uint32_t slot, struct api *api
 	in->project = project_open(&pc, api, meta, msg, msglen);
 	if (!in->project)
 		goto fail;
-	in->tree = tree_new(slot);
+	in->tree = tree_new(slot, fs_slot_next(fs, slot));
 	in->events = events_new(1024);
 	if (in->events && fs->org && events_forward(in->events, fs->events, api_project_id(api)))
 		goto nomem;
@@ -191,7 +314,9 @@ static struct fs_inst *fs_inst_new(struct fs *fs, uint32_t slot, struct api *api
 	in->ctx = (struct node_ctx){
 		.tree = in->tree, .project = in->project, .actions = in->actions,
 		.events = in->events, .restore = in->restore, .uid = getuid(), .gid = getgid(),
-		.mounted = time(NULL), .attachment_max = cfg->attachment_max,
+		/* An organization's: its directory's times stay those of the mount, however
+		 * often the project is opened again. */
+		.mounted = fs->org ? fs->ctx.mounted : time(NULL), .attachment_max = cfg->attachment_max,
 		.attr_timeout = cfg->attr_timeout, .workers = fs->workers,
 		.op_timeout = cfg->op_timeout,
 	};
@@ -211,8 +336,11 @@ static int fs_inst_start(struct fs_inst *in)
 	in->ctx.workers = in->fs->workers;
 	action_cleanup_temporary(in->actions);
 	action_cleanup_records(in->actions);
+	/* Held while restores left running are settled on the pool; not published yet. */
+	fs_hold(in->fs, &in->ctx);
 	restore_settle_start(in->restore, in->api, in->meta, in->fs->workers,
-			     project_active_name(in->project), in->fs->cfg.op_timeout);
+			     project_active_name(in->project), in->fs->cfg.op_timeout,
+			     fs_inst_settled, in);
 	res = watcher_start(in->watcher, in->fs->watching);
 	return res ? res : notify_start(in->notify);
 }
@@ -270,16 +398,8 @@ static struct fs_inst *fs_org_inst(struct fs *fs, uint32_t slot, bool open)
 	if (in == &fs_opening)
 		in = NULL;
 	if (!in && open && fs->started) {
-		if (slot > fs->ninsts) {
-			uint32_t n = slot + 64;
-			struct fs_inst **v = realloc(fs->insts, n * sizeof(*v));
-
-			if (!v)
-				goto out;
-			memset(v + fs->ninsts, 0, (n - fs->ninsts) * sizeof(*v));
-			fs->insts = v;
-			fs->ninsts = n;
-		}
+		if (fs_grow(fs, slot) != 0)
+			goto out;
 		/* Opened without the lock: it makes API calls, and other projects (and the
 		 * attributes of this one's directory) must not wait for them. */
 		fs->insts[slot - 1] = &fs_opening;
@@ -289,6 +409,8 @@ static struct fs_inst *fs_org_inst(struct fs *fs, uint32_t slot, bool open)
 		fs->insts[slot - 1] = in;
 		pthread_cond_broadcast(&fs->opened);
 	}
+	if (in)
+		fs_take(in);
 out:
 	pthread_mutex_unlock(&fs->lock);
 	return in;
@@ -311,7 +433,12 @@ int fs_node(struct fs *fs, uint64_t ino, bool use, struct node_ctx **c, struct t
 {
 	uint32_t slot = TREE_SLOT(ino);
 
-	*c = fs_ctx(fs, ino, use);
+	/* A project's directory is stat'ed by ls -l of the root: that is no use of the
+	 * project, and needs nothing of it. */
+	if (fs->org && slot && !use && (ino & 0xffffffffu) == TREE_INO_ROOT)
+		*c = &fs->ctx;
+	else
+		*c = fs_ctx(fs, ino, use);
 	if (!*c)
 		return -EIO;
 	if (fs->org && slot && *c == &fs->ctx) {
@@ -324,6 +451,169 @@ int fs_node(struct fs *fs, uint64_t ino, bool use, struct node_ctx **c, struct t
 		return 0;
 	}
 	return tree_get((*c)->tree, ino, n);
+}
+
+/* ---- what the kernel holds ---- */
+
+static bool fs_is_project_dir(const struct fs *fs, uint64_t ino)
+{
+	return fs->org && TREE_SLOT(ino) && (ino & 0xffffffffu) == TREE_INO_ROOT;
+}
+
+void fs_ref(struct fs *fs, uint64_t ino, const char *name)
+{
+	uint32_t slot = TREE_SLOT(ino);
+	struct node_ctx *c;
+	struct fs_slot *s;
+	char *copy;
+
+	if (!fs_is_project_dir(fs, ino)) {
+		c = fs_ctx(fs, ino, false);
+		if (c && c->tree && TREE_SLOT(tree_ino(c->tree, 0)) == slot)
+			tree_ref(c->tree, ino, name);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (fs_grow(fs, slot) == 0) {
+		s = &fs->slots[slot - 1];
+		s->root_refs++;
+		/* The name to ask the kernel to let go of; a rename elsewhere changes it. */
+		if (name && (!s->entry || strcmp(s->entry, name) != 0) && (copy = strdup(name))) {
+			free(s->entry);
+			s->entry = copy;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
+{
+	uint32_t slot = TREE_SLOT(ino);
+	struct node_ctx *c;
+	struct fs_slot *s;
+
+	if (!fs_is_project_dir(fs, ino)) {
+		/* The tree of a closed project held nothing: no forget comes for it. */
+		c = fs_ctx(fs, ino, false);
+		if (c && c->tree && TREE_SLOT(tree_ino(c->tree, 0)) == slot)
+			tree_forget(c->tree, ino, nlookup);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (slot <= fs->ninsts) {
+		s = &fs->slots[slot - 1];
+		s->root_refs = nlookup < s->root_refs ? s->root_refs - nlookup : 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* ---- closing idle projects ----
+ *
+ * A platform's mount lives for weeks while tenants use their projects now and then; a
+ * project left alone for -o project_idle is closed, its instance freed with its caches,
+ * watcher, channel and connections, and opened again on its next use. Idle is: unused
+ * that long (project_idle_for), held by nothing (busy: no request, open file or directory,
+ * events reader or parked read, long action), and nothing of its tree held by the kernel.
+ * Once idle but for the kernel, the kernel is asked to let go of the project's directory
+ * (from this thread: a notification from a request's handler can deadlock); it then sends
+ * its forgets, and the next look closes the project. What is still in use (a shell's
+ * working directory inside) keeps its inodes, and the project stays open. */
+
+#define FS_REAP_BATCH 32
+
+/* Caller holds fs->lock (dropped meanwhile). One look at every open project. True when
+ * there was more to do than one look takes. */
+static bool fs_reap(struct fs *fs)
+{
+	const double idle = fs->cfg.project_idle, now = util_now();
+	struct fs_inst *closing[FS_REAP_BATCH], *held[FS_REAP_BATCH];
+	double idle_for[FS_REAP_BATCH];
+	char *let_go[FS_REAP_BATCH];
+	size_t nclose = 0, nlet = 0, k;
+	uint32_t i;
+
+	for (i = 0; i < fs->ninsts && nclose < FS_REAP_BATCH && nlet < FS_REAP_BATCH; i++) {
+		struct fs_inst *in = fs->insts[i];
+		struct fs_slot *s = &fs->slots[i];
+		double unused;
+
+		if (!in || in == &fs_opening || __atomic_load_n(&in->busy, __ATOMIC_ACQUIRE))
+			continue;
+		unused = project_idle_for(in->project);
+		if (unused < idle)
+			continue;
+		if (tree_held(in->tree) || s->root_refs) {
+			/* Asked again once a while: an entry looked up since needs it. */
+			if (s->entry && (in->let_go == 0 || now - in->let_go >= idle) &&
+			    (let_go[nlet] = strdup(s->entry))) {
+				in->let_go = now;
+				held[nlet++] = in;
+			}
+			continue;
+		}
+		s->next_ino = tree_next(in->tree);
+		fs->insts[i] = NULL;
+		idle_for[nclose] = unused;
+		closing[nclose++] = in;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (k = 0; k < nclose; k++) {
+		log_info("project %s closed after %.0f s idle", api_project_id(closing[k]->api),
+			 idle_for[k]);
+		fs_inst_free(closing[k]);
+	}
+	/* Only this thread frees an instance: those held stay while it tells the kernel. */
+	for (k = 0; k < nlet; k++) {
+		ops_notify_let_go(fs->se, held[k]->tree, TREE_INO_ROOT, let_go[k]);
+		free(let_go[k]);
+	}
+	pthread_mutex_lock(&fs->lock);
+	return nclose == FS_REAP_BATCH || nlet == FS_REAP_BATCH;
+}
+
+static void *fs_reaper_run(void *arg)
+{
+	struct fs *fs = arg;
+	/* A few looks within project_idle, so a project closes soon after its time. */
+	double period = fs->cfg.project_idle / 4;
+	struct timespec until;
+	bool more = false;
+
+	period = period > 5 ? 5 : period < 0.25 ? 0.25 : period;
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->reaper_stop) {
+		if (!more) {
+			until = util_deadline(period);
+			pthread_cond_timedwait(&fs->reaper_wake, &fs->lock, &until);
+		}
+		if (!fs->reaper_stop)
+			more = fs_reap(fs);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+static void fs_reaper_start(struct fs *fs)
+{
+	if (fs->cfg.project_idle <= 0)
+		return;
+	if (pthread_create(&fs->reaper, NULL, fs_reaper_run, fs) != 0) {
+		log_warn("projects stay open until unmount: no thread to close idle ones");
+		return;
+	}
+	fs->reaping = true;
+}
+
+static void fs_reaper_stop(struct fs *fs)
+{
+	if (!fs->reaping)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs->reaper_stop = true;
+	pthread_cond_signal(&fs->reaper_wake);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->reaper, NULL);
+	fs->reaping = false;
 }
 
 /* ---- the mount ---- */
@@ -343,6 +633,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api *api, struct meta *met
 	fs->meta = meta;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->opened, NULL);
+	pthread_cond_init(&fs->reaper_wake, NULL);
 	if (meta && meta_conninfo(meta) && !(fs->hub = notify_hub_new(meta_conninfo(meta)))) {
 		util_msg(msg, msglen, "out of memory");
 		goto fail;
@@ -394,11 +685,15 @@ void fs_free(struct fs *fs)
 		if (fs->insts[i] != &fs_opening)
 			fs_inst_free(fs->insts[i]);
 	free(fs->insts);
+	for (i = 0; i < fs->ninsts && fs->slots; i++)
+		free(fs->slots[i].entry);
+	free(fs->slots);
 	notify_hub_free(fs->hub);
 	org_free(fs->org);
 	events_free(fs->events);
 	tree_free(fs->tree);
 	pthread_cond_destroy(&fs->opened);
+	pthread_cond_destroy(&fs->reaper_wake);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
 }
@@ -422,6 +717,8 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	pthread_mutex_lock(&fs->lock);
 	fs->started = true;
 	pthread_mutex_unlock(&fs->lock);
+	if (fs->org)
+		fs_reaper_start(fs);
 	return fs->single ? fs_inst_start(fs->single) : 0;
 }
 
@@ -429,6 +726,8 @@ void fs_stop(struct fs *fs)
 {
 	uint32_t i;
 
+	/* First: it frees instances, and tells the kernel. */
+	fs_reaper_stop(fs);
 	if (fs->events)
 		events_shutdown(fs->events);
 	/* The listener first: what it hears goes to the watchers and the kernel. */

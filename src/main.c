@@ -34,6 +34,7 @@ struct main_opts {
 	char *org;
 	int allow_project_delete;
 	int project_page;
+	double project_idle;
 	char *branch;
 	char *database;
 	char *role;
@@ -72,6 +73,7 @@ static const struct fuse_opt main_opt_spec[] = {
 	{ "project=%s", offsetof(struct main_opts, project), 0 },
 	{ "org=%s", offsetof(struct main_opts, org), 0 },
 	{ "project_page=%d", offsetof(struct main_opts, project_page), 0 },
+	{ "project_idle=%lf", offsetof(struct main_opts, project_idle), 0 },
 	{ "branch=%s", offsetof(struct main_opts, branch), 0 },
 	{ "database=%s", offsetof(struct main_opts, database), 0 },
 	{ "role=%s", offsetof(struct main_opts, role), 0 },
@@ -153,6 +155,8 @@ static void main_usage(const char *prog)
 	       "    -o allow_project_delete  let rmdir <mnt>/<project> delete a project (org=)\n"
 	       "    -o project_page=N      projects a listing call asks for (org=; 1 to 400,\n"
 	       "                           default 400, Neon's largest page)\n"
+	       "    -o project_idle=SECONDS  close a project unused this long, its caches,\n"
+	       "                           watcher and connections (org=; default 300; 0: never)\n"
 	       "    -o branch=NAME         the active branch (default: the project's default branch)\n"
 	       "    -o database=NAME       the database schema and connection_uri speak for\n"
 	       "    -o role=NAME           the role in connection_uri (default: the database owner)\n"
@@ -272,6 +276,7 @@ int main(int argc, char *argv[])
 	struct main_opts o = {
 		.cache_ttl = 2, .attr_timeout = 1, .op_timeout = 300, .pg_timeout = 10, .pg_idle = 60,
 		.api_timeout = 60, .api_rate = 600, .attachment_max = 16u << 20, .poll_min = 1, .poll_max = 30,
+		.project_idle = 300,
 	};
 	struct fuse_cmdline_opts cl;
 	struct fuse_loop_config *loop = NULL;
@@ -375,6 +380,10 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 
+	if (o.project_idle < 0) {
+		fprintf(stderr, "neonfs: -o project_idle= takes a number of seconds (0: never)\n");
+		goto out_args;
+	}
 	if (o.project_page < 0 || o.project_page > API_PROJECT_PAGE_MAX) {
 		fprintf(stderr, "neonfs: -o project_page= takes 1 to %d projects\n",
 			API_PROJECT_PAGE_MAX);
@@ -490,6 +499,7 @@ int main(int argc, char *argv[])
 	fcfg.org = org != NULL;
 	fcfg.allow_project_delete = o.allow_project_delete;
 	fcfg.project_page = o.project_page ? o.project_page : API_PROJECT_PAGE_MAX;
+	fcfg.project_idle = o.project_idle;
 	fs = fs_new(&fcfg, api, meta, msg, sizeof(msg));
 	if (!fs) {
 		fprintf(stderr, "neonfs: %s\n", msg);

@@ -161,6 +161,8 @@ struct notify_hub_entry *notify_hub_join(struct notify_hub *h, const char *chann
 
 void notify_hub_leave(struct notify_hub *h, struct notify_hub_entry *e)
 {
+	struct notify_hub_entry *o = NULL;
+
 	if (!e)
 		return;
 	pthread_mutex_lock(&h->lock);
@@ -173,7 +175,12 @@ void notify_hub_leave(struct notify_hub *h, struct notify_hub_entry *e)
 		h->head = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
-	if (e->queued && h->running) {
+	/* A project closed and opened again at once has a second entry on the channel, which
+	 * still listens. */
+	for (o = h->head; o && e->queued; o = o->next)
+		if (!o->leaving && strcmp(o->channel, e->channel) == 0)
+			break;
+	if (e->queued && h->running && !o) {
 		if (h->nunlisten == h->unlisten_cap) {
 			size_t cap = h->unlisten_cap ? h->unlisten_cap * 2 : 16;
 			void *v = realloc(h->unlisten, cap * sizeof(*h->unlisten));

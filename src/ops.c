@@ -153,7 +153,8 @@ static double ops_timeout(const struct node_ctx *c, const struct tree_node *n)
 void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *what)
 {
 	/* Not opened for this: a project's directory is stat'ed by ls -l of the root. */
-	struct node_ctx *c = fs_ctx(fuse_req_userdata(req), child->ino, false);
+	struct fs *fs = fuse_req_userdata(req);
+	struct node_ctx *c = fs_ctx(fs, child->ino, false);
 	struct fuse_entry_param e;
 	int res;
 
@@ -166,10 +167,11 @@ void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *
 	e.ino = child->ino;
 	e.attr_timeout = ops_timeout(c, child);
 	e.entry_timeout = c->attr_timeout;
-	/* Counted before the kernel has it, so its forget can never come first. */
-	if (c->tree && TREE_SLOT(child->ino) == TREE_SLOT(tree_ino(c->tree, 0)))
-		tree_ref(c->tree, child->ino);
-	fuse_reply_entry(req, &e);
+	/* Counted before the kernel has it, so its forget can never come first; not had
+	 * (the caller was interrupted), it is no count. */
+	fs_ref(fs, child->ino, what);
+	if (fuse_reply_entry(req, &e) != 0)
+		fs_forget(fs, child->ino, 1);
 }
 
 /* ---- the operations ---- */
@@ -290,7 +292,12 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fuse_reply_open(req, fi);
+	/* An open directory keeps its project open. */
+	fs_hold(fuse_req_userdata(req), c);
+	if (fuse_reply_open(req, fi) != 0) {
+		fs_drop(fuse_req_userdata(req), c);
+		ops_dir_free(d);
+	}
 }
 
 static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -324,8 +331,8 @@ static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	ops_dir_free((struct node_dir *)(uintptr_t)fi->fh);
+	fs_drop(fuse_req_userdata(req), fs_ctx(fuse_req_userdata(req), ino, false));
 	fuse_reply_err(req, 0);
 }
 
@@ -334,14 +341,15 @@ static struct node_handle *ops_handle(struct fuse_file_info *fi)
 	return (struct node_handle *)(uintptr_t)fi->fh;
 }
 
-/* An open file lives until it is released and no long write holds it any more. */
+/* An open file lives until it is released and no long write holds it any more; it holds
+ * its project open as long (fs_hold). */
 struct node_handle *ops_handle_get(struct node_handle *h)
 {
 	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
 	return h;
 }
 
-void ops_handle_put(struct node_ctx *c, struct node_handle *h)
+void ops_handle_put(struct fs *fs, struct node_ctx *c, struct node_handle *h)
 {
 	const struct node_ops *o;
 
@@ -351,6 +359,7 @@ void ops_handle_put(struct node_ctx *c, struct node_handle *h)
 	if (o->release)
 		o->release(c, h);
 	free(h);
+	fs_drop(fs, c);
 }
 
 static void ops_set_handle(struct fuse_file_info *fi, struct node_handle *h)
@@ -394,11 +403,9 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	ops_set_handle(fi, h);
-	if (fuse_reply_open(req, fi) != 0) {
-		if (o->release)
-			o->release(c, h);
-		free(h);
-	}
+	fs_hold(fuse_req_userdata(req), c);
+	if (fuse_reply_open(req, fi) != 0)
+		ops_handle_put(fuse_req_userdata(req), c, h);
 }
 
 static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -443,11 +450,11 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	e.attr_timeout = c->attr_timeout;
 	e.entry_timeout = c->attr_timeout;
 	ops_set_handle(fi, h);
-	tree_ref(c->tree, e.ino);
+	fs_hold(fuse_req_userdata(req), c);
+	fs_ref(fuse_req_userdata(req), e.ino, name);
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		if (ops_for(child.kind)->release)
-			ops_for(child.kind)->release(c, h);
-		free(h);
+		fs_forget(fuse_req_userdata(req), e.ino, 1);
+		ops_handle_put(fuse_req_userdata(req), c, h);
 	}
 }
 
@@ -530,7 +537,8 @@ static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	ops_handle_put(ops_ctx(req, ops_handle(fi)->node.ino), ops_handle(fi));
+	ops_handle_put(fuse_req_userdata(req), ops_ctx(req, ops_handle(fi)->node.ino),
+		       ops_handle(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -611,56 +619,96 @@ static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	fuse_reply_poll(req, o->poll(ops_ctx(req, h->node.ino), h, ph));
 }
 
-/* The kernel let go of an inode: the tree may drop the node (tree.h). The directory of a
- * project not opened has no tree node to drop. */
-static void ops_forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
-{
-	struct node_ctx *c = fs_ctx(fuse_req_userdata(req), ino, false);
-
-	if (c && c->tree && TREE_SLOT(ino) == TREE_SLOT(tree_ino(c->tree, 0)))
-		tree_forget(c->tree, ino, nlookup);
-}
-
+/* The kernel let go of an inode: the tree may drop the node (tree.h). */
 static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	ops_forget_one(req, ino, nlookup);
+	fs_forget(fuse_req_userdata(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void ops_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	struct fs_scope s;
 	size_t i;
 
-	for (i = 0; i < count; i++)
-		ops_forget_one(req, forgets[i].ino, forgets[i].nlookup);
+	/* A batch names inodes of many projects: each is held for its own forget only. */
+	for (i = 0; i < count; i++) {
+		fs_scope_begin(fuse_req_userdata(req), &s);
+		fs_forget(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
+		fs_scope_end(&s);
+	}
 	fuse_reply_none(req);
 }
 
+/* Every handler runs in a scope (fs.h) that holds the projects it uses until it returns.
+ * The request is gone once answered: its userdata is read before. */
+#define OPS_SCOPED(op, params, ...)                                      \
+	static void op##_scoped params                                   \
+	{                                                                \
+		struct fs_scope s;                                       \
+									 \
+		fs_scope_begin(fuse_req_userdata(req), &s);              \
+		op(__VA_ARGS__);                                         \
+		fs_scope_end(&s);                                        \
+	}
+
+typedef struct fuse_file_info ops_fi;
+OPS_SCOPED(ops_lookup, (fuse_req_t req, fuse_ino_t p, const char *name), req, p, name)
+OPS_SCOPED(ops_forget, (fuse_req_t req, fuse_ino_t ino, uint64_t n), req, ino, n)
+OPS_SCOPED(ops_getattr, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
+OPS_SCOPED(ops_setattr, (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			 ops_fi *fi), req, ino, attr, to_set, fi)
+OPS_SCOPED(ops_readlink, (fuse_req_t req, fuse_ino_t ino), req, ino)
+OPS_SCOPED(ops_mkdir, (fuse_req_t req, fuse_ino_t p, const char *name, mode_t mode), req, p,
+	   name, mode)
+OPS_SCOPED(ops_unlink, (fuse_req_t req, fuse_ino_t p, const char *name), req, p, name)
+OPS_SCOPED(ops_rmdir, (fuse_req_t req, fuse_ino_t p, const char *name), req, p, name)
+OPS_SCOPED(ops_symlink, (fuse_req_t req, const char *link, fuse_ino_t p, const char *name),
+	   req, link, p, name)
+OPS_SCOPED(ops_rename, (fuse_req_t req, fuse_ino_t p, const char *name, fuse_ino_t np,
+			const char *nn, unsigned int flags), req, p, name, np, nn, flags)
+OPS_SCOPED(ops_open, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
+OPS_SCOPED(ops_read, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, ops_fi *fi),
+	   req, ino, size, off, fi)
+OPS_SCOPED(ops_write, (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		       off_t off, ops_fi *fi), req, ino, buf, size, off, fi)
+OPS_SCOPED(ops_flush, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
+OPS_SCOPED(ops_release, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
+OPS_SCOPED(ops_fsync, (fuse_req_t req, fuse_ino_t ino, int datasync, ops_fi *fi), req, ino,
+	   datasync, fi)
+OPS_SCOPED(ops_opendir, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
+OPS_SCOPED(ops_releasedir, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi), req, ino, fi)
+OPS_SCOPED(ops_statfs, (fuse_req_t req, fuse_ino_t ino), req, ino)
+OPS_SCOPED(ops_create, (fuse_req_t req, fuse_ino_t p, const char *name, mode_t mode,
+			ops_fi *fi), req, p, name, mode, fi)
+OPS_SCOPED(ops_poll, (fuse_req_t req, fuse_ino_t ino, ops_fi *fi, struct fuse_pollhandle *ph),
+	   req, ino, fi, ph)
+
 static const struct fuse_lowlevel_ops ops_table = {
 	.init		= ops_init,
-	.lookup		= ops_lookup,
-	.forget		= ops_forget,
+	.lookup		= ops_lookup_scoped,
+	.forget		= ops_forget_scoped,
 	.forget_multi	= ops_forget_multi,
-	.getattr	= ops_getattr,
-	.setattr	= ops_setattr,
-	.readlink	= ops_readlink,
-	.mkdir		= ops_mkdir,
-	.unlink		= ops_unlink,
-	.rmdir		= ops_rmdir,
-	.symlink	= ops_symlink,
-	.rename		= ops_rename,
-	.open		= ops_open,
-	.read		= ops_read,
-	.write		= ops_write,
-	.flush		= ops_flush,
-	.release	= ops_release,
-	.fsync		= ops_fsync,
-	.opendir	= ops_opendir,
+	.getattr	= ops_getattr_scoped,
+	.setattr	= ops_setattr_scoped,
+	.readlink	= ops_readlink_scoped,
+	.mkdir		= ops_mkdir_scoped,
+	.unlink		= ops_unlink_scoped,
+	.rmdir		= ops_rmdir_scoped,
+	.symlink	= ops_symlink_scoped,
+	.rename		= ops_rename_scoped,
+	.open		= ops_open_scoped,
+	.read		= ops_read_scoped,
+	.write		= ops_write_scoped,
+	.flush		= ops_flush_scoped,
+	.release	= ops_release_scoped,
+	.fsync		= ops_fsync_scoped,
+	.opendir	= ops_opendir_scoped,
 	.readdir	= ops_readdir,
-	.releasedir	= ops_releasedir,
-	.statfs		= ops_statfs,
-	.create		= ops_create,
-	.poll		= ops_poll,
+	.releasedir	= ops_releasedir_scoped,
+	.statfs		= ops_statfs_scoped,
+	.create		= ops_create_scoped,
+	.poll		= ops_poll_scoped,
 };
 
 const struct fuse_lowlevel_ops *fs_lowlevel_ops(void)
@@ -705,4 +753,33 @@ void ops_notify_inode(struct fuse_session *se, uint64_t ino)
 	res = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
 	if (res && res != -ENOENT && res != -EBADF && res != -ENODEV && res != -ENOSYS)
 		log_debug("notify inode %lu: %s", (unsigned long)ino, strerror(-res));
+}
+
+static void ops_notify_drop(struct fuse_session *se, uint64_t parent, const char *name)
+{
+	int res = fuse_lowlevel_notify_inval_entry(se, parent, name, strlen(name));
+
+	if (res && res != -ENOENT && res != -EBADF && res != -ENODEV && res != -ENOSYS)
+		log_debug("notify let go of %s: %s", name, strerror(-res));
+}
+
+void ops_notify_let_go(struct fuse_session *se, struct tree *t, uint64_t parent,
+		       const char *name)
+{
+	struct tree_held *held;
+	size_t i, n;
+
+	if (!se)
+		return;
+	/* The entry, and below it every one not in use, go; the kernel forgets their inodes. */
+	ops_notify_drop(se, parent, name);
+	/* An entry in use when its parent's went (a working directory) keeps that parent
+	 * (unreachable by name), and lingers once let go of: each entry the kernel holds is
+	 * dropped through its parent's inode, which the kernel finds by number. */
+	if (tree_held_list(t, &held, &n) != 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (held[i].name[0])
+			ops_notify_drop(se, tree_parent(t, &held[i].node), held[i].name);
+	free(held);
 }

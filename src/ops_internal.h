@@ -22,7 +22,8 @@ struct node_ctx *ops_ctx(fuse_req_t req, uint64_t ino);
 bool ops_node(fuse_req_t req, fuse_ino_t ino, bool use, struct node_ctx **c, struct tree_node *n);
 void ops_reply_entry(fuse_req_t req, const struct tree_node *child, const char *what);
 struct node_handle *ops_handle_get(struct node_handle *h);
-void ops_handle_put(struct node_ctx *c, struct node_handle *h);
+struct fs;
+void ops_handle_put(struct fs *fs, struct node_ctx *c, struct node_handle *h);
 
 /* ops_long.c */
 void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "log.h"
 #include "node.h"
 #include "ops_internal.h"
@@ -30,7 +31,8 @@ struct ops_job {
 	enum ops_answer answer;
 	int (*work)(struct ops_job *j);
 	const struct node_ops *o;
-	struct node_ctx *c;
+	struct fs *fs;
+	struct node_ctx *c;            /* held (fs_hold) until the job is freed */
 	struct tree_node node;         /* the directory, or the file written */
 	struct node_handle *h;         /* a write's open file (a reference held) */
 	unsigned int flags;
@@ -68,7 +70,8 @@ static void ops_interrupted(fuse_req_t req, void *data)
 static void ops_job_free(struct ops_job *j)
 {
 	if (j->h)
-		ops_handle_put(j->c, j->h);
+		ops_handle_put(j->fs, j->c, j->h);
+	fs_drop(j->fs, j->c);
 	free(j->arg);
 	free(j);
 }
@@ -76,9 +79,13 @@ static void ops_job_free(struct ops_job *j)
 static void ops_job_run(void *data)
 {
 	struct ops_job *j = data, **pp;
+	struct fs_scope scope;
 	bool answered;
-	int res = j->work(j);
+	int res;
 
+	/* What the answer looks up (a new project's directory) is held as in a request. */
+	fs_scope_begin(j->fs, &scope);
+	res = j->work(j);
 	pthread_mutex_lock(&ops_jobs_lock);
 	for (pp = &ops_jobs; *pp; pp = &(*pp)->next) {
 		if (*pp == j) {
@@ -104,11 +111,14 @@ static void ops_job_run(void *data)
 		fuse_reply_err(j->req, 0);
 	}
 	ops_job_free(j);
+	fs_scope_end(&scope);
 }
 
 /* Parks @j's request and runs it on the pool (here, when the pool cannot take it). */
 static void ops_park(struct ops_job *j)
 {
+	/* The job keeps its project open to its end, after its request's scope. */
+	fs_hold(j->fs, j->c);
 	pthread_mutex_lock(&ops_jobs_lock);
 	j->next = ops_jobs;
 	ops_jobs = j;
@@ -130,6 +140,7 @@ static struct ops_job *ops_job_new(fuse_req_t req, const struct tree_node *n,
 		return NULL;
 	}
 	j->req = req;
+	j->fs = fuse_req_userdata(req);
 	j->c = ops_ctx(req, n->ino);
 	j->node = *n;
 	j->o = o;

@@ -133,6 +133,8 @@ struct settle_job {
 	size_t count;
 	double timeout_s;
 	bool status;                     /* the status file waits for the newest row */
+	void (*done)(void *data);        /* nothing of the settling runs any more */
+	void *done_data;
 };
 
 /* One row: its outcome from Neon, written back to the log. With @timeout_s 0 a restore
@@ -193,6 +195,8 @@ static int settle_row(struct settle_job *job, struct meta_restore_row *row, doub
 static void settle_run(void *data)
 {
 	struct settle_job *job = data;
+	void (*done)(void *data);
+	void *done_data;
 	char after[64] = "", why[640] = "", msg[256];
 	int res = 0;
 	size_t i;
@@ -206,12 +210,18 @@ static void settle_run(void *data)
 		log_warn("restore: %s", msg);
 	if (job->status)
 		restore_record_end(job->restore, res, res ? NULL : after, why);
+	done = job->done;
+	done_data = job->done_data;
 	free(job->rows);
 	free(job);
+	if (done)
+		done(done_data);
 }
 
-void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
-			  struct worker_pool *workers, const char *branch_name, double timeout_s)
+/* True when a job was left on @workers (it calls @done). */
+static bool settle_start(struct restore *r, struct api *api, struct meta *meta,
+			 struct worker_pool *workers, const char *branch_name, double timeout_s,
+			 void (*done)(void *data), void *done_data)
 {
 	struct settle_job *job;
 	struct restore_request req = { 0 };
@@ -221,12 +231,12 @@ void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
 	int res = 0;
 
 	if (!meta)
-		return;
+		return false;
 	job = calloc(1, sizeof(*job));
 	if (!job)
-		return;
+		return false;
 	*job = (struct settle_job){ .restore = r, .api = api, .meta = meta,
-				    .timeout_s = timeout_s };
+				    .timeout_s = timeout_s, .done = done, .done_data = done_data };
 	if (meta_restore_unsettled(meta, &job->rows, &job->count, msg, sizeof(msg)) != 0) {
 		log_warn("restore: the audit log was not checked for unsettled restores: %s", msg);
 		goto out;
@@ -266,7 +276,7 @@ void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
 	if (!pending)
 		goto unlock;
 	if (worker_submit(workers, settle_run, job) == 0)
-		return;
+		return true;
 	log_warn("restore: the restores still under way on Neon are left to the next mount");
 	if (job->status)
 		restore_record_end(r, -EIO, NULL, "the restore still under way on Neon was not "
@@ -276,4 +286,14 @@ unlock:
 out:
 	free(job->rows);
 	free(job);
+	return false;
+}
+
+void restore_settle_start(struct restore *r, struct api *api, struct meta *meta,
+			  struct worker_pool *workers, const char *branch_name, double timeout_s,
+			  void (*done)(void *data), void *done_data)
+{
+	if (!settle_start(r, api, meta, workers, branch_name, timeout_s, done, done_data) &&
+	    done)
+		done(done_data);
 }

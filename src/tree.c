@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ struct tree_entry {
 	uint64_t nlookup;      /* the kernel's count of this node (fuse_lowlevel.h's forget) */
 	bool fixed;            /* root, snapshots/, ...: never forgotten */
 	bool hashed;           /* reachable by key (a replaced file is by inode only) */
+	char *entry;           /* its name in the kernel's entry, when not node.file */
 	struct tree_entry *by_key_next;
 	struct tree_entry *by_ino_next;
 };
@@ -32,6 +34,7 @@ struct tree {
 	pthread_mutex_t lock;
 	uint64_t base;       /* the slot's first number (tree.h) */
 	uint64_t next_ino;
+	size_t held;         /* nodes with nlookup > 0: what the kernel holds of the tree */
 	struct tree_entry *by_key[TREE_BUCKETS];
 	struct tree_entry *by_ino[TREE_BUCKETS];
 };
@@ -74,7 +77,7 @@ static int tree_add_fixed(struct tree *t, uint64_t ino, enum tree_kind kind)
 	return 0;
 }
 
-static struct tree *tree_alloc(uint32_t slot)
+static struct tree *tree_alloc(uint32_t slot, uint64_t start)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 
@@ -83,12 +86,14 @@ static struct tree *tree_alloc(uint32_t slot)
 	pthread_mutex_init(&t->lock, NULL);
 	t->base = TREE_SLOT_INO(slot, 0);
 	t->next_ino = t->base | 16;
+	if (TREE_SLOT(start) == slot && start > t->next_ino)
+		t->next_ino = start;
 	return t;
 }
 
 struct tree *tree_new_org(void)
 {
-	struct tree *t = tree_alloc(0);
+	struct tree *t = tree_alloc(0, 0);
 
 	if (t && (tree_add_fixed(t, TREE_INO_ROOT, TREE_ORG) ||
 		  tree_add_fixed(t, TREE_INO_EVENTS, TREE_EVENTS))) {
@@ -103,9 +108,9 @@ uint64_t tree_ino(const struct tree *t, uint64_t ino)
 	return t->base | ino;
 }
 
-struct tree *tree_new(uint32_t slot)
+struct tree *tree_new(uint32_t slot, uint64_t start)
 {
-	struct tree *t = tree_alloc(slot);
+	struct tree *t = tree_alloc(slot, start);
 
 	if (!t)
 		return NULL;
@@ -133,6 +138,7 @@ void tree_free(struct tree *t)
 
 		for (; e; e = next) {
 			next = e->by_ino_next;
+			free(e->entry);
 			free(e);
 		}
 	}
@@ -209,6 +215,9 @@ void tree_rename(struct tree *t, enum tree_kind kind, const char *obj, const cha
 		strcpy(replaced->node.file, "/");
 	}
 	if (moved) {
+		/* The kernel's entry moved with it (the rename was its own). */
+		free(moved->entry);
+		moved->entry = NULL;
 		strcpy(moved->node.file, to);
 		k = tree_hash(kind, obj, to);
 		moved->by_key_next = t->by_key[k];
@@ -234,14 +243,23 @@ uint64_t tree_find(struct tree *t, enum tree_kind kind, const char *obj, const c
 	return ino;
 }
 
-void tree_ref(struct tree *t, uint64_t ino)
+void tree_ref(struct tree *t, uint64_t ino, const char *name)
 {
 	struct tree_entry *e;
+	char *copy;
 
 	pthread_mutex_lock(&t->lock);
 	for (e = t->by_ino[ino % TREE_BUCKETS]; e; e = e->by_ino_next)
 		if (e->node.ino == ino) {
-			e->nlookup++;
+			if (e->nlookup++ == 0)
+				t->held++;
+			/* Without memory the name stays unknown: the kernel lets go of it only
+			 * with its parent's, or under memory pressure. */
+			if (name && strcmp(name, e->node.file) != 0 &&
+			    (!e->entry || strcmp(name, e->entry) != 0) && (copy = strdup(name))) {
+				free(e->entry);
+				e->entry = copy;
+			}
 			break;
 		}
 	pthread_mutex_unlock(&t->lock);
@@ -257,6 +275,8 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t nlookup)
 			break;
 	if (!e)
 		goto out;
+	if (e->nlookup && nlookup >= e->nlookup)
+		t->held--;
 	e->nlookup = nlookup < e->nlookup ? e->nlookup - nlookup : 0;
 	if (e->nlookup || e->fixed)
 		goto out;
@@ -269,9 +289,55 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t nlookup)
 				break;
 			}
 	}
+	free(e->entry);
 	free(e);
 out:
 	pthread_mutex_unlock(&t->lock);
+}
+
+size_t tree_held(struct tree *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->held;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+int tree_held_list(struct tree *t, struct tree_held **out, size_t *count)
+{
+	struct tree_held *v;
+	struct tree_entry *e;
+	size_t n = 0;
+	unsigned i;
+
+	pthread_mutex_lock(&t->lock);
+	v = calloc(t->held ? t->held : 1, sizeof(*v));
+	for (i = 0; v && i < TREE_BUCKETS; i++)
+		for (e = t->by_ino[i]; e; e = e->by_ino_next) {
+			if (!e->nlookup || n == t->held)
+				continue;
+			v[n].node = e->node;
+			snprintf(v[n].name, sizeof(v[n].name), "%s", e->entry ? e->entry : e->node.file);
+			n++;
+		}
+	pthread_mutex_unlock(&t->lock);
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+uint64_t tree_next(struct tree *t)
+{
+	uint64_t next;
+
+	pthread_mutex_lock(&t->lock);
+	next = t->next_ino;
+	pthread_mutex_unlock(&t->lock);
+	return next;
 }
 
 int tree_get(struct tree *t, uint64_t ino, struct tree_node *n)
