@@ -210,8 +210,10 @@ void action_cleanup_records(struct actions *a)
 		return;
 	}
 	/* Most projects of an organization have none: opening them costs no listing here. */
-	if (n == 0)
+	if (n == 0) {
+		free(recs);
 		return;
+	}
 	if (neon_list(project_api(a->p), MODEL_SNAPSHOTS, &snaps, &err) != 0) {
 		log_warn("checkpoint records not checked: %s", err.message);
 		free(recs);
