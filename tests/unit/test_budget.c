@@ -91,6 +91,16 @@ static void join_all(struct scene *s)
 		pthread_join(s->callers[i].thread, NULL);
 }
 
+/* Every caller of the scene returns, each with a token. */
+static void all_served(struct scene *s)
+{
+	int i;
+
+	join_all(s);
+	for (i = 0; i < s->n; i++)
+		CHECK_INT(s->callers[i].res, 0);
+}
+
 /* Lets the queue go and checks it is served from its head only, to its end. */
 static void check_served_in_order(struct budget *b, const struct budget_flow **order, int n)
 {
@@ -167,9 +177,7 @@ static void test_quiet_flow_first(void)
 	for (i = 0; i < k && i < 9; i++)
 		CHECK(order[i] == want[i]);
 	check_served_in_order(s.b, order, k);
-	join_all(&s);
-	for (i = 0; i < s.n; i++)
-		CHECK_INT(s.callers[i].res, 0);
+	all_served(&s);
 	budget_flow_free(busy);
 	budget_flow_free(quiet);
 	budget_free(s.b);
@@ -199,9 +207,7 @@ static void test_first_flow_before_any_backlog(void)
 	for (i = 0; i < k && i < 10; i++)
 		CHECK(order[i] == (i < 3 ? first : i == 3 ? quiet : busy));
 	check_served_in_order(s.b, order, k);
-	join_all(&s);
-	for (i = 0; i < s.n; i++)
-		CHECK_INT(s.callers[i].res, 0);
+	all_served(&s);
 	budget_flow_free(busy);
 	budget_flow_free(quiet);
 	budget_flow_free(first);
@@ -225,9 +231,7 @@ static void test_new_flow_behind_one_call_at_most(void)
 	for (i = 0; i < k && i < 9; i++)
 		CHECK(order[i] == (i == 1 ? other : busy));
 	check_served_in_order(s.b, order, k);
-	join_all(&s);
-	for (i = 0; i < s.n; i++)
-		CHECK_INT(s.callers[i].res, 0);
+	all_served(&s);
 	budget_flow_free(busy);
 	budget_flow_free(other);
 	budget_free(s.b);
@@ -250,9 +254,7 @@ static void test_busy_flows_alternate(void)
 	for (i = 0; i < k && i < 12; i++)
 		CHECK(order[i] == (i % 2 ? two : one));
 	check_served_in_order(s.b, order, k);
-	join_all(&s);
-	for (i = 0; i < s.n; i++)
-		CHECK_INT(s.callers[i].res, 0);
+	all_served(&s);
 	budget_flow_free(one);
 	budget_flow_free(two);
 	budget_free(s.b);
