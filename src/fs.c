@@ -595,7 +595,8 @@ static void *fs_reaper_run(void *arg)
 
 static void fs_reaper_start(struct fs *fs)
 {
-	if (fs->cfg.project_idle <= 0)
+	/* watch=always polls every opened project, as it did before projects were closed. */
+	if (fs->cfg.project_idle <= 0 || fs->cfg.watch_always)
 		return;
 	if (pthread_create(&fs->reaper, NULL, fs_reaper_run, fs) != 0) {
 		log_warn("projects stay open until unmount: no thread to close idle ones");

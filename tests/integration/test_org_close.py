@@ -228,3 +228,28 @@ def test_projects_close_and_open_again_while_others_are_used(org, mount):
     assert times(m, pid["project-0001"], "opened") == 3
     assert not closed(m, pid["project-0002"]), "closed while used"
 
+
+
+def test_watch_always_keeps_opened_projects_open_and_polled(org, tmp_path):
+    """-o watch=always polls every opened project: none is closed, and the polls go on past
+    project_idle."""
+    org.reset(operation_ms=100)
+    path = str(tmp_path / "mnt")
+    os.mkdir(path)
+    m = Mount(org, path, str(tmp_path / "neonfs.log"),
+              ["org=" + org.org_id, "project_idle=%d" % IDLE, "watch=always", "poll_min=0.5",
+               "poll_max=1", "cache_ttl=1"])
+    try:
+        pid = ids(org)["project-0002"]
+        use(m, "project-0002")
+        org.clear_requests()
+        # A poll that begins well after the project would have been closed.
+        wait_for(lambda: sum(1 for r in org.requests()
+                             if r["path"] == "/projects/%s/snapshots" % pid) >= 3 * IDLE + 2,
+                 60, "the project to be polled past project_idle")
+        assert not closed(m, pid)
+    finally:
+        rc = m.unmount()
+        out = m.output()
+        assert rc == 0, out[-4000:]
+        assert not SANITIZER.search(out), out[-8000:]
