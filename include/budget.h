@@ -24,10 +24,6 @@ void budget_free(struct budget *b);
 
 /* One flow of @b's calls; NULL when @b is NULL (or out of memory). Freed before @b. */
 struct budget_flow *budget_flow_new(struct budget *b);
-/* A flow whose calls go before every other flow's, however many it made. Only for
- * calls that are few by construction and that many others wait on (an organization's
- * projects listing: one fetch a cache window, shared by every lookup at the root). */
-struct budget_flow *budget_flow_new_first(struct budget *b);
 void budget_flow_free(struct budget_flow *f);
 
 /* One call's token. 0, or -EAGAIN: a background call finds no token to spare, or a user's

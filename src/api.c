@@ -232,9 +232,7 @@ struct api *api_new(const struct api_config *cfg)
 	a->retry_deadline_s = cfg->retry_deadline_s > 0 ? cfg->retry_deadline_s : 60.0;
 	a->budget = budget_new(cfg->rate_per_minute);
 	a->owns_budget = true;
-	/* An organization's own calls are its projects listing (one a cache window, which
-	 * every lookup at the root waits for) and creating or deleting a project. */
-	a->flow = *a->org_id ? budget_flow_new_first(a->budget) : budget_flow_new(a->budget);
+	a->flow = budget_flow_new(a->budget);
 	a->changes = budget_flow_new(a->budget);
 	if (cfg->rate_per_minute > 0 && (!a->budget || !a->flow || !a->changes))
 		goto fail_free;

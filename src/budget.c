@@ -31,7 +31,6 @@ struct budget_flow {
 	uint64_t finish;       /* the least start tag of its next call */
 	uint64_t served;       /* the finish tag of its last call served */
 	int queued;
-	bool first;            /* budget_flow_new_first */
 };
 
 /* A user's call in the queue; it lives on its caller's stack. */
@@ -101,15 +100,6 @@ struct budget_flow *budget_flow_new(struct budget *b)
 	return calloc(1, sizeof(struct budget_flow));
 }
 
-struct budget_flow *budget_flow_new_first(struct budget *b)
-{
-	struct budget_flow *f = budget_flow_new(b);
-
-	if (f)
-		f->first = true;
-	return f;
-}
-
 void budget_flow_free(struct budget_flow *f)
 {
 	free(f);
@@ -155,12 +145,9 @@ static double budget_ready(const struct budget *b, double now)
 	return ready > b->paused_until ? ready : b->paused_until;
 }
 
-/* Is @a served before @b? A first flow's calls before all others, then by tag, then in
- * order of arrival. */
+/* Is @a served before @b? By tag, then in order of arrival. */
 static bool budget_before(const struct budget_waiter *a, const struct budget_waiter *b)
 {
-	if (a->flow->first != b->flow->first)
-		return a->flow->first;
 	return a->tag < b->tag || (a->tag == b->tag && a->seq < b->seq);
 }
 
@@ -250,7 +237,7 @@ int budget_take(struct budget *b, struct budget_flow *flow, bool background, dou
 	w.flow = flow;
 	pthread_cond_init(&w.wake, &b->attr);
 	pthread_mutex_lock(&b->lock);
-	w.tag = flow->finish > b->vtime && !flow->first ? flow->finish : b->vtime;
+	w.tag = flow->finish > b->vtime ? flow->finish : b->vtime;
 	w.seq = b->arrivals++;
 	flow->finish = w.tag + 1;
 	flow->queued++;

@@ -183,37 +183,6 @@ static void test_quiet_flow_first(void)
 	budget_free(s.b);
 }
 
-static void test_first_flow_before_any_backlog(void)
-{
-	struct scene s = { .b = budget_new(FAST_PER_MINUTE) };
-	struct budget_flow *busy = budget_flow_new(s.b), *quiet = budget_flow_new(s.b);
-	struct budget_flow *first = budget_flow_new_first(s.b);
-	const struct budget_flow *order[MAX_CALLERS];
-	int i, k;
-
-	/* It called more than the busy flow did, which a fair share would hold against it. */
-	for (i = 0; i < 6; i++)
-		CHECK_INT(budget_take(s.b, first, false, util_now() + POLL_S), 0);
-	for (i = 0; i < 2; i++)
-		CHECK_INT(budget_take(s.b, busy, false, util_now() + POLL_S), 0);
-	for (i = 0; i < 6; i++)
-		arrive(&s, busy, util_now() + 30);
-	/* A quiet flow that came before it starts at V too, and still goes after it. */
-	arrive(&s, quiet, util_now() + 30);
-	for (i = 0; i < 3; i++)
-		arrive(&s, first, util_now() + 30);
-	k = budget_queue(s.b, order, MAX_CALLERS);
-	CHECK_INT(k, 10);
-	for (i = 0; i < k && i < 10; i++)
-		CHECK(order[i] == (i < 3 ? first : i == 3 ? quiet : busy));
-	check_served_in_order(s.b, order, k);
-	all_served(&s);
-	budget_flow_free(busy);
-	budget_flow_free(quiet);
-	budget_flow_free(first);
-	budget_free(s.b);
-}
-
 static void test_new_flow_behind_one_call_at_most(void)
 {
 	struct scene s = { .b = budget_new(FAST_PER_MINUTE) };
@@ -400,7 +369,6 @@ int main(void)
 	test_no_budget();
 	test_burst_and_reserve();
 	test_quiet_flow_first();
-	test_first_flow_before_any_backlog();
 	test_new_flow_behind_one_call_at_most();
 	test_busy_flows_alternate();
 	test_missed_deadline_at_the_head();
