@@ -29,6 +29,7 @@ struct org {
 	struct api *api;
 	struct events *events;
 	struct cache *cache;
+	double cache_ttl;
 	int page;
 
 	pthread_mutex_t lock;       /* guards the slots */
@@ -46,6 +47,7 @@ struct org *org_new(struct api *api, struct events *ev, double cache_ttl, int pa
 	o->api = api;
 	o->events = ev;
 	o->page = page;
+	o->cache_ttl = cache_ttl;
 	o->cache = cache_new(cache_ttl);
 	if (!o->cache) {
 		free(o);
@@ -86,6 +88,11 @@ static int org_fetch(void *data, const char *key, struct shared **val)
 		log_err("listing the organization's projects: %s", err.message);
 		return res;
 	}
+	/* A window of cache_ttl a page: however large the organization, the listing costs
+	 * one call a cache_ttl, and leaves the budget to the projects (5,000 projects are 13
+	 * pages; re-read every cache_ttl they would take more than the default budget). */
+	cache_set_ttl(o->cache, o->cache_ttl * (double)(model_count(l) / (size_t)(o->page > 0 ?
+								       o->page : 1) + 1));
 	*val = model_list_shared(l);
 	return 0;
 }

@@ -4,6 +4,7 @@ root events file whose lines name their project."""
 import errno
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -102,6 +103,25 @@ def test_every_project_is_listed_one_call_a_page_and_stat_opens_none(org, mount_
     assert org.requests() == []
     inos = {os.lstat(m.p(n)).st_ino for n in names}
     assert len(inos) == len(names)
+
+
+def test_the_projects_listing_is_kept_a_cache_window_for_each_page(org, mount_org):
+    """Five pages of projects are kept five cache windows: a large organization's listing
+    costs about one call a cache_ttl, not one a page; a project made elsewhere shows once
+    that window ends."""
+    m = mount_org("cache_ttl=1")
+    before = set(os.listdir(m.path))
+    org.clear_requests()
+    # Past one cache_ttl, within five: the span observed, not a wait for anything.
+    time.sleep(1.5)
+    assert set(os.listdir(m.path)) == before
+    assert [r for r in calls(org, "GET", "/projects") if r["path"] == "/projects"] == []
+    name = "late-" + uuid.uuid4().hex[:8]
+    pid = create_project(org, name)
+    try:
+        wait_for(lambda: name in os.listdir(m.path), 30, "the new project to be listed")
+    finally:
+        delete_project(org, pid)
 
 
 def test_a_project_directory_holds_the_tree_of_one_project(org, mount_org):
