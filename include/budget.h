@@ -25,6 +25,10 @@ void budget_free(struct budget *b);
 /* One flow of @b's calls; NULL when @b is NULL (or out of memory). Freed before @b. */
 struct budget_flow *budget_flow_new(struct budget *b);
 void budget_flow_free(struct budget_flow *f);
+/* @f gets @weight turns for every other flow's one (1 by default): for a flow whose one
+ * answer takes several sequential calls that many callers wait for (an organization's
+ * projects listing, one call a page). */
+void budget_flow_weigh(struct budget *b, struct budget_flow *f, unsigned weight);
 
 /* One call's token. 0, or -EAGAIN: a background call finds no token to spare, or a user's
  * call cannot get one before @deadline (util_now() clock); it gives up as soon as the

@@ -236,6 +236,11 @@ struct api *api_new(const struct api_config *cfg)
 	a->changes = budget_flow_new(a->budget);
 	if (cfg->rate_per_minute > 0 && (!a->budget || !a->flow || !a->changes))
 		goto fail_free;
+	/* An organization's reads are its projects listing: one call a page in a row (13 at
+	 * 5,000 projects), which every lookup at the root may wait for. As many turns as a
+	 * large organization's pages keep it from waiting a turn a page. */
+	if (*a->org_id)
+		budget_flow_weigh(a->budget, a->flow, API_ORG_LISTING_WEIGHT);
 	return a;
 
 fail_free:

@@ -58,6 +58,8 @@ int api_request(struct api *a, enum errmap_action action, const char *what,
 /* api_request with @flags: API_NO_RETRY_LOCKED gives a 423 back at once, for a caller
  * that must look at the world again before it repeats the request. */
 #define API_NO_RETRY_LOCKED	1u
+/* The turns an organization's projects listing gets in the budget's queue (budget.h). */
+#define API_ORG_LISTING_WEIGHT 16
 /* A poll of an operation a change waits for: in the changes' flow (struct api). */
 #define API_OPERATION		2u
 int api_request_flags(struct api *a, enum errmap_action action, const char *what,

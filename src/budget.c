@@ -5,7 +5,8 @@
  * max(V, the flow's last finish) and finishes one later; calls are served in tag order,
  * ties in arrival order, and V is the tag of the call last served. A flow that has been
  * quiet starts at V and so goes before the backlog of busy flows, whose tags run ahead of V
- * by the length of their backlog. Only the queue's head takes a token; everyone else sleeps
+ * by the length of their backlog. Tags count in BUDGET_CALL units a call; a flow of weight
+ * w finishes a call BUDGET_CALL / w units later, so it gets w turns for everyone's one. Only the queue's head takes a token; everyone else sleeps
  * on its own condition variable until it becomes the head, its deadline comes, or the
  * bucket shows it cannot make its deadline. */
 #include "config.h"
@@ -26,8 +27,12 @@
  * 0.9999999 of it and sleep again for nothing. */
 #define BUDGET_EPSILON 1e-9
 
+/* One call's length in tags, for a flow of weight 1. */
+#define BUDGET_CALL 64
+
 /* Under the budget's lock. */
 struct budget_flow {
+	uint64_t cost;         /* BUDGET_CALL / its weight, at least 1 */
 	uint64_t finish;       /* the least start tag of its next call */
 	uint64_t served;       /* the finish tag of its last call served */
 	int queued;
@@ -68,6 +73,7 @@ struct budget *budget_new(double per_minute)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
+	b->anonymous.cost = BUDGET_CALL;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_condattr_init(&b->attr);
 	pthread_condattr_setclock(&b->attr, CLOCK_MONOTONIC);
@@ -95,9 +101,23 @@ void budget_free(struct budget *b)
 
 struct budget_flow *budget_flow_new(struct budget *b)
 {
+	struct budget_flow *f;
+
 	if (!b)
 		return NULL;
-	return calloc(1, sizeof(struct budget_flow));
+	f = calloc(1, sizeof(*f));
+	if (f)
+		f->cost = BUDGET_CALL;
+	return f;
+}
+
+void budget_flow_weigh(struct budget *b, struct budget_flow *f, unsigned weight)
+{
+	if (!b || !f || weight < 1)
+		return;
+	pthread_mutex_lock(&b->lock);
+	f->cost = weight >= BUDGET_CALL ? 1 : BUDGET_CALL / weight;
+	pthread_mutex_unlock(&b->lock);
 }
 
 void budget_flow_free(struct budget_flow *f)
@@ -239,7 +259,7 @@ int budget_take(struct budget *b, struct budget_flow *flow, bool background, dou
 	pthread_mutex_lock(&b->lock);
 	w.tag = flow->finish > b->vtime ? flow->finish : b->vtime;
 	w.seq = b->arrivals++;
-	flow->finish = w.tag + 1;
+	flow->finish = w.tag + flow->cost;
 	flow->queued++;
 	budget_enqueue(b, &w);
 	for (;;) {
@@ -250,7 +270,7 @@ int budget_take(struct budget *b, struct budget_flow *flow, bool background, dou
 		if (b->queue == &w && ready <= now) {
 			b->tokens -= 1;
 			b->vtime = w.tag;
-			flow->served = w.tag + 1;
+			flow->served = w.tag + flow->cost;
 			res = 0;
 			break;
 		}
@@ -265,7 +285,7 @@ int budget_take(struct budget *b, struct budget_flow *flow, bool background, dou
 	 * them. Those still queued keep their places. */
 	if (--flow->queued == 0)
 		flow->finish = flow->served;
-	else if (res && flow->finish == w.tag + 1)
+	else if (res && flow->finish == w.tag + flow->cost)
 		flow->finish = w.tag;
 	budget_wake(b, util_now());
 	pthread_mutex_unlock(&b->lock);

@@ -229,6 +229,31 @@ static void test_busy_flows_alternate(void)
 	budget_free(s.b);
 }
 
+static void test_a_weighted_flow_gets_its_turns(void)
+{
+	struct scene s = { .b = budget_new(FAST_PER_MINUTE) };
+	struct budget_flow *heavy = budget_flow_new(s.b), *one = budget_flow_new(s.b);
+	const struct budget_flow *order[MAX_CALLERS];
+	int i, k;
+
+	budget_flow_weigh(s.b, heavy, 4);
+	/* Both backlogged from the same start: four of the heavy flow's calls for each of
+	 * the other's, the other's first at once (its start is the heavy one's). */
+	for (i = 0; i < 9; i++)
+		arrive(&s, heavy, util_now() + 30);
+	for (i = 0; i < 3; i++)
+		arrive(&s, one, util_now() + 30);
+	k = budget_queue(s.b, order, MAX_CALLERS);
+	CHECK_INT(k, 12);
+	for (i = 0; i < k && i < 12; i++)
+		CHECK(order[i] == (i == 1 || i == 6 || i == 11 ? one : heavy));
+	check_served_in_order(s.b, order, k);
+	all_served(&s);
+	budget_flow_free(heavy);
+	budget_flow_free(one);
+	budget_free(s.b);
+}
+
 static void test_missed_deadline_at_the_head(void)
 {
 	struct scene s = { .b = budget_new(FAST_PER_MINUTE) };
@@ -371,6 +396,7 @@ int main(void)
 	test_quiet_flow_first();
 	test_new_flow_behind_one_call_at_most();
 	test_busy_flows_alternate();
+	test_a_weighted_flow_gets_its_turns();
 	test_missed_deadline_at_the_head();
 	test_missed_deadline_behind_others();
 	test_calls_given_up_keep_no_place();
