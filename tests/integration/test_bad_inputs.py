@@ -694,18 +694,30 @@ RO_FILES = [
 ]
 
 
+def unchanged_part(path):
+    """What a refused write could have changed: a branch's meta.json without its "live"
+    facts, which are read from the database (its WAL position and size move on their
+    own); any other file whole."""
+    data = content(path)
+    if path.endswith("meta.json") and "/snapshots/" not in path:
+        doc = json.loads(data)
+        doc.pop("live", None)
+        return doc
+    return data
+
+
 @pytest.mark.parametrize("how", ["write", "append", "rdwr", "truncate"])
 @pytest.mark.parametrize("d,fname", RO_FILES, ids=["%s/%s" % c for c in RO_FILES])
 def test_read_only_file(clean, d, fname, how):
     path = clean.fs.p(d, fname)
-    before = content(path)
+    before = unchanged_part(path)
     if how == "truncate":
         assert_errno(errno.EACCES, os.truncate, path, 0)
     else:
         flags = {"write": os.O_WRONLY | os.O_TRUNC, "append": os.O_WRONLY | os.O_APPEND,
                  "rdwr": os.O_RDWR}[how]
         assert_errno(errno.EACCES, os.open, path, flags)
-    assert content(path) == before
+    assert unchanged_part(path) == before
     assert_untouched(clean)
 
 
