@@ -10,6 +10,7 @@ artefacts (the OpenAPI spec and the Neon CLI): see cache_dir(), spec_path()
 and neon_cli_path().
 """
 
+import contextlib
 import glob
 import http.client
 import json
@@ -90,6 +91,16 @@ class Stack:
         self.stopped = False
 
     # -- lifecycle --------------------------------------------------------
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, tmpdir, **kw):
+        """A stack for the length of a with block (a module's fixture), stopped after."""
+        st = cls.start(tmpdir, **kw)
+        try:
+            yield st
+        finally:
+            st.stop()
+
     @classmethod
     def start(cls, tmpdir, operation_ms=300, snapshot_limit=10, projects=1):
         directory = os.path.join(str(tmpdir), "local-neon")

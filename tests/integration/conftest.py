@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from mountlib import SANITIZER, Mount, reset_project
+from mountlib import Mount, exit_problem, reset_project
 
 
 @pytest.fixture
@@ -34,14 +34,7 @@ def mount_factory(project, tmp_path):
         return m
 
     yield make
-    problems = []
-    for m in mounts:
-        rc = m.unmount()
-        out = m.output()
-        if rc != 0:
-            problems.append("neonfs at %s exited with %s:\n%s" % (m.path, rc, out[-4000:]))
-        elif SANITIZER.search(out):
-            problems.append("sanitizer report from neonfs at %s:\n%s" % (m.path, out[-8000:]))
+    problems = [p for p in map(exit_problem, mounts) if p]
     assert not problems, "\n".join(problems)
 
 

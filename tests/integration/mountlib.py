@@ -90,6 +90,18 @@ class Mount:
         return rc
 
 
+def exit_problem(m):
+    """Unmounts @m: None when its daemon exited 0 without a sanitizer report, else what
+    went wrong, with the end of its log."""
+    rc = m.unmount()
+    out = m.output()
+    if rc != 0:
+        return "neonfs at %s exited with %s:\n%s" % (m.path, rc, out[-4000:])
+    if SANITIZER.search(out):
+        return "sanitizer report from neonfs at %s:\n%s" % (m.path, out[-8000:])
+    return None
+
+
 def wait_idle(stack, timeout=60):
     """Waits until no operation of the project is still running."""
     pid = stack.env["NEON_PROJECT_ID"]

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from mountlib import SANITIZER, Mount, sql, wait_for
+from mountlib import Mount, exit_problem, sql, wait_for
 from stack import Stack
 
 PROJECTS = 30
@@ -18,11 +18,9 @@ PAGE = 7          # 30 projects: five pages (7+7+7+7+2)
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    st = Stack.start(tmp_path_factory.mktemp("org"), operation_ms=300, projects=PROJECTS)
-    try:
+    with Stack.running(tmp_path_factory.mktemp("org"), operation_ms=300,
+                       projects=PROJECTS) as st:
         yield st
-    finally:
-        st.stop()
 
 
 @pytest.fixture
@@ -42,14 +40,7 @@ def mount_org(org, tmp_path):
         return m
 
     yield make
-    problems = []
-    for m in mounts:
-        rc = m.unmount()
-        out = m.output()
-        if rc != 0:
-            problems.append("neonfs at %s exited with %s:\n%s" % (m.path, rc, out[-4000:]))
-        elif SANITIZER.search(out):
-            problems.append("sanitizer report from neonfs at %s:\n%s" % (m.path, out[-8000:]))
+    problems = [p for p in map(exit_problem, mounts) if p]
     assert not problems, "\n".join(problems)
 
 

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from mountlib import SANITIZER, Mount, wait_for
+from mountlib import Mount, exit_problem, wait_for
 from stack import Stack
 
 IDLE = 2
@@ -24,12 +24,9 @@ pytestmark = pytest.mark.concurrency
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    st = Stack.start(tmp_path_factory.mktemp("orgclose"), operation_ms=100,
-                     projects=PROJECTS)
-    try:
+    with Stack.running(tmp_path_factory.mktemp("orgclose"), operation_ms=100,
+                       projects=PROJECTS) as st:
         yield st
-    finally:
-        st.stop()
 
 
 @pytest.fixture
@@ -42,10 +39,8 @@ def mount(org, tmp_path):
     try:
         yield m
     finally:
-        rc = m.unmount()
-        out = m.output()
-        assert rc == 0, out[-4000:]
-        assert not SANITIZER.search(out), out[-8000:]
+        problem = exit_problem(m)
+        assert problem is None, problem
 
 
 def ids(org):
@@ -249,7 +244,5 @@ def test_watch_always_keeps_opened_projects_open_and_polled(org, tmp_path):
                  60, "the project to be polled past project_idle")
         assert not closed(m, pid)
     finally:
-        rc = m.unmount()
-        out = m.output()
-        assert rc == 0, out[-4000:]
-        assert not SANITIZER.search(out), out[-8000:]
+        problem = exit_problem(m)
+        assert problem is None, problem
